@@ -1,0 +1,62 @@
+# The two commands: `make run` (set up, then start the app) and `make test` (set up, then the whole suite).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# What a fresh Debian/Ubuntu needs: PortAudio for sounddevice, espeak-ng data comes from a wheel;
+# the Qt/X libraries are for the desktop window; jackd2 is the virtual audio device the tests play to.
+APT_RUN := libportaudio2 libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6 libdbus-1-3 \
+  fonts-dejavu-core libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 \
+  libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1
+APT_TEST := jackd2 xvfb xauth
+
+.PHONY: setup setup-test run test lint jack-start jack-stop clean
+
+setup: .stamp-apt-run $(VENV)/.stamp-install
+
+setup-test: setup .stamp-apt-test $(VENV)/.stamp-test
+
+.stamp-apt-run:
+	@bash scripts/apt-ensure.sh $(APT_RUN)
+	@touch $@
+
+.stamp-apt-test:
+	@bash scripts/apt-ensure.sh $(APT_TEST)
+	@touch $@
+
+$(VENV)/.stamp-install: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.stamp-test: $(VENV)/.stamp-install
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+run: setup
+	$(VENV)/bin/voicetrace speak --sample --json
+
+lint: setup-test
+	$(VENV)/bin/ruff check app tests
+	$(VENV)/bin/mypy
+
+# The suite plays real audio to a JACK dummy device; jackd must start before PortAudio initialises
+# and stop only after every test process has exited (see DESIGN.md §6).
+test: setup-test
+	$(VENV)/bin/ruff check app tests
+	$(VENV)/bin/mypy
+	@bash scripts/jack-dummy.sh start
+	@set -o pipefail; status=0; \
+	  $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
+	  bash scripts/jack-dummy.sh stop; exit $$status
+
+jack-start:
+	@bash scripts/jack-dummy.sh start
+
+jack-stop:
+	@bash scripts/jack-dummy.sh stop
+
+clean:
+	rm -rf $(VENV) .stamp-apt-run .stamp-apt-test build dist

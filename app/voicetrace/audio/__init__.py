@@ -1,0 +1,1 @@
+"""Playback: the tagged ring buffer, the PortAudio player and device choice."""

@@ -1,0 +1,71 @@
+"""Output device listing and choice, by index or name substring (the sounddevice conventions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DeviceError
+
+
+@dataclass(frozen=True)
+class OutputDevice:
+    index: int
+    name: str
+    hostapi: str
+    channels: int
+    default_samplerate: float
+    is_default: bool
+
+
+def _sd() -> Any:
+    try:
+        import sounddevice
+    except OSError as exc:  # PortAudio's shared library is missing
+        raise DeviceError(f"PortAudio is not available ({exc})",
+                          "install it: sudo apt-get install libportaudio2 (or run `make setup`)") from exc
+    return sounddevice
+
+
+def list_output_devices() -> list[OutputDevice]:
+    sd = _sd()
+    try:
+        devices = sd.query_devices()
+        default_out = sd.default.device[1]
+        apis = sd.query_hostapis()
+    except Exception as exc:  # PortAudio raises its own error type when it cannot enumerate
+        raise DeviceError(f"cannot list audio devices ({exc})", "check that a sound server is running") from exc
+    found = []
+    for i, d in enumerate(devices):
+        if d["max_output_channels"] > 0:
+            found.append(OutputDevice(i, d["name"], apis[d["hostapi"]]["name"], d["max_output_channels"],
+                                      float(d["default_samplerate"]), i == default_out))
+    return found
+
+
+def resolve_output_device(spec: str | int | None) -> OutputDevice:
+    """`None` → the default output; an int (or digits) → that index; text → the one device whose name
+    contains it (case-insensitive)."""
+    devices = list_output_devices()
+    if not devices:
+        raise DeviceError("no audio output device found",
+                          "connect one, start a sound server (PipeWire/PulseAudio/JACK), or use --wav OUT.wav")
+    names = ", ".join(f"{d.index}: {d.name}" for d in devices)
+    if spec is None or spec == "":
+        for d in devices:
+            if d.is_default:
+                return d
+        return devices[0]
+    if isinstance(spec, int) or str(spec).strip().isdigit():
+        idx = int(spec)
+        for d in devices:
+            if d.index == idx:
+                return d
+        raise DeviceError(f"no output device with index {idx}", f"choose one of: {names}")
+    matches = [d for d in devices if str(spec).lower() in d.name.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise DeviceError(f"no output device matches {spec!r}", f"choose one of: {names}")
+    raise DeviceError(f"{spec!r} matches several devices ({', '.join(d.name for d in matches)})",
+                      "give more of the name or the index")

@@ -1,0 +1,189 @@
+"""The player: one always-running PortAudio output stream fed from the tagged ring.
+
+The callback is the only place where first audio, chunk playback, underruns and the cancel fade are
+observed, so it logs them, with PortAudio's DAC time converted to our clock, into preallocated lists.
+`drain()` (called by the session's pump thread) turns them into records; the callback itself never
+allocates a record, logs text or waits on a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..contract import AudioArray
+from ..errors import DeviceError
+from .devices import OutputDevice, _sd, resolve_output_device
+from .ring import TaggedRing
+
+K_PLAY, K_UNDERRUN, K_END, K_FLUSH, K_STATUS = range(5)
+_EVENT_SLOTS = 1 << 15
+
+
+@dataclass(frozen=True)
+class PlayerEvent:
+    kind: int
+    tag: int
+    t_cb_ns: int  # perf_counter_ns when the callback began
+    dac_ns: int  # when the first frame of this piece reaches the DAC, on the same clock
+    chunk_index: int = 0
+    chunk_offset: int = 0
+    n: int = 0
+    faded: bool = False
+
+
+class Player:
+    def __init__(self, device: str | int | None = None, blocksize: int = 256, ring_seconds: float = 120.0,
+                 fade_ms: float = 5.0, samplerate: int | None = None) -> None:
+        self.device: OutputDevice = resolve_output_device(device)
+        self.rate = int(samplerate or self.device.default_samplerate)
+        self.blocksize = blocksize
+        self.ring = TaggedRing(int(ring_seconds * self.rate), fade_frames=int(fade_ms * self.rate / 1000))
+        n = _EVENT_SLOTS
+        self._ev_kind = [0] * n
+        self._ev_tag = [0] * n
+        self._ev_t = [0] * n
+        self._ev_dac = [0] * n
+        self._ev_a = [0] * n
+        self._ev_b = [0] * n
+        self._ev_c = [0] * n
+        self._ev_f = [False] * n
+        self._ev_w = 0
+        self._ev_r = 0
+        self.events_lost = 0
+        self.callback_errors = 0
+        self._flush_req = 0
+        self._flush_seen = 0
+        self._cb_t = 0
+        self._cb_dac = 0
+        self._capture: AudioArray | None = None
+        self._capture_pos = 0
+        self._stream: Any = None
+        self._lock = threading.Lock()  # guards start/close only, never taken by the callback
+        self._ns_per_frame = 1e9 / self.rate
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        sd = _sd()
+        with self._lock:
+            if self._stream is not None:
+                return
+            try:
+                self._stream = sd.OutputStream(samplerate=self.rate, blocksize=self.blocksize, channels=1,
+                                               dtype="float32", device=self.device.index,
+                                               latency="low", callback=self._callback)
+                self._stream.start()
+            except Exception as exc:
+                self._stream = None
+                raise DeviceError(f"cannot open output device {self.device.name!r} at {self.rate} Hz ({exc})",
+                                  "pick another with --device (see `voicetrace devices`)") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._stream is not None:
+                self._stream.close()  # close() stops the stream first
+                self._stream = None
+
+    @property
+    def output_latency_s(self) -> float:
+        return float(self._stream.latency) if self._stream is not None else 0.0
+
+    # ---- writer side -------------------------------------------------------------------------------
+    def write(self, tag: int, chunk_index: int, audio: AudioArray, last: bool,
+              should_stop: threading.Event | None = None) -> bool:
+        """Queue a chunk (device rate). Blocks, politely, while the ring is full. False if cancelled."""
+        done = 0
+        while True:
+            if self.ring.is_dead(tag) or (should_stop is not None and should_stop.is_set()):
+                return False
+            n = self.ring.write(tag, chunk_index, audio[done:], chunk_offset=done, last=last)
+            done += n
+            if done >= len(audio) and (n > 0 or len(audio) == 0 or not last):
+                return True
+            # Full: wait roughly for the frames we still need to be played.
+            time.sleep(min(0.02, max(0.002, (len(audio) - done) / self.rate / 4)))
+
+    def flush(self, tag: int) -> int:
+        """Cancel `tag` in the ring; the next callback fades it out and reports FLUSH with this sequence."""
+        self.ring.kill(tag)
+        self._flush_req += 1
+        return self._flush_req
+
+    def queued_ms(self) -> float:
+        return 1000.0 * self.ring.level_frames() / self.rate
+
+    # ---- capture (what was sent to the device, for --wav) ---------------------------------------------
+    def start_capture(self, seconds: float) -> None:
+        self._capture_pos = 0
+        self._capture = np.zeros(int(seconds * self.rate), dtype=np.float32)
+
+    def stop_capture(self) -> AudioArray:
+        buf, self._capture = self._capture, None
+        return np.zeros(0, np.float32) if buf is None else buf[:self._capture_pos].copy()
+
+    # ---- the callback ------------------------------------------------------------------------------
+    def _log(self, kind: int, tag: int, dac: int, a: int = 0, b: int = 0, c: int = 0, f: bool = False) -> None:
+        w = self._ev_w
+        if w - self._ev_r >= _EVENT_SLOTS:
+            self.events_lost += 1
+            return
+        i = w % _EVENT_SLOTS
+        self._ev_kind[i] = kind
+        self._ev_tag[i] = tag
+        self._ev_t[i] = self._cb_t
+        self._ev_dac[i] = dac
+        self._ev_a[i] = a
+        self._ev_b[i] = b
+        self._ev_c[i] = c
+        self._ev_f[i] = f
+        self._ev_w = w + 1
+
+    def _on_piece(self, tag: int, chunk: int, chunk_off: int, out_off: int, n: int, faded: bool) -> None:
+        self._log(K_PLAY, tag, self._cb_dac + int(out_off * self._ns_per_frame), chunk, chunk_off, n, faded)
+
+    def _on_underrun(self, tag: int, missing: int, out_off: int) -> None:
+        self._log(K_UNDERRUN, tag, self._cb_dac + int(out_off * self._ns_per_frame), missing)
+
+    def _on_end(self, tag: int) -> None:
+        self._log(K_END, tag, self._cb_dac)
+
+    def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
+        try:
+            now = time.perf_counter_ns()
+            self._cb_t = now
+            # PortAudio's stream clock → ours: offset taken here, inside the callback (DESIGN §2).
+            dac = time_info.outputBufferDacTime
+            cur = time_info.currentTime
+            self._cb_dac = now + int((dac - cur) * 1e9) if dac > 0 and cur > 0 else now
+            if status:
+                self._log(K_STATUS, -1, self._cb_dac, int(status))
+            if self._flush_seen != self._flush_req:
+                self._flush_seen = self._flush_req
+                self._log(K_FLUSH, -1, self._cb_dac, self._flush_seen)
+            out = outdata[:, 0]
+            self.ring.read(out, self._on_piece, self._on_underrun, self._on_end)
+            cap = self._capture
+            if cap is not None:
+                p = self._capture_pos
+                n = min(frames, len(cap) - p)
+                if n > 0:
+                    cap[p:p + n] = out[:n]
+                    self._capture_pos = p + n
+        except Exception:
+            outdata.fill(0)  # never let an error escape into PortAudio; counted for diagnostics
+            self.callback_errors += 1
+
+    def drain(self) -> list[PlayerEvent]:
+        out = []
+        r, w = self._ev_r, self._ev_w
+        while r < w:
+            i = r % _EVENT_SLOTS
+            out.append(PlayerEvent(self._ev_kind[i], self._ev_tag[i], self._ev_t[i], self._ev_dac[i],
+                                   self._ev_a[i], self._ev_b[i], self._ev_c[i], self._ev_f[i]))
+            r += 1
+        self._ev_r = r
+        return out

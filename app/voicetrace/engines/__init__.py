@@ -1,0 +1,18 @@
+"""Engines: one small interface (load, warm, synthesize one phrase, cancel) over Kokoro and Piper."""
+
+from __future__ import annotations
+
+from ..models import ModelEntry
+from .base import Engine
+
+
+def create_engine(entry: ModelEntry) -> Engine:
+    if entry.engine == "kokoro":
+        from .kokoro import KokoroEngine
+
+        return KokoroEngine(entry)
+    if entry.engine == "piper":
+        from .piper import PiperEngine
+
+        return PiperEngine(entry)
+    raise ValueError(f"no engine for {entry.engine!r}")

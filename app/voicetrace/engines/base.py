@@ -1,0 +1,153 @@
+"""What every engine shares: an onnxruntime session the app owns (threads, no spinning), one RunOptions
+per run so cancel() can abort the run in flight, and the phoneme and short-phrase audio caches."""
+
+from __future__ import annotations
+
+import abc
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..cache import LruCache
+from ..contract import AudioArray
+from ..errors import ModelError, SynthesisCancelled
+from ..models import ModelEntry, ensure_files
+from ..text.normalize import normalize_for_speech
+
+SHORT_PHRASE_CHARS = 40  # audio of phrases up to this long is cached ("Sure.", "One moment.")
+
+
+@dataclass
+class SynthResult:
+    audio: AudioArray  # float32 mono at `rate`
+    rate: int
+    compute_ns: int
+    cache: list[tuple[str, bool]] = field(default_factory=list)  # (cache name, hit) lookups of this run
+
+
+def make_session(path: str, threads: int = 2) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    # A spinning idle pool steals the other core from the neighbour engine and the UI (DESIGN §3).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for a bad/truncated graph
+        raise ModelError(f"model file {path} cannot be loaded ({str(exc).splitlines()[0][:160]})",
+                         "it is corrupt or not an ONNX model: reinstall or replace it") from exc
+
+
+class Engine(abc.ABC):
+    """Load once, warm once, then synthesize one phrase at a time on the worker's thread."""
+
+    name: str
+    rate: int
+    max_phonemes: int = 10_000
+
+    def __init__(self, entry: ModelEntry) -> None:
+        self.entry = entry
+        self.name = entry.id
+        self.rate = entry.sample_rate
+        self.phoneme_cache: LruCache[str] = LruCache("phonemes", 2048)
+        self.audio_cache: LruCache[AudioArray] = LruCache("phrase_audio", 128)
+        self._run_lock = threading.Lock()
+        self._active_run: Any = None
+        self._cancel_pending = False
+        self.load_ms: float | None = None
+        self.warmup_ms: float | None = None
+        self._default_voice = entry.default_voice
+
+    # ---- the interface ---------------------------------------------------------------------------
+    def load(self) -> None:
+        t = time.perf_counter()
+        ensure_files(self.entry)
+        self._load()
+        self.load_ms = (time.perf_counter() - t) * 1000
+
+    def warm(self) -> None:
+        """The first run of a session is slow (allocations, kernel choice): pay it before any request."""
+        t = time.perf_counter()
+        self.synthesize("Warming up.", self.default_voice, 1.0, use_cache=False)
+        self.synthesize("This is a warm-up sentence for the voice.", self.default_voice, 1.0, use_cache=False)
+        self.warmup_ms = (time.perf_counter() - t) * 1000
+
+    @property
+    def default_voice(self) -> str:
+        return self._default_voice
+
+    @abc.abstractmethod
+    def voices(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def check_voice(self, voice: str) -> None:
+        """Raise UserError for an unknown voice or malformed blend."""
+
+    @abc.abstractmethod
+    def phonemize(self, text: str) -> str: ...
+
+    def phonemes_cached(self, text: str, cache_log: list[tuple[str, bool]]) -> str:
+        ph, hit = self.phoneme_cache.get_or_make(text, lambda: self.phonemize(text))
+        cache_log.append(("phonemes", hit))
+        return ph
+
+    def fits(self, text: str) -> bool:
+        return len(self.phonemes_cached(text, [])) <= self.max_phonemes
+
+    def synthesize(self, text: str, voice: str, speed: float, use_cache: bool = True) -> SynthResult:
+        """One phrase → audio. Raises SynthesisCancelled if cancel() aborted it."""
+        t0 = time.perf_counter_ns()
+        log: list[tuple[str, bool]] = []
+        text = normalize_for_speech(text)
+        if use_cache and len(text) <= SHORT_PHRASE_CHARS:
+            audio, hit = self.audio_cache.get_or_make(
+                (voice, round(speed, 3), text), lambda: self._synthesize(text, voice, speed, log))
+            log.append(("phrase_audio", hit))
+        else:
+            audio = self._synthesize(text, voice, speed, log)
+        return SynthResult(audio, self.rate, time.perf_counter_ns() - t0, log)
+
+    def cancel(self) -> None:
+        """Abort the run in flight (from any thread). The next run gets fresh RunOptions."""
+        with self._run_lock:
+            self._cancel_pending = True
+            if self._active_run is not None:
+                self._active_run.terminate = True
+
+    def clear_cancel(self) -> None:
+        with self._run_lock:
+            self._cancel_pending = False
+
+    # ---- for subclasses ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def _load(self) -> None: ...
+
+    @abc.abstractmethod
+    def _synthesize(self, text: str, voice: str, speed: float, cache_log: list[tuple[str, bool]]) -> AudioArray: ...
+
+    def _run(self, session: Any, feeds: dict[str, Any]) -> Any:
+        import onnxruntime as ort
+
+        ro = ort.RunOptions()
+        with self._run_lock:
+            if self._cancel_pending:
+                raise SynthesisCancelled()
+            self._active_run = ro
+        try:
+            return session.run(None, feeds, ro)
+        except Exception as exc:
+            if ro.terminate:
+                raise SynthesisCancelled() from exc
+            raise
+        finally:
+            with self._run_lock:
+                self._active_run = None
+
+
+def as_mono_f32(x: Any) -> AudioArray:
+    return np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape(-1))

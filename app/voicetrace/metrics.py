@@ -1,0 +1,155 @@
+"""Metrics derived from a request's trace, exactly as DESIGN.md §2 defines them. Nothing is estimated:
+a metric whose event did not happen is None."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .contract import Ev, TtsMetrics
+from .trace import Trace
+
+
+@dataclass
+class ChunkMetrics:
+    index: int
+    words: int
+    synth_ms: float | None
+    ready_ms: float | None  # entered the ring, after submit
+    play_ms: float | None  # its first sample in a callback, after submit
+    slack_ms: float | None  # play - ready (> 0: it arrived before it was needed)
+    inter_arrival_ms: float | None  # ready_i - ready_{i-1}
+    samples: int  # device-rate samples put in the ring
+
+
+@dataclass
+class RequestMetrics:
+    request_id: str
+    engine: str
+    voice: str
+    text_chars: int
+    outcome: str  # done | cancelled | failed | running
+    ttfa_callback_ms: float | None
+    ttfa_audible_ms: float | None
+    ttfa_voiced_ms: float | None
+    rtf: float | None
+    audio_ms: float  # seconds of audio the engine produced, in ms
+    compute_ms: float
+    chunks: list[ChunkMetrics]
+    underruns: int
+    underrun_ms: float
+    cancelled: bool
+    cancel_to_silence_ms: float | None
+    cancel_to_idle_ms: float | None
+    cancellation_latency_ms: float | None
+    stale_samples_after_cancel: int
+    cache: dict[str, dict[str, int]] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> TtsMetrics:
+        return TtsMetrics(self.request_id, self.ttfa_audible_ms, self.rtf, self.audio_ms,
+                          self.cancellation_latency_ms)
+
+
+def _ms(t_ns: int | None, t0: int) -> float | None:
+    return None if t_ns is None else round((t_ns - t0) / 1e6, 3)
+
+
+def derive(trace: Trace) -> RequestMetrics:
+    ev = trace.events
+    submit = next(e for e in ev if e.kind == Ev.SUBMIT)
+    t0 = submit.t_ns
+    rate = int(submit.data["device_rate"])
+    plays = [e for e in ev if e.kind == Ev.PLAY]
+    audible = [e for e in plays if e.data["n"] > 0]
+
+    first = audible[0] if audible else None
+    ttfa_cb = _ms(first.data["t_cb_ns"], t0) if first else None
+    ttfa_dac = _ms(first.data["dac_ns"], t0) if first else None
+
+    # First voiced sample (> -40 dBFS): the piece of the chunk holding it gives its DAC time.
+    ttfa_voiced = None
+    ready = {e.data["index"]: e for e in ev if e.kind == Ev.CHUNK_READY}
+    for idx in sorted(ready):
+        off = ready[idx].data.get("voiced_offset", -1)
+        if off is None or off < 0:
+            continue
+        for p in audible:
+            d = p.data
+            if d["index"] == idx and d["chunk_offset"] <= off < d["chunk_offset"] + d["n"]:
+                ttfa_voiced = _ms(d["dac_ns"] + int((off - d["chunk_offset"]) * 1e9 / rate), t0)
+                break
+        break
+
+    synth_end = [e for e in ev if e.kind == Ev.SYNTH_END]
+    compute_ns = sum(e.data["compute_ns"] for e in synth_end)
+    audio_s = sum(e.data["samples"] / e.data["rate"] for e in synth_end)
+    rtf = round(compute_ns / 1e9 / audio_s, 4) if audio_s > 0 else None
+
+    planned = {e.data["index"]: e for e in ev if e.kind == Ev.PHRASE_PLANNED}
+    starts = {e.data["index"]: e.t_ns for e in ev if e.kind == Ev.SYNTH_START}
+    ends = {e.data["index"]: e.t_ns for e in synth_end}
+    first_play: dict[int, int] = {}
+    for p in audible:
+        first_play.setdefault(p.data["index"], p.data["t_cb_ns"])
+    chunks = []
+    prev_ready: int | None = None
+    for idx in sorted(ready):
+        r = ready[idx].t_ns
+        pl = first_play.get(idx)
+        synth = (ends[idx] - starts[idx]) / 1e6 if idx in ends and idx in starts else None
+        chunks.append(ChunkMetrics(
+            idx, int(planned[idx].data["words"]) if idx in planned else 0,
+            round(synth, 3) if synth is not None else None, _ms(r, t0), _ms(pl, t0),
+            round((pl - r) / 1e6, 3) if pl is not None else None,
+            round((r - prev_ready) / 1e6, 3) if prev_ready is not None else None,
+            int(ready[idx].data["samples"])))
+        prev_ready = r
+
+    unders = [e for e in ev if e.kind == Ev.UNDERRUN]
+    cancel = trace.first(Ev.CANCEL)
+    flush = trace.first(Ev.FLUSH_SEEN)
+    idle = trace.first(Ev.ENGINE_IDLE)
+    ack = trace.first(Ev.CANCEL_ACK)
+    to_silence = to_idle = latency = None
+    stale = 0
+    if cancel is not None:
+        if flush is not None:
+            # Silence starts after the last sample of this request that the flushing callback sent (the
+            # end of the fade), or at that callback's first frame when it sent none.
+            in_flush = [p for p in plays if p.data["t_cb_ns"] == flush.data["t_cb_ns"]]
+            silence_dac = flush.data["dac_ns"]
+            for p in in_flush:
+                silence_dac = max(silence_dac, p.data["dac_ns"] + int(p.data["n"] * 1e9 / rate))
+            to_silence = _ms(silence_dac, cancel.t_ns)
+            stale += sum(p.data["n"] for p in plays
+                         if p.data["t_cb_ns"] >= flush.data["t_cb_ns"] and not p.data["faded"])
+        if idle is not None:
+            to_idle = _ms(idle.t_ns, cancel.t_ns)
+        if to_silence is not None and to_idle is not None:
+            latency = max(to_silence, to_idle)
+        if ack is not None:
+            stale += sum(p.data["n"] for p in plays if p.data["t_cb_ns"] > ack.t_ns and p.data["faded"])
+
+    cache: dict[str, dict[str, int]] = {}
+    for e in synth_end:
+        for name, hit in e.data.get("cache", []):
+            c = cache.setdefault(name, {"hits": 0, "lookups": 0})
+            c["lookups"] += 1
+            c["hits"] += int(hit)
+
+    failed = trace.first(Ev.FAILED)
+    # The session records exactly one terminal event per request.
+    outcome = ("failed" if failed else "cancelled" if ack else "done" if trace.first(Ev.DONE) else "running")
+    return RequestMetrics(
+        request_id=trace.request_id, engine=submit.data["engine"], voice=submit.data["voice"],
+        text_chars=int(submit.data["text_chars"]), outcome=outcome,
+        ttfa_callback_ms=ttfa_cb, ttfa_audible_ms=ttfa_dac, ttfa_voiced_ms=ttfa_voiced, rtf=rtf,
+        audio_ms=round(audio_s * 1000, 3), compute_ms=round(compute_ns / 1e6, 3), chunks=chunks,
+        underruns=len(unders), underrun_ms=round(sum(e.data["frames"] for e in unders) * 1000 / rate, 3),
+        cancelled=cancel is not None, cancel_to_silence_ms=to_silence, cancel_to_idle_ms=to_idle,
+        cancellation_latency_ms=latency, stale_samples_after_cancel=stale, cache=cache,
+        error=failed.data.get("error") if failed else None)

@@ -1,0 +1,1 @@
+"""Text handling: validation, normalisation for the phonemizer, and the phrase planner."""

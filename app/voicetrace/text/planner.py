@@ -1,0 +1,155 @@
+"""The phrase planner: the first phrase short (TTFA ≈ its synthesis cost for non-autoregressive models),
+later phrases as long as the audio already buffered can cover their synthesis, always at natural breaks,
+never over the model's size limit, and never losing, repeating or reordering a word."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# How strongly a word ends a unit of speech.
+WORD, CLAUSE, SENTENCE, PARAGRAPH = 0, 1, 2, 3
+
+_NO_SENTENCE_END = {"dr.", "mr.", "mrs.", "ms.", "prof.", "st.", "e.g.", "i.e.", "etc.", "vs.", "no.",
+                    "approx.", "jr.", "sr.", "fig.", "inc.", "ltd.", "a.m.", "p.m."}
+# A first phrase should not end on a word that leans on the next one.
+_LEANING = {"a", "an", "the", "to", "of", "and", "or", "but", "in", "on", "at", "for", "with", "my", "your",
+            "our", "their", "his", "her", "its", "is", "are", "was", "be", "i", "we", "you", "it", "that",
+            "this", "as", "by", "from", "not", "so", "if", "than", "very"}
+_TOKEN = re.compile(r"\S+|\n\s*\n")
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    brk: int  # break strength after this word
+
+
+@dataclass(frozen=True)
+class Phrase:
+    index: int
+    first_word: int  # index into the text's words
+    words: tuple[str, ...]
+    brk: int  # break strength at its end: decides the pause after it
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+def split_words(text: str) -> list[Word]:
+    """Words (whitespace-separated tokens) with the strength of the break after each."""
+    out: list[Word] = []
+    for m in _TOKEN.finditer(text):
+        tok = m.group(0)
+        if not tok.strip():  # a blank line: a paragraph break after the previous word
+            if out:
+                out[-1] = Word(out[-1].text, PARAGRAPH)
+            continue
+        out.append(Word(tok, _break_after(tok)))
+    return out
+
+
+def _break_after(tok: str) -> int:
+    core = tok.rstrip("\"')]}»”’")
+    if not core:
+        return WORD
+    last = core[-1]
+    if last in "!?…" or (last == "." and core.lower() not in _NO_SENTENCE_END
+                         and not re.fullmatch(r"(?:[A-Za-z]\.)+", core)):
+        return SENTENCE
+    if last in ",;:—–" or core.endswith("--"):
+        return CLAUSE
+    return WORD
+
+
+@dataclass
+class PlannerConfig:
+    first_min_words: int = 2
+    first_max_words: int = 5
+    max_chars: int = 300  # model limit proxy (Kokoro: 510 phonemes); the engine re-checks in phonemes
+    safety: float = 0.6  # the next phrase's synthesis may use this share of the buffered audio
+
+
+class Planner:
+    """Incremental: `next_phrase()` is asked each time the engine is free, with the audio buffered now."""
+
+    def __init__(self, text: str, config: PlannerConfig | None = None) -> None:
+        self.cfg = config or PlannerConfig()
+        self.words = split_words(text)
+        self.pos = 0
+        self.count = 0
+
+    @property
+    def done(self) -> bool:
+        return self.pos >= len(self.words)
+
+    def next_phrase(self, buffered_s: float, rtf: float, sec_per_char: float) -> Phrase | None:
+        if self.done:
+            return None
+        end = self._first_end() if self.count == 0 else self._grown_end(buffered_s, rtf, sec_per_char)
+        end = self._cap_chars(self.pos, end)
+        ph = Phrase(self.count, self.pos, tuple(w.text for w in self.words[self.pos:end]),
+                    self.words[end - 1].brk)
+        self.pos = end
+        self.count += 1
+        return ph
+
+    def _first_end(self) -> int:
+        """A few words, ending at the first natural break if there is one early enough."""
+        n = len(self.words)
+        lo = min(n, self.pos + self.cfg.first_min_words)
+        hi = min(n, self.pos + self.cfg.first_max_words)
+        for i in range(self.pos, hi):
+            if self.words[i].brk >= CLAUSE and i + 1 >= lo:
+                return i + 1
+        end = lo
+        while end < hi and self.words[end - 1].text.lower().strip(",.") in _LEANING:
+            end += 1
+        return end
+
+    def _grown_end(self, buffered_s: float, rtf: float, sec_per_char: float) -> int:
+        """The longest run of whole clauses/sentences whose synthesis fits in the buffered audio."""
+        budget_chars = (self.cfg.safety * buffered_s / max(rtf, 1e-3)) / max(sec_per_char, 1e-4)
+        n = len(self.words)
+        chars = 0
+        best_break = -1  # last index ending a clause or stronger within budget
+        best_sentence = -1
+        i = self.pos
+        while i < n:
+            chars += len(self.words[i].text) + 1
+            if chars > budget_chars and (best_break >= 0 or i - self.pos >= 3):
+                break
+            b = self.words[i].brk
+            if b >= CLAUSE:
+                best_break = i + 1
+            if b >= SENTENCE:
+                best_sentence = i + 1
+            if b >= PARAGRAPH:
+                break
+            if chars > self.cfg.max_chars:
+                break
+            i += 1
+        if best_sentence > 0 and best_sentence - self.pos >= (best_break - self.pos) // 2:
+            return best_sentence
+        if best_break > 0:
+            return best_break
+        return max(self.pos + 1, min(i, n))
+
+    def _cap_chars(self, start: int, end: int) -> int:
+        chars = 0
+        for i in range(start, end):
+            chars += len(self.words[i].text) + 1
+            if chars > self.cfg.max_chars and i > start:
+                return i
+        return end
+
+
+def split_to_limit(words: tuple[str, ...], fits: object) -> list[tuple[str, ...]]:
+    """Split a phrase into consecutive parts for which `fits(text) -> bool` holds (halving at word
+    boundaries). A single word that does not fit is returned alone: the engine truncates or rejects it."""
+    assert callable(fits)
+    if len(words) <= 1 or fits(" ".join(words)):
+        return [words]
+    mid = len(words) // 2
+    return split_to_limit(words[:mid], fits) + split_to_limit(words[mid:], fits)
