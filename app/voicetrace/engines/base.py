@@ -97,7 +97,8 @@ class Engine(abc.ABC):
         return ph
 
     def fits(self, text: str) -> bool:
-        return len(self.phonemes_cached(text, [])) <= self.max_phonemes
+        # Not through the cache: a lookup here would make every synthesis look like a cache hit.
+        return len(self.phonemize(normalize_for_speech(text))) <= self.max_phonemes
 
     def synthesize(self, text: str, voice: str, speed: float, use_cache: bool = True) -> SynthResult:
         """One phrase → audio. Raises SynthesisCancelled if cancel() aborted it."""

@@ -67,6 +67,8 @@ def _break_after(tok: str) -> int:
 class PlannerConfig:
     first_min_words: int = 2
     first_max_words: int = 5
+    # TTFA ≈ the first phrase's synthesis, which grows with its audio length: cap its characters too.
+    first_max_chars: int = 40
     max_chars: int = 300  # model limit proxy (Kokoro: 510 phonemes); the engine re-checks in phonemes
     safety: float = 0.6  # the next phrase's synthesis may use this share of the buffered audio
 
@@ -98,12 +100,18 @@ class Planner:
     def _first_end(self) -> int:
         """A few words, ending at the first natural break if there is one early enough."""
         n = len(self.words)
-        lo = min(n, self.pos + self.cfg.first_min_words)
         hi = min(n, self.pos + self.cfg.first_max_words)
+        chars = 0
+        for i in range(self.pos, hi):
+            chars += len(self.words[i].text) + (i > self.pos)
+            if chars > self.cfg.first_max_chars:
+                hi = max(self.pos + 1, i)
+                break
+        lo = min(hi, self.pos + self.cfg.first_min_words)
         for i in range(self.pos, hi):
             if self.words[i].brk >= CLAUSE and i + 1 >= lo:
                 return i + 1
-        end = lo
+        end = max(lo, self.pos + 1)
         while end < hi and self.words[end - 1].text.lower().strip(",.") in _LEANING:
             end += 1
         return end

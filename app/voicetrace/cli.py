@@ -1,0 +1,259 @@
+"""`voicetrace` command line: speak, devices, models. Bad input exits 2 with one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import DeviceError, UserError
+from .text.normalize import MAX_TEXT_CHARS
+
+SAMPLE_TEXT = ("Hello! This is VoiceTrace, speaking with the embedded default voice, "
+               "and measuring how fast the first sound came.")
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _read_text(args: argparse.Namespace) -> str:
+    if args.sample:
+        return SAMPLE_TEXT
+    if args.file:
+        try:
+            raw = Path(args.file).read_bytes()
+        except OSError as exc:
+            raise UserError(f"cannot read {args.file} ({exc.strerror})", "check the path") from exc
+        source = args.file
+    elif args.text == "-" or (args.text is None and not sys.stdin.isatty()):
+        raw = sys.stdin.buffer.read(MAX_TEXT_CHARS * 4 + 1)
+        source = "standard input"
+    elif args.text is not None:
+        return str(args.text)
+    else:
+        raise UserError("no text given", "pass TEXT, -f FILE, - for standard input, or --sample")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{source} is not valid UTF-8 text (bad byte at offset {exc.start})",
+                        "save it as UTF-8") from exc
+
+
+def _write_wav(path: str, audio: Any, rate: int) -> None:
+    import numpy as np
+
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+
+
+def cmd_speak(args: argparse.Namespace) -> int:
+    from .models import find_model
+    from .session import check_speed
+    from .text.normalize import clean_input
+
+    text = clean_input(_read_text(args))
+    check_speed(args.speed)
+    entry = find_model(args.engine)
+    if args.cancel_after is not None and not (0 <= args.cancel_after < 3600):
+        raise UserError(f"--cancel-after {args.cancel_after} is out of range", "give seconds from 0 to 3600")
+
+    from .audio.player import Player
+    from .engines import create_engine
+    from .session import Session
+    from .worker import EngineWorker
+
+    try:
+        player = Player(args.device)
+    except DeviceError:
+        if args.wav and args.device is None:
+            return _speak_offline(args, text, entry)
+        raise
+    engine = create_engine(entry)
+    worker = EngineWorker(engine).start()
+    player.start()  # the stream runs (silence) before any request: no request waits for a device to open
+    session = Session(player, {entry.id: worker})
+    try:
+        if not args.cold:
+            worker.wait_ready()
+            if args.voice:
+                engine.check_voice(args.voice)
+        if args.wav:
+            player.start_capture(seconds=min(3600.0, 30.0 + len(text) * 0.12 / args.speed))
+        req = session.submit(text, entry.id, args.voice, args.speed)
+        t0 = req.trace.events[0].t_ns
+        try:
+            if args.cancel_after is not None:
+                remaining = t0 / 1e9 + args.cancel_after - time.perf_counter()
+                if not req.finished.wait(max(0.0, remaining)):
+                    session.cancel(req.id)
+            while not req.finished.wait(0.1):
+                pass
+        except KeyboardInterrupt:
+            session.cancel(req.id)
+            req.finished.wait(5)
+        # Keep listening a little after the end: a stale sample after the cancel ack would show up here.
+        time.sleep(0.15)
+        m = session.metrics(req.id)
+        latency_ms = round(player.output_latency_s * 1000, 3)
+        if args.wav:
+            _write_wav(args.wav, player.stop_capture(), player.rate)
+    finally:
+        session.close()
+        player.close()
+        worker.stop()
+    record: dict[str, Any] = m.to_dict()
+    record.update(engine_load_ms=_r(engine.load_ms), warmup_ms=_r(engine.warmup_ms), peak_rss_mb=_peak_rss_mb(),
+                  device=player.device.name, device_rate=player.rate,
+                  output_latency_ms=latency_ms, skipped_phrases=req.skipped,
+                  cold=bool(args.cold))
+    if args.json:
+        print(json.dumps(record))
+    else:
+        _print_summary(record)
+    if m.outcome == "failed":
+        print(f"voicetrace: error: {m.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)
+
+
+def _speak_offline(args: argparse.Namespace, text: str, entry: Any) -> int:
+    """No output device, but --wav: synthesise the whole text into the file (no playback metrics)."""
+    import numpy as np
+
+    from .audio.shaping import PAUSE_S, shape_chunk
+    from .engines import create_engine
+    from .text.planner import Planner
+
+    engine = create_engine(entry)
+    engine.load()
+    voice = args.voice or engine.default_voice
+    engine.check_voice(voice)
+    planner = Planner(text)
+    parts, compute_ns, audio_s = [], 0, 0.0
+    while (ph := planner.next_phrase(10.0, 0.5, 0.07)) is not None:
+        res = engine.synthesize(ph.text, voice, args.speed)
+        compute_ns += res.compute_ns
+        audio_s += len(res.audio) / res.rate
+        parts.append(shape_chunk(res.audio, res.rate, 0.0 if planner.done else PAUSE_S.get(ph.brk, 0.0)))
+    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    _write_wav(args.wav, audio, engine.rate)
+    record = {"engine": entry.id, "voice": voice, "text_chars": len(text), "device": None,
+              "rtf": round(compute_ns / 1e9 / audio_s, 4) if audio_s else None, "audio_ms": round(audio_s * 1000, 1),
+              "wav": args.wav, "peak_rss_mb": _peak_rss_mb(),
+              "note": "no audio output device: wrote the WAV only, so there are no playback metrics"}
+    print(json.dumps(record) if args.json else f"wrote {args.wav} ({audio_s:.1f} s); no output device, so no playback")
+    return 0
+
+
+def _print_summary(m: dict[str, Any]) -> None:
+    def f(x: Any, unit: str = " ms") -> str:
+        return "—" if x is None else f"{x:.1f}{unit}" if isinstance(x, float) else f"{x}{unit}"
+
+    print(f"{m['engine']} / {m['voice']} on {m['device']}: {m['outcome']}")
+    print(f"  TTFA  callback {f(m['ttfa_callback_ms'])}  audible {f(m['ttfa_audible_ms'])}  "
+          f"voiced {f(m['ttfa_voiced_ms'])}")
+    print(f"  RTF {f(m['rtf'], '')}  audio {f(m['audio_ms'])}  chunks {len(m['chunks'])}  "
+          f"underruns {m['underruns']} ({f(m['underrun_ms'])})")
+    if m["cancelled"]:
+        print(f"  cancel → silence {f(m['cancel_to_silence_ms'])}  → engine idle {f(m['cancel_to_idle_ms'])}  "
+              f"stale samples {m['stale_samples_after_cancel']}")
+    print(f"  engine load {f(m['engine_load_ms'])}  warm-up {f(m['warmup_ms'])}  peak RSS {m['peak_rss_mb']} MB")
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from .audio.devices import list_output_devices
+
+    devices = list_output_devices()
+    if not devices:
+        print("no audio output devices", file=sys.stderr)
+        return 1
+    for d in devices:
+        mark = "*" if d.is_default else " "
+        print(f"{mark} {d.index:3d}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.default_samplerate:.0f} Hz)")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .errors import ModelError
+    from .models import catalog, ensure_files, models_dirs
+
+    bad = 0
+    for e in catalog():
+        status = ""
+        if args.verify:
+            try:
+                ensure_files(e, verify=True)
+                status = "  [ok]"
+            except ModelError as exc:
+                status = f"  [ERROR: {exc}]"
+                bad += 1
+        print(f"{e.id:24s} {e.engine:7s} {e.sample_rate} Hz  default voice {e.default_voice}  — {e.title}{status}")
+        for f in e.files.values():
+            print(f"    {f.role:7s} {f.path}")
+    print("user models are looked for in: " + ", ".join(str(d) for d in models_dirs()))
+    return 1 if bad else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voicetrace", description="Streaming local TTS that measures its own latency.")
+    p.add_argument("--version", action="version", version=f"voicetrace {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("speak", help="speak text through the output device and report its metrics")
+    s.add_argument("text", nargs="?", help="the text; '-' reads standard input")
+    s.add_argument("-f", "--file", help="read the text from a UTF-8 file")
+    s.add_argument("--sample", action="store_true", help="speak the built-in sample sentence")
+    s.add_argument("--engine", default="kokoro", help="kokoro, piper, or a model id from `voicetrace models`")
+    s.add_argument("--voice", help="voice id; Kokoro blends like jm_kumo(2)+jf_alpha(1)")
+    s.add_argument("--speed", type=float, default=1.0, help="0.5 to 2.0")
+    s.add_argument("--device", help="output device index or name substring (see `voicetrace devices`)")
+    s.add_argument("--cancel-after", type=float, metavar="SECONDS", help="interrupt this long after submit")
+    s.add_argument("--wav", metavar="OUT.wav", help="also write exactly what was sent to the device")
+    s.add_argument("--json", action="store_true", help="print one JSON object with every metric")
+    s.add_argument("--cold", action="store_true", help="submit before the engine is warm (TTFA includes loading)")
+    s.set_defaults(func=cmd_speak)
+    d = sub.add_parser("devices", help="list audio output devices")
+    d.set_defaults(func=cmd_devices)
+    m = sub.add_parser("models", help="list models (packaged and user-supplied)")
+    m.add_argument("--verify", action="store_true", help="re-check every file's checksum")
+    m.set_defaults(func=cmd_models)
+    return p
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"voicetrace: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("VOICETRACE_DEBUG"):
+            raise
+        print(f"voicetrace: internal error: {type(exc).__name__}: {exc} (set VOICETRACE_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

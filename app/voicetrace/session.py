@@ -1,0 +1,286 @@
+"""A session ties planner → warm worker → player → trace for each request, and owns the cancel path.
+
+Per request a feeder thread plans phrases and moves finished chunks into the ring; the next phrase is
+submitted the moment the previous one is synthesised (pipelining), sized so its synthesis fits in the
+audio already buffered. A pump thread turns the player's callback records into trace events and closes
+requests: DONE when the last sample left the callback, CANCEL_ACK when the callback has taken the flush
+*and* the engine is idle for the request."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .audio.player import K_END, K_FLUSH, K_PLAY, K_UNDERRUN, Player, PlayerEvent
+from .audio.shaping import PAUSE_S, shape_chunk, voiced_offset
+from .contract import AudioArray, Ev
+from .engines.base import SynthResult
+from .errors import UserError
+from .metrics import RequestMetrics, derive
+from .text.normalize import clean_input
+from .text.planner import Planner, PlannerConfig, split_to_limit
+from .trace import Trace, now_ns
+from .worker import EngineWorker, Job
+
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
+
+# Kokoro costs ~0.3-0.4 s of compute per second of audio, so its first phrase is one or two short words;
+# its later phrases stay near a sentence, which also bounds peak memory (~1 GB for a paragraph in one run).
+PLANNER_DEFAULTS = {
+    "kokoro": PlannerConfig(first_min_words=1, first_max_words=3, first_max_chars=12, max_chars=180),
+    "piper": PlannerConfig(first_min_words=2, first_max_words=5, first_max_chars=30, max_chars=400),
+}
+
+
+def planner_config_for(engine_kind: str) -> PlannerConfig:
+    return PLANNER_DEFAULTS.get(engine_kind, PlannerConfig())
+
+
+@dataclass(eq=False)
+class Request:
+    id: str
+    tag: int
+    text: str
+    engine: str
+    voice: str
+    speed: float
+    trace: Trace
+    finished: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+    outcome: str | None = None
+    error: str | None = None
+    skipped: list[str] = field(default_factory=list)  # phrases with nothing speakable
+    flush_seq: int = 0
+    flush_ev: PlayerEvent | None = None
+    idle_t: int | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def check_speed(speed: float) -> float:
+    if not isinstance(speed, int | float) or not math.isfinite(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
+        raise UserError(f"speed {speed!r} is out of range", f"use a number from {MIN_SPEED} to {MAX_SPEED}")
+    return float(speed)
+
+
+class Session:
+    def __init__(self, player: Player, workers: dict[str, EngineWorker],
+                 planner_configs: dict[str, PlannerConfig] | None = None) -> None:
+        self.player = player
+        self.workers = workers
+        self.planner_configs = planner_configs or {}
+        self._requests: dict[str, Request] = {}
+        self._by_tag: dict[int, Request] = {}
+        self._tags = itertools.count(1)
+        self._closing = threading.Event()
+        self._pump = threading.Thread(target=self._pump_main, name="trace-pump", daemon=True)
+        self._pump.start()
+
+    # ---- public API ---------------------------------------------------------------------------------
+    def submit(self, text: str, engine: str, voice: str | None = None, speed: float = 1.0,
+               t_submit_ns: int | None = None) -> Request:
+        """Accept a request (the moment TTFA counts from) and return at once."""
+        t_submit = now_ns() if t_submit_ns is None else t_submit_ns
+        text = clean_input(text)
+        speed = check_speed(speed)
+        worker = self.workers.get(engine)
+        if worker is None:
+            raise UserError(f"engine {engine!r} is not running", "choose one of: " + ", ".join(self.workers))
+        eng = worker.engine
+        voice = voice or eng.default_voice
+        if worker.ready.is_set() and worker.error is None:
+            eng.check_voice(voice)
+        rid = uuid.uuid4().hex[:12]
+        tag = next(self._tags)
+        self.player.ring.revive(tag)
+        req = Request(rid, tag, text, engine, voice, speed, Trace(rid))
+        req.trace.add(Ev.SUBMIT, t_submit, engine=engine, voice=voice, text_chars=len(text),
+                      device_rate=self.player.rate, speed=speed)
+        self._requests[rid] = req
+        self._by_tag[tag] = req
+        threading.Thread(target=self._feed, args=(req,), name=f"feed-{rid}", daemon=True).start()
+        return req
+
+    def cancel(self, request_id: str) -> bool:
+        """Barge-in. Returns False when the request had already ended (nothing to cancel)."""
+        t = now_ns()
+        req = self._requests[request_id]
+        with req.lock:
+            if req.finished.is_set() or req.stop.is_set():
+                return False
+            req.trace.add(Ev.CANCEL, t)
+            req.stop.set()
+            req.flush_seq = self.player.flush(req.tag)  # silence first: the ring fades it out next callback
+        self.workers[req.engine].cancel(req.id, lambda t_idle: self._engine_idle(req, t_idle))
+        return True
+
+    def wait(self, request_id: str, timeout: float | None = None) -> bool:
+        return self._requests[request_id].finished.wait(timeout)
+
+    def request(self, request_id: str) -> Request:
+        return self._requests[request_id]
+
+    def metrics(self, request_id: str) -> RequestMetrics:
+        req = self._requests[request_id]
+        m = derive(req.trace)
+        if m.error is None and req.error:
+            m.error = req.error
+        return m
+
+    def close(self) -> None:
+        for req in list(self._requests.values()):
+            if not req.finished.is_set():
+                self.cancel(req.id)
+        self._closing.set()
+        self._pump.join(timeout=2)
+
+    # ---- the feeder ----------------------------------------------------------------------------------
+    def _feed(self, req: Request) -> None:
+        try:
+            self._feed_inner(req)
+        except UserError as exc:
+            self._fail(req, str(exc))
+        except Exception as exc:  # an unexpected fault fails this request only, with its message
+            self._fail(req, f"{type(exc).__name__}: {exc}")
+
+    def _feed_inner(self, req: Request) -> None:
+        worker = self.workers[req.engine]
+        while not worker.ready.wait(0.05):
+            if req.stop.is_set():
+                return
+        if worker.error is not None:
+            raise UserError(f"engine {req.engine} failed to load: {worker.error}", "see `voicetrace models --verify`")
+        eng = worker.engine
+        eng.check_voice(req.voice)
+        planner = Planner(req.text, self.planner_configs.get(req.engine) or planner_config_for(eng.entry.engine))
+        results: queue.Queue[tuple[int, SynthResult | None, BaseException | None]] = queue.Queue()
+        words_of: dict[int, int] = {}
+        brk_of: dict[int, int] = {}
+        in_flight = 0
+        next_index = itertools.count()
+
+        def on_start(i: int) -> Any:
+            return lambda t: req.trace.add(Ev.SYNTH_START, t, index=i)
+
+        def on_done(i: int) -> Any:
+            def done(res: SynthResult | None, err: BaseException | None, t_end: int) -> None:
+                if res is not None:
+                    req.trace.add(Ev.SYNTH_END, t_end, index=i, samples=len(res.audio), rate=res.rate,
+                                  compute_ns=res.compute_ns, cache=res.cache)
+                results.put((i, res, err))
+            return done
+
+        def plan_next(buffered_s: float) -> int:
+            phrase = planner.next_phrase(buffered_s, worker.rtf_est, worker.sec_per_char_est / req.speed)
+            if phrase is None:
+                return 0
+            parts = split_to_limit(phrase.words, eng.fits)
+            for k, words in enumerate(parts):
+                i = next(next_index)
+                text = " ".join(words)
+                words_of[i] = len(words)
+                brk_of[i] = phrase.brk if k == len(parts) - 1 else 0
+                req.trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words))
+                worker.submit(Job(req.id, i, text, req.voice, req.speed, on_start(i), on_done(i)))
+            return len(parts)
+
+        resampler = None
+        if eng.rate != self.player.rate:
+            import soxr
+
+            resampler = soxr.ResampleStream(eng.rate, self.player.rate, 1, dtype="float32", quality="HQ")
+        in_flight += plan_next(0.0)
+        while in_flight > 0:
+            try:
+                i, res, err = results.get(timeout=0.05)
+            except queue.Empty:
+                if req.stop.is_set():
+                    return
+                continue
+            in_flight -= 1
+            if req.stop.is_set():
+                return
+            if err is not None or res is None:
+                raise err if isinstance(err, UserError) else RuntimeError(str(err) or type(err).__name__)
+            if in_flight == 0 and not planner.done:  # pipelining: the engine starts the next phrase now
+                in_flight += plan_next(self.player.queued_ms() / 1000 + len(res.audio) / res.rate)
+            final = in_flight == 0 and planner.done
+            if len(res.audio) == 0:
+                req.skipped.append(req.trace.of(Ev.PHRASE_PLANNED)[i].data["text"])
+            audio = shape_chunk(res.audio, res.rate, 0.0 if final else PAUSE_S.get(brk_of[i], 0.0))
+            if resampler is not None:
+                audio = np.asarray(resampler.resample_chunk(audio, last=final), dtype=np.float32)
+            self._write(req, i, audio, final)
+
+    def _write(self, req: Request, index: int, audio: AudioArray, final: bool) -> None:
+        if not self.player.write(req.tag, index, audio, last=final, should_stop=req.stop):
+            return
+        req.trace.add(Ev.CHUNK_READY, index=index, samples=len(audio), voiced_offset=voiced_offset(audio))
+
+    def _fail(self, req: Request, message: str) -> None:
+        with req.lock:
+            if req.finished.is_set():
+                return
+            req.error = message
+            req.trace.add(Ev.FAILED, error=message)
+            req.stop.set()
+        self.player.flush(req.tag)
+        self._finish(req, "failed")
+
+    def _finish(self, req: Request, outcome: str) -> None:
+        req.outcome = outcome
+        req.finished.set()
+
+    # ---- cancel acknowledgement ------------------------------------------------------------------------
+    def _engine_idle(self, req: Request, t_idle: int) -> None:
+        with req.lock:
+            req.idle_t = t_idle
+            req.trace.add(Ev.ENGINE_IDLE, t_idle)
+        self._maybe_ack(req)
+
+    def _maybe_ack(self, req: Request) -> None:
+        with req.lock:
+            if req.finished.is_set() or req.flush_ev is None or req.idle_t is None:
+                return
+            req.trace.add(Ev.CANCEL_ACK, max(req.flush_ev.t_cb_ns, req.idle_t))
+        self._finish(req, "cancelled")
+
+    # ---- the pump ------------------------------------------------------------------------------------
+    def _pump_main(self) -> None:
+        while True:
+            closing = self._closing.is_set()
+            for ev in self.player.drain():
+                self._route(ev)
+            if closing:
+                return
+            time.sleep(0.005)
+
+    def _route(self, ev: PlayerEvent) -> None:
+        if ev.kind == K_FLUSH:
+            for req in self._requests.values():
+                if req.flush_seq and req.flush_ev is None and ev.chunk_index >= req.flush_seq:
+                    req.flush_ev = ev
+                    req.trace.add(Ev.FLUSH_SEEN, ev.t_cb_ns, t_cb_ns=ev.t_cb_ns, dac_ns=ev.dac_ns)
+                    self._maybe_ack(req)
+            return
+        req = self._by_tag.get(ev.tag)
+        if req is None:
+            return
+        if ev.kind == K_PLAY:
+            req.trace.add(Ev.PLAY, ev.t_cb_ns, index=ev.chunk_index, chunk_offset=ev.chunk_offset, n=ev.n,
+                          dac_ns=ev.dac_ns, t_cb_ns=ev.t_cb_ns, faded=ev.faded)
+        elif ev.kind == K_UNDERRUN:
+            req.trace.add(Ev.UNDERRUN, ev.t_cb_ns, frames=ev.chunk_index, dac_ns=ev.dac_ns)
+        elif ev.kind == K_END:
+            with req.lock:
+                if req.finished.is_set() or req.stop.is_set():
+                    return
+                req.trace.add(Ev.DONE, ev.t_cb_ns, dac_ns=ev.dac_ns)
+            self._finish(req, "done")

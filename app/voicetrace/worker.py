@@ -1,0 +1,135 @@
+"""A warm worker: one engine on one thread. Loads and warms once, then runs phrase jobs from a queue.
+cancel() drops a request's queued jobs and aborts its run in flight; it acknowledges (`on_idle`) once the
+engine is no longer working for that request. Touches neither Qt nor PortAudio."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .engines.base import Engine, SynthResult
+from .errors import SynthesisCancelled
+from .trace import now_ns
+
+
+@dataclass(eq=False)
+class Job:
+    request_id: str
+    index: int
+    text: str
+    voice: str
+    speed: float
+    on_start: Callable[[int], None]
+    on_done: Callable[[SynthResult | None, BaseException | None, int], None]  # (result, error, t_end_ns)
+    cancelled: bool = False
+
+
+class EngineWorker:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.state = "created"  # loading | warming | ready | error
+        self.error: BaseException | None = None
+        self.ready = threading.Event()  # set when ready *or* failed
+        # Planner estimates, refined by every real run (DESIGN §3: estimate RTF on the user's machine).
+        self.rtf_est = 0.5
+        self.sec_per_char_est = 0.07
+        self._jobs: queue.Queue[Job | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._pending: list[Job] = []
+        self._current: Job | None = None
+        self._idle_waiters: dict[str, list[Callable[[int], None]]] = {}
+        self._thread = threading.Thread(target=self._main, name=f"engine-{engine.name}", daemon=True)
+
+    def start(self) -> EngineWorker:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until warm; re-raise the load error if loading failed."""
+        if not self.ready.wait(timeout):
+            raise TimeoutError(f"engine {self.engine.name} not ready after {timeout} s")
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, job: Job) -> None:
+        with self._lock:
+            self._pending.append(job)
+        self._jobs.put(job)
+
+    def cancel(self, request_id: str, on_idle: Callable[[int], None]) -> None:
+        with self._lock:
+            for job in self._pending:
+                if job.request_id == request_id:
+                    job.cancelled = True
+            cur = self._current
+            if cur is not None and cur.request_id == request_id:
+                cur.cancelled = True
+                self._idle_waiters.setdefault(request_id, []).append(on_idle)
+                self.engine.cancel()
+                return
+        on_idle(now_ns())  # nothing of it is running: idle for this request right now
+
+    def observe(self, result: SynthResult, chars: int) -> None:
+        audio_s = len(result.audio) / result.rate
+        if audio_s <= 0.05 or chars <= 0 or any(name == "phrase_audio" and hit for name, hit in result.cache):
+            return
+        rtf = result.compute_ns / 1e9 / audio_s
+        self.rtf_est = 0.7 * self.rtf_est + 0.3 * rtf
+        self.sec_per_char_est = 0.7 * self.sec_per_char_est + 0.3 * (audio_s / chars)
+
+    def _main(self) -> None:
+        try:
+            self.state = "loading"
+            self.engine.load()
+            self.state = "warming"
+            self.engine.warm()
+            probe = "This is a warm-up sentence for the voice."
+            res = self.engine.synthesize(probe, self.engine.default_voice, 1.0, use_cache=False)
+            audio_s = max(len(res.audio) / res.rate, 1e-3)
+            self.rtf_est = res.compute_ns / 1e9 / audio_s
+            self.sec_per_char_est = audio_s / len(probe)
+            self.state = "ready"
+        except BaseException as exc:  # noqa: BLE001 - any load failure is reported to every waiter
+            self.error = exc
+            self.state = "error"
+        finally:
+            self.ready.set()
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            with self._lock:
+                if job in self._pending:
+                    self._pending.remove(job)
+                if job.cancelled:
+                    continue
+                self._current = job
+                self.engine.clear_cancel()
+            result: SynthResult | None = None
+            error: BaseException | None = None
+            if self.error is not None:
+                error = self.error
+            else:
+                job.on_start(now_ns())
+                try:
+                    result = self.engine.synthesize(job.text, job.voice, job.speed)
+                except SynthesisCancelled as exc:
+                    error = exc
+                except Exception as exc:  # a failing run fails its request; the worker serves the next
+                    error = exc
+            t_end = now_ns()
+            with self._lock:
+                self._current = None
+                waiters = self._idle_waiters.pop(job.request_id, [])
+                cancelled = job.cancelled
+            for w in waiters:
+                w(t_end)
+            if not cancelled:
+                if result is not None:
+                    self.observe(result, len(job.text))
+                job.on_done(result, error, t_end)

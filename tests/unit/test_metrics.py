@@ -1,0 +1,73 @@
+"""Metrics come from trace events exactly as DESIGN.md §2 defines them (synthetic traces, known answers)."""
+
+from __future__ import annotations
+
+from voicetrace.contract import Ev
+from voicetrace.metrics import derive
+from voicetrace.trace import Trace
+
+MS = 1_000_000
+RATE = 24000
+
+
+def base_trace() -> Trace:
+    t = Trace("r1")
+    t.add(Ev.SUBMIT, 0, engine="piper", voice="joe", text_chars=20, device_rate=RATE)
+    t.add(Ev.PHRASE_PLANNED, 1 * MS, index=0, text="Hello there", words=2)
+    t.add(Ev.SYNTH_START, 2 * MS, index=0)
+    t.add(Ev.SYNTH_END, 52 * MS, index=0, samples=12000, rate=24000, compute_ns=50 * MS,
+          cache=[("phonemes", False), ("phrase_audio", True)])
+    t.add(Ev.CHUNK_READY, 53 * MS, index=0, samples=12000, voiced_offset=480)
+    # the callback at 60 ms copies 256 frames starting at out offset 100 (DAC 81 ms for frame 0 of the block)
+    block_dac = 81 * MS
+    t.add(Ev.PLAY, 60 * MS, index=0, chunk_offset=0, n=156, dac_ns=block_dac + 100 * 1_000_000_000 // RATE,
+          t_cb_ns=60 * MS, faded=False)
+    t.add(Ev.PLAY, 70 * MS, index=0, chunk_offset=156, n=256, dac_ns=91 * MS, t_cb_ns=70 * MS, faded=False)
+    t.add(Ev.PLAY, 80 * MS, index=0, chunk_offset=412, n=256, dac_ns=101 * MS, t_cb_ns=80 * MS, faded=False)
+    return t
+
+
+def test_ttfa_callback_audible_and_voiced():
+    m = derive(base_trace())
+    assert m.ttfa_callback_ms == 60.0
+    assert abs(m.ttfa_audible_ms - (81 + 100 / 24)) < 1e-3
+    # voiced sample 480 lies in the third piece (offsets 412..667): 101 ms + 68 frames
+    assert abs(m.ttfa_voiced_ms - (101 + 68 / 24)) < 1e-3
+    assert m.rtf == 0.1 and m.audio_ms == 500.0
+    assert m.cache == {"phonemes": {"hits": 0, "lookups": 1}, "phrase_audio": {"hits": 1, "lookups": 1}}
+    assert m.chunks[0].slack_ms == 7.0 and m.outcome == "running"
+
+
+def test_cancel_latencies_and_no_stale_samples():
+    t = base_trace()
+    t.add(Ev.CANCEL, 85 * MS)
+    t.add(Ev.ENGINE_IDLE, 86 * MS)
+    t.add(Ev.FLUSH_SEEN, 90 * MS, t_cb_ns=90 * MS, dac_ns=111 * MS)
+    t.add(Ev.PLAY, 90 * MS, index=0, chunk_offset=668, n=120, dac_ns=111 * MS, t_cb_ns=90 * MS, faded=True)
+    t.add(Ev.CANCEL_ACK, 90 * MS)
+    m = derive(t)
+    assert m.cancelled and m.outcome == "cancelled"
+    assert m.cancel_to_idle_ms == 1.0
+    assert m.cancel_to_silence_ms == 111 + 5 - 85  # the fade's 120 frames end 5 ms after the block's DAC time
+    assert m.cancellation_latency_ms == m.cancel_to_silence_ms
+    assert m.stale_samples_after_cancel == 0
+
+
+def test_stale_samples_are_counted():
+    t = base_trace()
+    t.add(Ev.CANCEL, 85 * MS)
+    t.add(Ev.ENGINE_IDLE, 86 * MS)
+    t.add(Ev.FLUSH_SEEN, 90 * MS, t_cb_ns=90 * MS, dac_ns=111 * MS)
+    t.add(Ev.CANCEL_ACK, 90 * MS)
+    t.add(Ev.PLAY, 100 * MS, index=0, chunk_offset=668, n=256, dac_ns=121 * MS, t_cb_ns=100 * MS, faded=False)
+    assert derive(t).stale_samples_after_cancel == 256
+
+
+def test_underruns_and_inter_arrival():
+    t = base_trace()
+    t.add(Ev.CHUNK_READY, 153 * MS, index=1, samples=2400, voiced_offset=0)
+    t.add(Ev.UNDERRUN, 140 * MS, frames=240, dac_ns=160 * MS)
+    t.add(Ev.UNDERRUN, 150 * MS, frames=256, dac_ns=170 * MS)
+    m = derive(t)
+    assert m.underruns == 2 and m.underrun_ms == round(496 / 24, 3)
+    assert m.chunks[1].inter_arrival_ms == 100.0 and m.chunks[1].play_ms is None
