@@ -193,10 +193,9 @@ def ensure_files(entry: ModelEntry, verify: bool = False) -> None:
     """Make every file of `entry` present and (for packaged files) matching its checksum, or raise a
     ModelError that names the file and the fix. `verify` re-hashes even files verified before."""
     for f in entry.files.values():
-        if f.origin.startswith("parts:"):
-            if not f.path.is_file():
-                _assemble_parts(f)
-                continue
+        if f.origin.startswith("parts:") and not f.path.is_file():
+            _assemble_parts(f)
+            continue
         if not f.path.is_file():
             fix = ("reinstall it: pip install --force-reinstall " + f.origin.split(":")[1].split("/")[0]
                    .replace("_", "-")) if f.origin.startswith("package:") else "put the file back or remove the model"

@@ -31,12 +31,13 @@ from .trace import Trace, now_ns
 from .worker import EngineWorker, Job
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
+KEEP_FINISHED = 256  # finished requests kept for metrics queries; older ones are forgotten
 
 # Kokoro costs ~0.3-0.4 s of compute per second of audio, so its first phrase is one or two short words;
 # its later phrases stay near a sentence, which also bounds peak memory (~1 GB for a paragraph in one run).
 PLANNER_DEFAULTS = {
     "kokoro": PlannerConfig(first_min_words=1, first_max_words=3, first_max_chars=12, max_chars=180),
-    "piper": PlannerConfig(first_min_words=2, first_max_words=5, first_max_chars=30, max_chars=400),
+    "piper": PlannerConfig(first_min_words=1, first_max_words=3, first_max_chars=16, max_chars=200),
 }
 
 
@@ -79,6 +80,8 @@ class Session:
         self._requests: dict[str, Request] = {}
         self._by_tag: dict[int, Request] = {}
         self._tags = itertools.count(1)
+        self._lock = threading.Lock()  # guards the request tables against the pump thread
+        self._awaiting_flush: list[Request] = []
         self._closing = threading.Event()
         self._pump = threading.Thread(target=self._pump_main, name="trace-pump", daemon=True)
         self._pump.start()
@@ -103,8 +106,10 @@ class Session:
         req = Request(rid, tag, text, engine, voice, speed, Trace(rid))
         req.trace.add(Ev.SUBMIT, t_submit, engine=engine, voice=voice, text_chars=len(text),
                       device_rate=self.player.rate, speed=speed)
-        self._requests[rid] = req
-        self._by_tag[tag] = req
+        with self._lock:
+            self._forget_old()
+            self._requests[rid] = req
+            self._by_tag[tag] = req
         threading.Thread(target=self._feed, args=(req,), name=f"feed-{rid}", daemon=True).start()
         return req
 
@@ -117,7 +122,9 @@ class Session:
                 return False
             req.trace.add(Ev.CANCEL, t)
             req.stop.set()
-            req.flush_seq = self.player.flush(req.tag)  # silence first: the ring fades it out next callback
+            with self._lock:
+                req.flush_seq = self.player.flush(req.tag)  # silence first: the next callback fades it out
+                self._awaiting_flush.append(req)
         self.workers[req.engine].cancel(req.id, lambda t_idle: self._engine_idle(req, t_idle))
         return True
 
@@ -134,8 +141,16 @@ class Session:
             m.error = req.error
         return m
 
+    def _forget_old(self) -> None:
+        finished = [r for r in self._requests.values() if r.finished.is_set()]
+        for r in finished[:max(0, len(finished) - KEEP_FINISHED)]:
+            del self._requests[r.id]
+            self._by_tag.pop(r.tag, None)
+
     def close(self) -> None:
-        for req in list(self._requests.values()):
+        with self._lock:
+            pending = list(self._requests.values())
+        for req in pending:
             if not req.finished.is_set():
                 self.cancel(req.id)
         self._closing.set()
@@ -264,15 +279,18 @@ class Session:
 
     def _route(self, ev: PlayerEvent) -> None:
         if ev.kind == K_FLUSH:
-            for req in self._requests.values():
-                if req.flush_seq and req.flush_ev is None and ev.chunk_index >= req.flush_seq:
-                    req.flush_ev = ev
-                    req.trace.add(Ev.FLUSH_SEEN, ev.t_cb_ns, t_cb_ns=ev.t_cb_ns, dac_ns=ev.dac_ns)
-                    self._maybe_ack(req)
+            with self._lock:
+                seen = [r for r in self._awaiting_flush if ev.chunk_index >= r.flush_seq]
+                self._awaiting_flush = [r for r in self._awaiting_flush if r not in seen]
+            for r in seen:
+                r.flush_ev = ev
+                r.trace.add(Ev.FLUSH_SEEN, ev.t_cb_ns, t_cb_ns=ev.t_cb_ns, dac_ns=ev.dac_ns)
+                self._maybe_ack(r)
             return
-        req = self._by_tag.get(ev.tag)
-        if req is None:
+        found = self._by_tag.get(ev.tag)
+        if found is None:
             return
+        req = found
         if ev.kind == K_PLAY:
             req.trace.add(Ev.PLAY, ev.t_cb_ns, index=ev.chunk_index, chunk_offset=ev.chunk_offset, n=ev.n,
                           dac_ns=ev.dac_ns, t_cb_ns=ev.t_cb_ns, faded=ev.faded)

@@ -94,7 +94,7 @@ class EngineWorker:
             self.rtf_est = res.compute_ns / 1e9 / audio_s
             self.sec_per_char_est = audio_s / len(probe)
             self.state = "ready"
-        except BaseException as exc:  # noqa: BLE001 - any load failure is reported to every waiter
+        except BaseException as exc:
             self.error = exc
             self.state = "error"
         finally:

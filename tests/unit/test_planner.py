@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from voicetrace.text.planner import CLAUSE, SENTENCE, Planner, PlannerConfig, split_to_limit, split_words
 
-words_st = st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=" \n\t\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029"), min_size=1, max_size=12), min_size=1, max_size=80)
+_word_chars = st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc"))
+words_st = st.lists(st.text(alphabet=_word_chars, min_size=1, max_size=12), min_size=1, max_size=80)
 punct_st = st.sampled_from(["", "", "", ",", ".", "?", ";", "!"])
 
 

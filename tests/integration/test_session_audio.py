@@ -1,0 +1,122 @@
+"""Real models through a real PortAudio stream on the JACK dummy device: audio arrives, is speech-length,
+chunks come in order, cancel leaves zero stale samples, metrics agree with the trace."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from voicetrace.contract import Ev
+from voicetrace.session import Session
+
+pytestmark = [pytest.mark.audio, pytest.mark.models]
+
+TEXT = ("Streaming speech starts with a short phrase. Then longer phrases follow while the first one plays, "
+        "so the listener never hears a gap.")
+
+
+def speak(session: Session, text: str, engine: str, timeout: float = 120.0):
+    req = session.submit(text, engine)
+    assert req.finished.wait(timeout), "request did not finish"
+    time.sleep(0.1)  # later callbacks would reveal stale audio
+    return req, session.metrics(req.id)
+
+
+def test_piper_stream_plays_every_chunk_in_order(player, piper_worker):
+    session = Session(player, {"piper": piper_worker})
+    try:
+        req, m = speak(session, TEXT, "piper")
+    finally:
+        session.close()
+    assert m.outcome == "done" and req.outcome == "done"
+    assert len(m.chunks) >= 2
+    assert m.chunks[0].words < len(TEXT.split()) / 3  # the first phrase is short
+    assert sum(c.words for c in m.chunks) == len(TEXT.split())
+    # speech-length: between 0.15 and 1 s of audio per word
+    assert 0.15 * len(TEXT.split()) < m.audio_ms / 1000 < 1.0 * len(TEXT.split())
+    plays = [c.play_ms for c in m.chunks]
+    assert all(p is not None for p in plays) and plays == sorted(plays)
+    for c in m.chunks:
+        assert c.ready_ms is not None and c.play_ms is not None and c.play_ms >= c.ready_ms
+    assert m.ttfa_callback_ms is not None and m.ttfa_audible_ms is not None and m.ttfa_voiced_ms is not None
+    assert m.ttfa_callback_ms <= m.ttfa_audible_ms <= m.ttfa_voiced_ms
+    assert m.ttfa_callback_ms >= m.chunks[0].ready_ms  # nothing plays before it entered the ring
+    # every sample put in the ring reached the callback exactly once
+    played = sum(e.data["n"] for e in req.trace.of(Ev.PLAY))
+    assert played == sum(c.samples for c in m.chunks)
+    assert m.rtf is not None and m.rtf > 0 and m.stale_samples_after_cancel == 0
+
+
+@pytest.mark.parametrize("when", ["before_first_audio", "while_playing", "after_end"])
+def test_cancel_at_any_point_ends_in_exactly_one_outcome_without_stale_audio(player, piper_worker, when):
+    session = Session(player, {"piper": piper_worker})
+    try:
+        req = session.submit(TEXT, "piper")
+        if when == "before_first_audio":
+            assert session.cancel(req.id)
+        elif when == "while_playing":
+            deadline = time.monotonic() + 30
+            while not req.trace.of(Ev.PLAY) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(0.3)
+            assert session.cancel(req.id)
+        else:
+            assert req.finished.wait(120)
+            assert not session.cancel(req.id)  # nothing left to cancel
+        assert req.finished.wait(10)
+        time.sleep(0.2)
+        m = session.metrics(req.id)
+        terminal = [e.kind for e in req.trace.events if e.kind in (Ev.DONE, Ev.CANCEL_ACK, Ev.FAILED)]
+    finally:
+        session.close()
+    assert len(terminal) == 1
+    assert m.stale_samples_after_cancel == 0
+    if when == "after_end":
+        assert m.outcome == "done" and not m.cancelled
+        return
+    assert m.outcome == "cancelled"
+    assert m.cancel_to_silence_ms is not None and m.cancel_to_silence_ms >= 0
+    assert m.cancel_to_idle_ms is not None and m.cancel_to_idle_ms >= 0
+    ack = req.trace.first(Ev.CANCEL_ACK)
+    assert ack is not None
+    assert not [e for e in req.trace.of(Ev.PLAY) if e.t_ns > ack.t_ns]
+    if when == "while_playing":
+        assert any(e.data["faded"] for e in req.trace.of(Ev.PLAY))  # it faded out, no hard cut
+
+
+def test_kokoro_cancel_aborts_the_run_in_flight(player, kokoro_worker):
+    """Cancel during a long synthesis: the ONNX run is terminated, not waited for."""
+    session = Session(player, {"kokoro": kokoro_worker})
+    long_text = "Hello. " + " ".join(["This sentence is long enough to keep the model busy for a while,"] * 3)
+    try:
+        req = session.submit(long_text, "kokoro")
+        deadline = time.monotonic() + 60
+        # wait until the second phrase (a long one) is being synthesised
+        while len(req.trace.of(Ev.SYNTH_START)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.1)
+        assert session.cancel(req.id)
+        assert req.finished.wait(10)
+        time.sleep(0.2)
+        m = session.metrics(req.id)
+        # the run in flight never finished: its SYNTH_END is missing
+        started = {e.data["index"] for e in req.trace.of(Ev.SYNTH_START)}
+        ended = {e.data["index"] for e in req.trace.of(Ev.SYNTH_END)}
+        assert started - ended
+        # and the engine serves the next request normally (terminate flag reset)
+        _req2, m2 = speak(session, "Still working.", "kokoro")
+    finally:
+        session.close()
+    assert m.outcome == "cancelled" and m.stale_samples_after_cancel == 0
+    assert m.cancel_to_idle_ms is not None
+    assert m2.outcome == "done" and m2.audio_ms > 300
+
+
+def test_unspeakable_phrase_is_skipped_and_the_rest_spoken(player, piper_worker):
+    session = Session(player, {"piper": piper_worker})
+    try:
+        _req, m = speak(session, "🙂🙂🙂 Hello there, friend.", "piper")
+    finally:
+        session.close()
+    assert m.outcome == "done" and m.audio_ms > 300
