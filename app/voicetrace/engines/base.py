@@ -28,10 +28,29 @@ class SynthResult:
     cache: list[tuple[str, bool]] = field(default_factory=list)  # (cache name, hit) lookups of this run
 
 
+_shared_arena_lock = threading.Lock()
+_shared_arena = False
+
+
+def _register_shared_arena(ort: Any) -> None:
+    """One CPU arena for every session in the process. Engines rarely run at once, and a per-session arena
+    keeps its own high-water mark forever: measured here with both engines warm after a 150-word paragraph
+    each, peak RSS was 793 MB with per-session arenas and 588 MB with this shared one, at the same RTF."""
+    global _shared_arena
+    with _shared_arena_lock:
+        if _shared_arena:
+            return
+        info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+        ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, 0, -1, -1))
+        _shared_arena = True
+
+
 def make_session(path: str, threads: int = 2) -> Any:
     import onnxruntime as ort
 
+    _register_shared_arena(ort)
     opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.use_env_allocators", "1")
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     # A spinning idle pool steals the other core from the neighbour engine and the UI (DESIGN §3).
