@@ -63,6 +63,10 @@ class Request:
     flush_ev: PlayerEvent | None = None
     idle_t: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The ring has one producer: requests write in submit order, each after the previous one's last chunk.
+    prev_written: threading.Event | None = None
+    written: threading.Event = field(default_factory=threading.Event)
+    last_play: Any = None  # the PLAY event the pump may still extend (contiguous playback)
 
 
 def check_speed(speed: float) -> float:
@@ -82,6 +86,7 @@ class Session:
         self._tags = itertools.count(1)
         self._lock = threading.Lock()  # guards the request tables against the pump thread
         self._awaiting_flush: list[Request] = []
+        self._last_written: threading.Event | None = None
         self._closing = threading.Event()
         self._pump = threading.Thread(target=self._pump_main, name="trace-pump", daemon=True)
         self._pump.start()
@@ -110,6 +115,7 @@ class Session:
             self._forget_old()
             self._requests[rid] = req
             self._by_tag[tag] = req
+            req.prev_written, self._last_written = self._last_written, req.written
         threading.Thread(target=self._feed, args=(req,), name=f"feed-{rid}", daemon=True).start()
         return req
 
@@ -164,6 +170,8 @@ class Session:
             self._fail(req, str(exc))
         except Exception as exc:  # an unexpected fault fails this request only, with its message
             self._fail(req, f"{type(exc).__name__}: {exc}")
+        finally:
+            req.written.set()  # the next request may use the ring now
 
     def _feed_inner(self, req: Request) -> None:
         worker = self.workers[req.engine]
@@ -235,6 +243,10 @@ class Session:
             self._write(req, i, audio, final)
 
     def _write(self, req: Request, index: int, audio: AudioArray, final: bool) -> None:
+        prev = req.prev_written
+        while prev is not None and not prev.wait(0.05):
+            if req.stop.is_set():
+                return
         if not self.player.write(req.tag, index, audio, last=final, should_stop=req.stop):
             return
         req.trace.add(Ev.CHUNK_READY, index=index, samples=len(audio), voiced_offset=voiced_offset(audio))
@@ -292,8 +304,17 @@ class Session:
             return
         req = found
         if ev.kind == K_PLAY:
-            req.trace.add(Ev.PLAY, ev.t_cb_ns, index=ev.chunk_index, chunk_offset=ev.chunk_offset, n=ev.n,
-                          dac_ns=ev.dac_ns, t_cb_ns=ev.t_cb_ns, faded=ev.faded)
+            last = req.last_play
+            # One record per stretch of gapless playback of a chunk (the trace would otherwise grow by ~94
+            # records a second). After a cancel every piece is kept: stale-sample checks need each one.
+            if (last is not None and not req.stop.is_set() and not ev.faded
+                    and last.data["index"] == ev.chunk_index
+                    and last.data["chunk_offset"] + last.data["n"] == ev.chunk_offset
+                    and abs(last.data["dac_ns"] + last.data["n"] * 1e9 / self.player.rate - ev.dac_ns) < 1e6):
+                last.data["n"] += ev.n
+                return
+            req.last_play = req.trace.add(Ev.PLAY, ev.t_cb_ns, index=ev.chunk_index, chunk_offset=ev.chunk_offset,
+                                          n=ev.n, dac_ns=ev.dac_ns, t_cb_ns=ev.t_cb_ns, faded=ev.faded)
         elif ev.kind == K_UNDERRUN:
             req.trace.add(Ev.UNDERRUN, ev.t_cb_ns, frames=ev.chunk_index, dac_ns=ev.dac_ns)
         elif ev.kind == K_END:

@@ -120,3 +120,21 @@ def test_unspeakable_phrase_is_skipped_and_the_rest_spoken(player, piper_worker)
     finally:
         session.close()
     assert m.outcome == "done" and m.audio_ms > 300
+
+
+def test_requests_play_in_submit_order_without_mixing(player, piper_worker):
+    session = Session(player, {"piper": piper_worker})
+    try:
+        a = session.submit("First request, said in full.", "piper")
+        b = session.submit("Second request, after the first.", "piper")
+        assert a.finished.wait(60) and b.finished.wait(60)
+        time.sleep(0.1)
+        ma, mb = session.metrics(a.id), session.metrics(b.id)
+    finally:
+        session.close()
+    assert ma.outcome == mb.outcome == "done"
+    a_plays = [e.data for e in a.trace.of(Ev.PLAY)]
+    b_plays = [e.data for e in b.trace.of(Ev.PLAY)]
+    a_end = max(p["dac_ns"] + p["n"] * 1e9 / player.rate for p in a_plays)
+    assert min(p["dac_ns"] for p in b_plays) >= a_end - 1e6  # B starts after A's last sample
+    assert sum(p["n"] for p in b_plays) == sum(c.samples for c in mb.chunks)
