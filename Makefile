@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # What a fresh Debian/Ubuntu needs: PortAudio for sounddevice, espeak-ng data comes from a wheel;
 # the Qt/X libraries are for the desktop window; jackd2 is the virtual audio device the tests play to.
@@ -26,6 +25,7 @@ setup-test: setup .stamp-apt-test $(VENV)/.stamp-test
 	@touch $@
 
 $(VENV)/.stamp-install: pyproject.toml
+	@bash scripts/ensure-python.sh
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .

@@ -14,7 +14,7 @@ done
 python3 - "$out" <<'PY'
 import json, statistics as st, sys, pathlib
 d = pathlib.Path(sys.argv[1])
-def med(xs): xs=[x for x in xs if x is not None]; return round(st.median(xs),1) if xs else None
+def med(xs): xs=[x for x in xs if x is not None]; return round(st.median(xs),3) if xs else None
 def mx(xs): xs=[x for x in xs if x is not None]; return round(max(xs),1) if xs else None
 for eng in ("piper", "kokoro"):
     full = [json.loads(l) for l in (d / f"{eng}-full.jsonl").read_text().splitlines()]

@@ -29,28 +29,28 @@ def jack() -> None:
         pytest.fail("the JACK dummy device is not running and could not be started (run `make test`)")
 
 
-@pytest.fixture(scope="session")
-def piper_worker():
+def _warm_worker(model_id: str):
     from voicetrace.engines import create_engine
     from voicetrace.models import find_model
     from voicetrace.worker import EngineWorker
 
-    w = EngineWorker(create_engine(find_model("piper"))).start()
-    w.wait_ready(120)
-    yield w
-    w.stop()
+    worker = EngineWorker(create_engine(find_model(model_id))).start()
+    worker.wait_ready(300)
+    return worker
+
+
+@pytest.fixture(scope="session")
+def piper_worker():
+    worker = _warm_worker("piper")
+    yield worker
+    worker.stop()
 
 
 @pytest.fixture(scope="session")
 def kokoro_worker():
-    from voicetrace.engines import create_engine
-    from voicetrace.models import find_model
-    from voicetrace.worker import EngineWorker
-
-    w = EngineWorker(create_engine(find_model("kokoro"))).start()
-    w.wait_ready(180)
-    yield w
-    w.stop()
+    worker = _warm_worker("kokoro")
+    yield worker
+    worker.stop()
 
 
 @pytest.fixture()

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .audio.player import K_END, K_FLUSH, K_PLAY, K_UNDERRUN, Player, PlayerEvent
-from .audio.shaping import PAUSE_S, shape_chunk, voiced_offset
+from .audio.shaping import PAUSE_S, add_pause, shape_chunk, voiced_offset
 from .contract import AudioArray, Ev
 from .engines.base import SynthResult
 from .errors import UserError
@@ -184,7 +184,6 @@ class Session:
         eng.check_voice(req.voice)
         planner = Planner(req.text, self.planner_configs.get(req.engine) or planner_config_for(eng.entry.engine))
         results: queue.Queue[tuple[int, SynthResult | None, BaseException | None]] = queue.Queue()
-        words_of: dict[int, int] = {}
         brk_of: dict[int, int] = {}
         in_flight = 0
         next_index = itertools.count()
@@ -208,7 +207,6 @@ class Session:
             for k, words in enumerate(parts):
                 i = next(next_index)
                 text = " ".join(words)
-                words_of[i] = len(words)
                 brk_of[i] = phrase.brk if k == len(parts) - 1 else 0
                 req.trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words))
                 worker.submit(Job(req.id, i, text, req.voice, req.speed, on_start(i), on_done(i)))
@@ -232,12 +230,16 @@ class Session:
                 return
             if err is not None or res is None:
                 raise err if isinstance(err, UserError) else RuntimeError(str(err) or type(err).__name__)
-            if in_flight == 0 and not planner.done:  # pipelining: the engine starts the next phrase now
-                in_flight += plan_next(self.player.queued_ms() / 1000 + len(res.audio) / res.rate)
-            final = in_flight == 0 and planner.done
             if len(res.audio) == 0:
                 req.skipped.append(req.trace.of(Ev.PHRASE_PLANNED)[i].data["text"])
-            audio = shape_chunk(res.audio, res.rate, 0.0 if final else PAUSE_S.get(brk_of[i], 0.0))
+            # Budget the next phrase against what will really play: the model pads each phrase with
+            # silence that shaping trims, so the raw length overstates the buffer (it caused underruns).
+            audio = shape_chunk(res.audio, res.rate, 0.0)
+            if in_flight == 0 and not planner.done:  # pipelining: the engine starts the next phrase now
+                in_flight += plan_next(self.player.queued_ms() / 1000 + len(audio) / res.rate)
+            final = in_flight == 0 and planner.done
+            if not final:
+                audio = add_pause(audio, res.rate, PAUSE_S.get(brk_of[i], 0.0))
             if resampler is not None:
                 audio = np.asarray(resampler.resample_chunk(audio, last=final), dtype=np.float32)
             self._write(req, i, audio, final)

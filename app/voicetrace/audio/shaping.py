@@ -31,9 +31,13 @@ def shape_chunk(audio: AudioArray, rate: int, pause_s: float, lead_ms: float = 2
             ramp = _ramp(n)
             body[:n] *= ramp
             body[-n:] *= ramp[::-1]
-    if pause_s > 0:
-        body = np.concatenate([body, np.zeros(int(pause_s * rate), np.float32)])
-    return body
+    return add_pause(body, rate, pause_s)
+
+
+def add_pause(audio: AudioArray, rate: int, pause_s: float) -> AudioArray:
+    if pause_s <= 0:
+        return audio
+    return np.concatenate([audio, np.zeros(int(pause_s * rate), np.float32)])
 
 
 def voiced_offset(audio: AudioArray) -> int:
