@@ -4,7 +4,7 @@
 set -u
 out=${1:-/tmp/voicetrace-measure}; full=${FULL_RUNS:-3}; cancels=${CANCEL_RUNS:-10}
 mkdir -p "$out"
-for eng in piper kokoro; do
+for eng in ${ENGINES:-piper kokoro}; do
   for i in $(seq "$full"); do .venv/bin/voicetrace speak --engine "$eng" --json -f assets/paragraph_150.txt >> "$out/$eng-full.jsonl"; done
   for i in $(seq "$cancels"); do
     at=$(python3 -c "import random; print(round(random.uniform(0.8, 3.0), 2))")
@@ -16,7 +16,7 @@ import json, statistics as st, sys, pathlib
 d = pathlib.Path(sys.argv[1])
 def med(xs): xs=[x for x in xs if x is not None]; return round(st.median(xs),3) if xs else None
 def mx(xs): xs=[x for x in xs if x is not None]; return round(max(xs),1) if xs else None
-for eng in ("piper", "kokoro"):
+for eng in [e for e in ("piper", "kokoro") if (d / f"{e}-full.jsonl").exists()]:
     full = [json.loads(l) for l in (d / f"{eng}-full.jsonl").read_text().splitlines()]
     can = [json.loads(l) for l in (d / f"{eng}-cancel.jsonl").read_text().splitlines()]
     print(eng, f"runs={len(full)} cancels={len(can)}",
