@@ -168,7 +168,8 @@ def _print_summary(m: dict[str, Any]) -> None:
     print(f"{m['engine']} / {m['voice']} on {m['device']}: {m['outcome']}")
     print(f"  TTFA  callback {f(m['ttfa_callback_ms'])}  audible {f(m['ttfa_audible_ms'])}  "
           f"voiced {f(m['ttfa_voiced_ms'])}")
-    print(f"  RTF {f(m['rtf'], '')}  audio {f(m['audio_ms'])}  chunks {len(m['chunks'])}  "
+    rtf = "—" if m["rtf"] is None else f"{m['rtf']:.3f}"
+    print(f"  RTF {rtf}  audio {f(m['audio_ms'])}  chunks {len(m['chunks'])}  "
           f"underruns {m['underruns']} ({f(m['underrun_ms'])})")
     if m["cancelled"]:
         print(f"  cancel → silence {f(m['cancel_to_silence_ms'])}  → engine idle {f(m['cancel_to_idle_ms'])}  "
@@ -199,6 +200,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         if args.verify:
             try:
                 ensure_files(e, verify=True)
+                if not e.packaged:  # no checksum to compare with: loading it is the check
+                    from .engines import create_engine
+
+                    create_engine(e).load()
                 status = "  [ok]"
             except ModelError as exc:
                 status = f"  [ERROR: {exc}]"

@@ -9,7 +9,7 @@ class UserError(Exception):
     def __init__(self, what: str, fix: str = "") -> None:
         self.what = what
         self.fix = fix
-        super().__init__(f"{what}. {fix}".strip() if fix else what)
+        super().__init__(f"{what}. {fix[:1].upper()}{fix[1:]}" if fix else what)
 
 
 class ModelError(UserError):

@@ -75,3 +75,12 @@ def test_unknown_voice_is_a_clear_error(jack):
 def test_devices_lists_the_jack_device(jack):
     p = run("devices")
     assert p.returncode == 0 and "system" in p.stdout.decode()
+
+
+def test_models_verify_flags_a_corrupt_user_model(tmp_path):
+    (tmp_path / "bad.onnx").write_bytes(b"not a graph")
+    (tmp_path / "bad.onnx.json").write_text('{"audio": {"sample_rate": 22050}, "phoneme_id_map": {}}')
+    p = run("models", "--verify", env={"VOICETRACE_MODELS_DIR": str(tmp_path)})
+    out = p.stdout.decode()
+    assert p.returncode == 1
+    assert "piper:bad" in out and "ERROR" in out and "bad.onnx" in out
