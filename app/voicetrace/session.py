@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from .audio.player import K_END, K_FLUSH, K_PLAY, K_UNDERRUN, Player, PlayerEvent
 from .audio.shaping import PAUSE_S, add_pause, shape_chunk, voiced_offset
-from .contract import AudioArray, Ev
+from .contract import AudioArray, Ev, TtsChunk
 from .engines.base import SynthResult
 from .errors import UserError
 from .metrics import RequestMetrics, derive
@@ -78,8 +79,12 @@ def check_speed(speed: float) -> float:
 
 class Session:
     def __init__(self, player: Player, workers: dict[str, EngineWorker],
-                 planner_configs: dict[str, PlannerConfig] | None = None) -> None:
+                 planner_configs: dict[str, PlannerConfig] | None = None,
+                 on_chunk: Callable[[TtsChunk], None] | None = None) -> None:
+        """`on_chunk` receives each chunk (device rate) once it is in the ring, on the request's feeder
+        thread: a window or a server can follow the stream without touching the player."""
         self.player = player
+        self.on_chunk = on_chunk
         self.workers = workers
         self.planner_configs = planner_configs or {}
         self._requests: dict[str, Request] = {}
@@ -250,9 +255,16 @@ class Session:
         while prev is not None and not prev.wait(0.05):
             if req.stop.is_set():
                 return
-        if not self.player.write(req.tag, index, audio, last=final, should_stop=req.stop):
+        t_ready = self.player.write(req.tag, index, audio, last=final, should_stop=req.stop)
+        if t_ready is None:
             return
-        req.trace.add(Ev.CHUNK_READY, index=index, samples=len(audio), voiced_offset=voiced_offset(audio))
+        ready = req.trace.add(Ev.CHUNK_READY, t_ready, index=index, samples=len(audio),
+                              voiced_offset=voiced_offset(audio))
+        if self.on_chunk is not None:
+            started = req.trace.of(Ev.SYNTH_START)
+            t_start = next((e.t_ns for e in started if e.data["index"] == index), ready.t_ns)
+            self.on_chunk(TtsChunk(req.id, req.voice, audio, (t_start - req.trace.events[0].t_ns) / 1e6,
+                                   index, final))
 
     def _fail(self, req: Request, message: str) -> None:
         with req.lock:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from voicetrace.contract import Ev
+from voicetrace.contract import Ev, TtsChunk
 from voicetrace.session import Session
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
@@ -24,11 +24,15 @@ def speak(session: Session, text: str, engine: str, timeout: float = 120.0):
 
 
 def test_piper_stream_plays_every_chunk_in_order(player, piper_worker):
-    session = Session(player, {"piper": piper_worker})
+    seen: list[TtsChunk] = []
+    session = Session(player, {"piper": piper_worker}, on_chunk=seen.append)
     try:
         req, m = speak(session, TEXT, "piper")
     finally:
         session.close()
+    assert [c.chunk_index for c in seen] == list(range(len(m.chunks)))
+    assert [c.is_final for c in seen] == [False] * (len(seen) - 1) + [True]
+    assert all(c.request_id == req.id and len(c.audio) == mc.samples for c, mc in zip(seen, m.chunks, strict=True))
     assert m.outcome == "done" and req.outcome == "done"
     assert len(m.chunks) >= 2
     assert m.chunks[0].words < len(TEXT.split()) / 3  # the first phrase is short

@@ -94,16 +94,22 @@ class Player:
 
     # ---- writer side -------------------------------------------------------------------------------
     def write(self, tag: int, chunk_index: int, audio: AudioArray, last: bool,
-              should_stop: threading.Event | None = None) -> bool:
-        """Queue a chunk (device rate). Blocks, politely, while the ring is full. False if cancelled."""
+              should_stop: threading.Event | None = None) -> int | None:
+        """Queue a chunk (device rate). Blocks, politely, while the ring is full. Returns when the chunk
+        became playable (perf_counter_ns, stamped just before its first samples were published, so no
+        callback can play it earlier), or None if the request was cancelled."""
         done = 0
+        t_ready: int | None = None
         while True:
             if self.ring.is_dead(tag) or (should_stop is not None and should_stop.is_set()):
-                return False
+                return None
+            t = time.perf_counter_ns()
             n = self.ring.write(tag, chunk_index, audio[done:], chunk_offset=done, last=last)
+            if t_ready is None and (n > 0 or len(audio) == 0):
+                t_ready = t
             done += n
-            if done >= len(audio) and (n > 0 or len(audio) == 0 or not last):
-                return True
+            if done >= len(audio) and t_ready is not None and (n > 0 or len(audio) == 0 or not last):
+                return t_ready
             # Full: wait roughly for the frames we still need to be played.
             time.sleep(min(0.02, max(0.002, (len(audio) - done) / self.rate / 4)))
 
