@@ -20,6 +20,9 @@ SAMPLE_TEXT = ("Hello! This is VoiceTrace, speaking with the embedded default vo
                "and measuring how fast the first sound came.")
 
 
+WAV_MAX_S = 1800.0  # the capture buffer is preallocated (the callback cannot grow it): 30 min, 173 MB
+
+
 def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -90,7 +93,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
             if args.voice:
                 engine.check_voice(args.voice)
         if args.wav:
-            player.start_capture(seconds=min(3600.0, 30.0 + len(text) * 0.12 / args.speed))
+            player.start_capture(seconds=min(WAV_MAX_S, 30.0 + len(text) * 0.12 / args.speed))
         req = session.submit(text, entry.id, args.voice, args.speed)
         t0 = req.trace.events[0].t_ns
         try:
@@ -228,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--speed", type=float, default=1.0, help="0.5 to 2.0")
     s.add_argument("--device", help="output device index or name substring (see `voicetrace devices`)")
     s.add_argument("--cancel-after", type=float, metavar="SECONDS", help="interrupt this long after submit")
-    s.add_argument("--wav", metavar="OUT.wav", help="also write exactly what was sent to the device")
+    s.add_argument("--wav", metavar="OUT.wav", help="also write exactly what was sent to the device (up to 30 min)")
     s.add_argument("--json", action="store_true", help="print one JSON object with every metric")
     s.add_argument("--cold", action="store_true", help="submit before the engine is warm (TTFA includes loading)")
     s.set_defaults(func=cmd_speak)

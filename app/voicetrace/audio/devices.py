@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,9 @@ class OutputDevice:
 
 
 def _sd() -> Any:
+    # libjack would otherwise start a JACK server of its own when PortAudio probes for one: never do that
+    # to a user's desktop.
+    os.environ.setdefault("JACK_NO_START_SERVER", "1")
     try:
         import sounddevice
     except OSError as exc:  # PortAudio's shared library is missing
