@@ -142,3 +142,15 @@ def test_requests_play_in_submit_order_without_mixing(player, piper_worker):
     a_end = max(p["dac_ns"] + p["n"] * 1e9 / player.rate for p in a_plays)
     assert min(p["dac_ns"] for p in b_plays) >= a_end - 1e6  # B starts after A's last sample
     assert sum(p["n"] for p in b_plays) == sum(c.samples for c in mb.chunks)
+
+
+def test_a_repeated_short_reply_comes_from_the_phrase_cache(player, piper_worker):
+    session = Session(player, {"piper": piper_worker})
+    try:
+        _r1, first = speak(session, "One moment, please.", "piper")
+        _r2, again = speak(session, "One moment, please.", "piper")
+    finally:
+        session.close()
+    assert first.outcome == again.outcome == "done"
+    assert again.cache["phrase_audio"]["hits"] == again.cache["phrase_audio"]["lookups"] >= 1
+    assert again.audio_ms == first.audio_ms  # the same audio, not a new synthesis
