@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 import wave
@@ -14,6 +13,7 @@ from typing import Any
 
 from . import __version__
 from .errors import DeviceError, UserError
+from .report import peak_rss_mb, request_record
 from .text.normalize import MAX_TEXT_CHARS
 
 SAMPLE_TEXT = ("Hello! This is VoiceTrace, speaking with the embedded default voice, "
@@ -21,10 +21,6 @@ SAMPLE_TEXT = ("Hello! This is VoiceTrace, speaking with the embedded default vo
 
 
 WAV_MAX_S = 1800.0  # the capture buffer is preallocated (the callback cannot grow it): 30 min, 173 MB
-
-
-def _peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _read_text(args: argparse.Namespace) -> str:
@@ -116,11 +112,9 @@ def cmd_speak(args: argparse.Namespace) -> int:
         session.close()
         player.close()
         worker.stop()
-    record: dict[str, Any] = m.to_dict()
-    record.update(engine_load_ms=_r(engine.load_ms), warmup_ms=_r(engine.warmup_ms), peak_rss_mb=_peak_rss_mb(),
-                  device=player.device.name, device_rate=player.rate,
-                  output_latency_ms=latency_ms, skipped_phrases=req.skipped,
-                  cold=bool(args.cold))
+    record = request_record(m, engine_load_ms=engine.load_ms, warmup_ms=engine.warmup_ms,
+                            device=player.device.name, device_rate=player.rate, output_latency_ms=latency_ms,
+                            skipped_phrases=req.skipped, cold=bool(args.cold))
     if args.json:
         print(json.dumps(record))
     else:
@@ -129,10 +123,6 @@ def cmd_speak(args: argparse.Namespace) -> int:
         print(f"voicetrace: error: {m.error}", file=sys.stderr)
         return 1
     return 0
-
-
-def _r(x: float | None) -> float | None:
-    return None if x is None else round(x, 1)
 
 
 def _speak_offline(args: argparse.Namespace, text: str, entry: Any) -> int:
@@ -158,7 +148,7 @@ def _speak_offline(args: argparse.Namespace, text: str, entry: Any) -> int:
     _write_wav(args.wav, audio, engine.rate)
     record = {"engine": entry.id, "voice": voice, "text_chars": len(text), "device": None,
               "rtf": round(compute_ns / 1e9 / audio_s, 4) if audio_s else None, "audio_ms": round(audio_s * 1000, 1),
-              "wav": args.wav, "peak_rss_mb": _peak_rss_mb(),
+              "wav": args.wav, "peak_rss_mb": peak_rss_mb(),
               "note": "no audio output device: wrote the WAV only, so there are no playback metrics"}
     print(json.dumps(record) if args.json else f"wrote {args.wav} ({audio_s:.1f} s); no output device, so no playback")
     return 0
@@ -218,10 +208,34 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    try:
+        from .ui.app import main as app_main
+    except ImportError as exc:  # Qt's libraries missing on this machine
+        raise UserError(f"the desktop window cannot start ({exc})",
+                        "run `make setup` (it installs the Qt libraries), or use `voicetrace speak`") from exc
+    return app_main(args)
+
+
+def _add_app_args(a: argparse.ArgumentParser) -> None:
+    a.add_argument("--engine", help="engine to select at start (default: the last one used, else kokoro)")
+    a.add_argument("--metrics-log", metavar="PATH",
+                   help="append one JSON object per finished request (env VOICETRACE_METRICS_LOG)")
+    a.add_argument("--settings", metavar="FILE.ini", help="keep settings in this file instead of the user's")
+    a.add_argument("--greet", action="store_true", help="say hello once the engine is warm")
+    a.add_argument("--screenshot", metavar="OUT.png", help=argparse.SUPPRESS)  # scripted tour, then exit
+    a.add_argument("--tour-rounds", type=int, default=3, help=argparse.SUPPRESS)
+    a.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="voicetrace", description="Streaming local TTS that measures its own latency.")
+    p = argparse.ArgumentParser(prog="voicetrace", description="Streaming local TTS that measures its own latency. "
+                                "With no command it opens the desktop window.")
     p.add_argument("--version", action="version", version=f"voicetrace {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command")
+    a = sub.add_parser("app", help="open the desktop window (the default)")
+    _add_app_args(a)
+    a.set_defaults(func=cmd_app)
     s = sub.add_parser("speak", help="speak text through the output device and report its metrics")
     s.add_argument("text", nargs="?", help="the text; '-' reads standard input")
     s.add_argument("-f", "--file", help="read the text from a UTF-8 file")
@@ -243,10 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["app", *argv]  # no command: the desktop window
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

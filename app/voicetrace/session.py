@@ -140,6 +140,12 @@ class Session:
         self.workers[req.engine].cancel(req.id, lambda t_idle: self._engine_idle(req, t_idle))
         return True
 
+    def fail(self, request_id: str, message: str) -> None:
+        """End a request with an error from outside (its device went away): silence it, fail it."""
+        req = self._requests[request_id]
+        self.workers[req.engine].cancel(req.id, lambda t: None)
+        self._fail(req, message)
+
     def wait(self, request_id: str, timeout: float | None = None) -> bool:
         return self._requests[request_id].finished.wait(timeout)
 
@@ -210,11 +216,15 @@ class Session:
             if phrase is None:
                 return 0
             parts = split_to_limit(phrase.words, eng.fits)
+            first_word = phrase.first_word
             for k, words in enumerate(parts):
                 i = next(next_index)
                 text = " ".join(words)
                 brk_of[i] = phrase.brk if k == len(parts) - 1 else 0
-                req.trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words))
+                # first_word lets a window highlight the phrase being spoken in the text it came from
+                req.trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words), first_word=first_word,
+                              total_words=planner.total_words)
+                first_word += len(words)
                 worker.submit(Job(req.id, i, text, req.voice, req.speed, on_start(i), on_done(i)))
             return len(parts)
 

@@ -22,6 +22,7 @@ from .ring import TaggedRing
 
 K_PLAY, K_UNDERRUN, K_END, K_FLUSH, K_STATUS = range(5)
 _EVENT_SLOTS = 1 << 15
+SCOPE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,14 @@ class Player:
         self._flush_req = 0
         self._flush_seen = 0
         self._cb_t = 0
+        self._started_ns = 0
         self._cb_dac = 0
         self._capture: AudioArray | None = None
         self._capture_pos = 0
+        # What was sent to the device, last SCOPE_S seconds, for the window's level meter and waveform.
+        self.scope = np.zeros(int(SCOPE_S * self.rate), dtype=np.float32)
+        self.scope_pos = 0  # total frames ever written to the scope (index = pos % len)
+        self.volume = 1.0  # applied in the callback, after the ring: it scales what the device plays
         self._stream: Any = None
         self._lock = threading.Lock()  # guards start/close only, never taken by the callback
         self._ns_per_frame = 1e9 / self.rate
@@ -76,6 +82,7 @@ class Player:
                 self._stream = sd.OutputStream(samplerate=self.rate, blocksize=self.blocksize, channels=1,
                                                dtype="float32", device=self.device.index,
                                                latency="low", callback=self._callback)
+                self._started_ns = time.perf_counter_ns()
                 self._stream.start()
             except Exception as exc:
                 self._stream = None
@@ -87,6 +94,25 @@ class Player:
             if self._stream is not None:
                 self._stream.close()  # close() stops the stream first
                 self._stream = None
+
+    @property
+    def running(self) -> bool:
+        return self._stream is not None
+
+    def seconds_since_callback(self) -> float:
+        """How long ago the last callback ran (or the stream started): a stream whose device vanished
+        stops calling back, which is how an unplugged device shows."""
+        t = max(self._cb_t, self._started_ns)
+        return (time.perf_counter_ns() - t) / 1e9
+
+    def recent_output(self, seconds: float) -> AudioArray:
+        """A copy of the last `seconds` sent to the device (read outside the callback; a torn block at
+        the edge only blurs a meter)."""
+        n = min(int(seconds * self.rate), len(self.scope), self.scope_pos)
+        end = self.scope_pos % len(self.scope)
+        if n <= end:
+            return self.scope[end - n:end].copy()
+        return np.concatenate([self.scope[len(self.scope) - (n - end):], self.scope[:end]])
 
     @property
     def output_latency_s(self) -> float:
@@ -172,6 +198,15 @@ class Player:
                 self._log(K_FLUSH, -1, self._cb_dac, self._flush_seen)
             out = outdata[:, 0]
             self.ring.read(out, self._on_piece, self._on_underrun, self._on_end)
+            if self.volume != 1.0:
+                out *= self.volume  # in place: no allocation
+            sc = self.scope
+            p = self.scope_pos % len(sc)
+            n = min(frames, len(sc) - p)
+            sc[p:p + n] = out[:n]
+            if n < frames:
+                sc[:frames - n] = out[n:frames]
+            self.scope_pos += frames
             cap = self._capture
             if cap is not None:
                 p = self._capture_pos

@@ -19,6 +19,11 @@ _LEANING = {"a", "an", "the", "to", "of", "and", "or", "but", "in", "on", "at", 
 _TOKEN = re.compile(r"\S+|\n\s*\n")
 
 
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the words `split_words` sees, in order: word index → where it is in `text`."""
+    return [m.span() for m in _TOKEN.finditer(text) if m.group(0).strip()]
+
+
 @dataclass(frozen=True)
 class Word:
     text: str
@@ -85,6 +90,10 @@ class Planner:
     @property
     def done(self) -> bool:
         return self.pos >= len(self.words)
+
+    @property
+    def total_words(self) -> int:
+        return len(self.words)
 
     def next_phrase(self, buffered_s: float, rtf: float, sec_per_char: float) -> Phrase | None:
         if self.done:
