@@ -1,0 +1,252 @@
+"""What the desktop window drives, without Qt: the warm engine workers, the output device with its session,
+the requests in flight and the records of finished ones (with the metrics log). Every method returns at
+once: loading runs on the workers' threads and opening a device is done by the caller off the UI thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .audio.player import Player
+from .engines import create_engine
+from .errors import DeviceError, UserError
+from .models import find_model
+from .report import request_record
+from .session import Request, Session
+from .trace import now_ns
+from .worker import EngineWorker
+
+# Loaded at start (the chosen one first) so switching engines is instant; user models load when chosen.
+PRELOAD = ("kokoro", "piper")
+HISTORY = 500  # finished request records kept for the table and graphs
+# A request's record is taken this long after it finished: a stale sample after a cancel acknowledgement
+# would show in the trace within this window (the CLI waits the same).
+SETTLE_NS = 150_000_000
+DEVICE_SILENT_S = 1.5  # a running stream that has not called back for this long has lost its device
+
+
+@dataclass
+class EngineStatus:
+    engine_id: str
+    state: str  # not started | loading | warming | ready | error
+    error: str | None
+
+
+class DeskCore:
+    def __init__(self, metrics_log: str | Path | None = None,
+                 workers: dict[str, EngineWorker] | None = None) -> None:
+        """`workers`: engines already warm (tests share theirs); the core stops only those it started."""
+        self.workers: dict[str, EngineWorker] = dict(workers or {})
+        self._borrowed = set(self.workers)
+        self.player: Player | None = None
+        self.session: Session | None = None
+        self.device_error: str | None = None
+        self.metrics_log = Path(metrics_log) if metrics_log else None
+        self.records: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self.records_version = 0  # bumps whenever a record is added: the window redraws history then
+        self.log_error: str | None = None
+        self._active: list[Request] = []
+        self._finishing: list[tuple[Request, Session, Player]] = []
+        self._by_id: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._record_added = threading.Condition(self._lock)
+
+    # ---- engines -----------------------------------------------------------------------------------
+    def start_engine(self, engine_id: str) -> EngineWorker:
+        """Start loading an engine on its own worker thread (once); returns at once."""
+        with self._lock:
+            w = self.workers.get(engine_id)
+            if w is not None:
+                return w
+            entry = find_model(engine_id)
+            w = EngineWorker(create_engine(entry))
+            self.workers[engine_id] = w
+        return w.start()
+
+    def engine_status(self, engine_id: str) -> EngineStatus:
+        w = self.workers.get(engine_id)
+        if w is None:
+            return EngineStatus(engine_id, "not started", None)
+        err = None if w.error is None else str(w.error)
+        return EngineStatus(engine_id, w.state, err)
+
+    def voices(self, engine_id: str) -> list[str]:
+        w = self.workers.get(engine_id)
+        if w is None or w.state != "ready":
+            return []
+        return list(w.engine.voices())
+
+    def default_voice(self, engine_id: str) -> str | None:
+        w = self.workers.get(engine_id)
+        return None if w is None else w.engine.default_voice
+
+    # ---- device ------------------------------------------------------------------------------------
+    def open_device(self, spec: str | int | None) -> Player:
+        """Open (or switch to) an output device. Blocking (PortAudio): call it off the UI thread. Anything
+        playing on the old device is interrupted first."""
+        player = Player(spec)
+        player.start()
+        with self._lock:
+            old_player, old_session = self.player, self.session
+            self.player, self.session = player, Session(player, self.workers)
+            self.device_error = None
+        if old_session is not None:
+            old_session.close()
+        if old_player is not None:
+            old_player.close()
+        return player
+
+    def check_device(self) -> str | None:
+        """Watchdog: a stream that stopped calling back has lost its device (unplugged, server gone).
+        Then fail what was playing, drop the device and say what to do."""
+        p = self.player
+        if p is None or self.device_error is not None:
+            return self.device_error
+        if p.running and p.seconds_since_callback() > DEVICE_SILENT_S:
+            self.lose_device(f"the output device {p.device.name!r} stopped playing (unplugged, or its sound "
+                             "server stopped)")
+        return self.device_error
+
+    def lose_device(self, why: str) -> None:
+        with self._lock:
+            session, player = self.session, self.player
+            self.session = self.player = None
+            self.device_error = why
+            active = list(self._active)
+        for req in active:
+            if session is not None and not req.finished.is_set():
+                session.fail(req.id, why)
+        if session is not None:
+            session.close()
+        if player is not None:
+            player.close()
+
+    # ---- requests ----------------------------------------------------------------------------------
+    def speak(self, text: str, engine_id: str, voice: str | None, speed: float,
+              t_submit_ns: int | None = None) -> Request:
+        """Interrupt what is playing (a new request barges in), then submit. Raises UserError."""
+        t = now_ns() if t_submit_ns is None else t_submit_ns
+        session = self.session
+        if session is None:
+            raise DeviceError(self.device_error or "no audio output device is open",
+                              "connect a device or start a sound server, then press Refresh")
+        w = self.workers.get(engine_id)
+        if w is None:
+            raise UserError(f"engine {engine_id} is not started", "choose it in the engine list to load it")
+        if w.state == "error":
+            raise UserError(f"engine {engine_id} failed to load: {w.error}",
+                            "choose another engine; `voicetrace models --verify` checks the files")
+        self.interrupt()
+        req = session.submit(text, engine_id, voice or None, speed, t_submit_ns=t)
+        with self._lock:
+            self._active.append(req)
+            self._finishing.append((req, session, session.player))
+        return req
+
+    def interrupt(self) -> list[str]:
+        """Barge-in: cancel every request still playing or being synthesised. Returns their ids."""
+        session = self.session
+        with self._lock:
+            active = [r for r in self._active if not r.finished.is_set()]
+        if session is None:
+            return []
+        return [r.id for r in active if session.cancel(r.id)]
+
+    def current(self) -> Request | None:
+        """The request the listener hears now (or the last one started)."""
+        with self._lock:
+            live = [r for r in self._active if not r.finished.is_set()]
+            if live:
+                return live[0]
+            return self._active[-1] if self._active else None
+
+    def is_busy(self) -> bool:
+        with self._lock:
+            return any(not r.finished.is_set() for r in self._active)
+
+    def poll_finished(self) -> list[dict[str, Any]]:
+        """Turn requests that finished (and settled) into records; append them to the metrics log."""
+        now = now_ns()
+        new: list[dict[str, Any]] = []
+        with self._lock:
+            keep = []
+            for req, session, player in self._finishing:
+                end = req.trace.events[-1].t_ns if req.finished.is_set() else None
+                if end is None or now - end < SETTLE_NS:
+                    keep.append((req, session, player))
+                    continue
+                new.append(self._record(req, session, player))
+            self._finishing = keep
+            done = [r for r in self._active if r.finished.is_set()]
+            # keep what is live and the last one finished (its timeline stays on screen), in submit order
+            self._active = [r for r in self._active if not r.finished.is_set() or r is done[-1]]
+            for rec in new:
+                self.records.append(rec)
+                self._by_id[rec["request_id"]] = rec
+            if new:
+                self.records_version += 1
+                self._record_added.notify_all()
+            if len(self._by_id) > HISTORY * 2:
+                keep_ids = {r["request_id"] for r in self.records}
+                self._by_id = {k: v for k, v in self._by_id.items() if k in keep_ids}
+        if new and self.metrics_log is not None:
+            self._append_log(new)
+        return new
+
+    def record_of(self, request_id: str, timeout: float = 10.0, poll: Callable[[], object] | None = None) -> \
+            dict[str, Any] | None:
+        """Wait for a request's record (another thread polls, or `poll` is called here)."""
+        deadline = now_ns() + int(timeout * 1e9)
+        while now_ns() < deadline:
+            if poll is not None:
+                poll()
+            with self._lock:
+                rec = self._by_id.get(request_id)
+                if rec is not None:
+                    return rec
+                self._record_added.wait(0.05)
+        return None
+
+    def _record(self, req: Request, session: Session, player: Player) -> dict[str, Any]:
+        m = session.metrics(req.id)
+        eng = self.workers[req.engine].engine
+        return request_record(m, engine_load_ms=eng.load_ms, warmup_ms=eng.warmup_ms, device=player.device.name,
+                              device_rate=player.rate, output_latency_ms=round(player.output_latency_s * 1000, 3),
+                              skipped_phrases=req.skipped)
+
+    def _append_log(self, records: list[dict[str, Any]]) -> None:
+        assert self.metrics_log is not None
+        try:
+            self.metrics_log.parent.mkdir(parents=True, exist_ok=True)
+            with self.metrics_log.open("a", encoding="utf-8") as fh:
+                for rec in records:
+                    fh.write(json.dumps(rec) + "\n")
+        except OSError as exc:
+            # The app keeps working without the log; the window shows this once.
+            self.log_error = f"cannot append to the metrics log {self.metrics_log} ({exc.strerror})"
+            self.metrics_log = None
+
+    def close(self) -> None:
+        """Interrupt what plays, log it like any finished request, then release the device and engines."""
+        self.interrupt()
+        with self._lock:
+            pending = [r for r, _, _ in self._finishing]
+        for req in pending:
+            req.finished.wait(1.0)
+        if pending:
+            time.sleep(SETTLE_NS / 1e9)
+            self.poll_finished()
+        session, player = self.session, self.player
+        if session is not None:
+            session.close()
+        if player is not None:
+            player.close()
+        for engine_id, w in self.workers.items():
+            if engine_id not in self._borrowed:
+                w.stop()

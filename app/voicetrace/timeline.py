@@ -1,0 +1,67 @@
+"""A request's chunk timeline from its trace, for drawing: per chunk its synthesis span and its playback
+span on one axis (ms after submit), underruns, the cancel, and which phrase is being heard at a moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .contract import Ev, TraceEvent
+
+
+@dataclass
+class Timeline:
+    t0_ns: int
+    rate: int
+    synth: dict[int, tuple[float, float | None]] = field(default_factory=dict)  # index → (start, end or None)
+    play: dict[int, tuple[float, float]] = field(default_factory=dict)  # index → (first DAC, last DAC end)
+    underruns: list[float] = field(default_factory=list)  # DAC time of each
+    phrases: dict[int, tuple[int, int, str]] = field(default_factory=dict)  # index → (first word, words, text)
+    total_words: int = 0
+    cancel_ms: float | None = None
+    end_ms: float | None = None  # DONE / CANCEL_ACK / FAILED
+
+    def chunk_at(self, t_ms: float) -> int | None:
+        """The chunk whose audio reaches the DAC at `t_ms` (None in a gap or before first audio)."""
+        for idx, (a, b) in self.play.items():
+            if a <= t_ms < b:
+                return idx
+        return None
+
+    def words_heard(self, t_ms: float) -> int:
+        """Words of chunks whose playback has ended by `t_ms` (progress for long texts)."""
+        return sum(self.phrases[i][1] for i, (_, b) in self.play.items() if b <= t_ms and i in self.phrases)
+
+    def audio_played_ms(self, t_ms: float) -> float:
+        return sum(max(0.0, min(b, t_ms) - a) for a, b in self.play.values())
+
+
+def build(events: list[TraceEvent]) -> Timeline | None:
+    if not events or events[0].kind != Ev.SUBMIT:
+        return None
+    t0 = events[0].t_ns
+    tl = Timeline(t0, int(events[0].data["device_rate"]))
+
+    def ms(t: int) -> float:
+        return (t - t0) / 1e6
+
+    for e in events:
+        d = e.data
+        if e.kind == Ev.PHRASE_PLANNED:
+            tl.phrases[d["index"]] = (int(d.get("first_word", 0)), int(d["words"]), str(d["text"]))
+            tl.total_words = int(d.get("total_words", 0))
+        elif e.kind == Ev.SYNTH_START:
+            tl.synth[d["index"]] = (ms(e.t_ns), None)
+        elif e.kind == Ev.SYNTH_END and d["index"] in tl.synth:
+            tl.synth[d["index"]] = (tl.synth[d["index"]][0], ms(e.t_ns))
+        elif e.kind == Ev.PLAY and d["n"] > 0:
+            a = ms(d["dac_ns"])
+            b = a + d["n"] * 1000 / tl.rate
+            old = tl.play.get(d["index"])
+            tl.play[d["index"]] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
+        elif e.kind == Ev.UNDERRUN:
+            tl.underruns.append(ms(d["dac_ns"]))
+        elif e.kind == Ev.CANCEL:
+            tl.cancel_ms = ms(e.t_ns)
+        elif e.kind in (Ev.DONE, Ev.CANCEL_ACK, Ev.FAILED):
+            tl.end_ms = ms(e.t_ns)
+    return tl
