@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 # the Qt/X libraries are for the desktop window; jackd2 is the virtual audio device the tests play to.
 APT_RUN := libportaudio2 libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6 libdbus-1-3 \
   fonts-dejavu-core libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 \
-  libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1
+  libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 \
+  libxcb-render0 libxcb-shm0 libxcb-sync1 libxcb-util1 libx11-6
 APT_TEST := jackd2 xvfb xauth
 
 .PHONY: setup setup-test run test lint jack-start jack-stop clean
@@ -35,8 +36,10 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-install
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
+# Opens the window and says hello once the default voice is warm (on a machine with no display it says so
+# and points to `voicetrace speak --sample`).
 run: setup
-	$(VENV)/bin/voicetrace speak --sample --json
+	$(VENV)/bin/voicetrace app --greet
 
 lint: setup-test
 	$(VENV)/bin/ruff check app tests

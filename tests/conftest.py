@@ -11,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("JACK_NO_START_SERVER", "1")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the window tests draw offscreen; one test uses Xvfb
 
 
 def _jack_running() -> bool:

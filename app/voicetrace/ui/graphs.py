@@ -1,0 +1,206 @@
+"""The live graphs (pyqtgraph): TTFA per request, the current request's chunk timeline, ring level,
+cancel latency per interrupt, and the level/waveform of what the device is playing. They only draw what
+the window hands them (records, a timeline, samples): nothing here measures."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from statistics import median
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from ..timeline import Timeline
+
+pg.setConfigOptions(antialias=True, background="#15171c", foreground="#c8ccd4")
+
+SYNTH_COLOR = "#5b8def"
+PLAY_COLOR = "#3ecf8e"
+UNDERRUN_COLOR = "#ff5c5c"
+CALLBACK_COLOR = "#f5a524"
+AUDIBLE_COLOR = "#5b8def"
+SILENCE_COLOR = "#ff7a59"
+IDLE_COLOR = "#b07cff"
+RING_SECONDS = 10.0
+
+
+def running_median(values: list[float]) -> list[float]:
+    out, seen = [], []
+    for v in values:
+        seen.append(v)
+        out.append(median(seen))
+    return out
+
+
+def _points(records: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    xs, ys = [], []
+    for i, r in enumerate(records):
+        v = r.get(key)
+        if v is not None:
+            xs.append(float(i + 1))
+            ys.append(float(v))
+    return xs, ys
+
+
+def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
+    w = pg.PlotWidget(title=title)
+    w.setLabel("left", left)
+    w.setLabel("bottom", bottom)
+    w.showGrid(x=True, y=True, alpha=0.2)
+    w.addLegend(offset=(-5, 5), labelTextSize="8pt")
+    w.setMenuEnabled(False)
+    w.setMinimumHeight(140)
+    return w
+
+
+class LiveGraphs(QtWidgets.QWidget):
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        grid = QtWidgets.QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(4)
+
+        self.ttfa = _plot("Time to first audio per request", "ms", "request")
+        self.ttfa_cb = self.ttfa.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=CALLBACK_COLOR,
+                                      name="callback")
+        self.ttfa_aud = self.ttfa.plot([], [], pen=None, symbol="t", symbolSize=7, symbolBrush=AUDIBLE_COLOR,
+                                       name="audible")
+        self.ttfa_med = self.ttfa.plot([], [], pen=pg.mkPen(AUDIBLE_COLOR, width=2), name="audible median")
+
+        self.chunks = _plot("Chunk timeline (this request)", "chunk", "ms after submit")
+        self.chunks.getPlotItem().invertY(True)
+        self.synth_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.35, brush=SYNTH_COLOR, pen=None)
+        self.play_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.35, brush=PLAY_COLOR, pen=None)
+        self.chunks.addItem(self.synth_bars)
+        self.chunks.addItem(self.play_bars)
+        # Legend entries for the bars (BarGraphItem has no legend sample of its own).
+        self.chunks.plot([], [], pen=pg.mkPen(SYNTH_COLOR, width=6), name="synthesis")
+        self.chunks.plot([], [], pen=pg.mkPen(PLAY_COLOR, width=6), name="playback (DAC)")
+        self.under_marks = self.chunks.plot([], [], pen=None, symbol="x", symbolSize=10,
+                                            symbolPen=pg.mkPen(UNDERRUN_COLOR, width=2), name="underrun")
+        dash = QtCore.Qt.PenStyle.DashLine
+        self.cancel_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(SILENCE_COLOR, width=2, style=dash))
+        self.cancel_line.hide()
+        self.chunks.addItem(self.cancel_line)
+        self.now_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1))
+        self.chunks.addItem(self.now_line)
+
+        self.ring = _plot("Ring buffer level", "ms queued", "s")
+        self.ring_curve = self.ring.plot([], [], pen=pg.mkPen(PLAY_COLOR, width=2), fillLevel=0,
+                                         brush=(62, 207, 142, 60))
+        self.ring.setXRange(-RING_SECONDS, 0)
+        self._ring_t: deque[float] = deque(maxlen=int(RING_SECONDS * 40))
+        self._ring_v: deque[float] = deque(maxlen=int(RING_SECONDS * 40))
+
+        self.cancel = _plot("Cancel latency per interrupt", "ms", "interrupt")
+        self.c_sil = self.cancel.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=SILENCE_COLOR,
+                                      name="cancel→silence")
+        self.c_idle = self.cancel.plot([], [], pen=None, symbol="s", symbolSize=6, symbolBrush=IDLE_COLOR,
+                                       name="cancel→idle")
+        self.c_sil_med = self.cancel.plot([], [], pen=pg.mkPen(SILENCE_COLOR, width=2), name="silence median")
+
+        self.wave = _plot("Output (what the device plays)", "", "ms")
+        self.wave.setYRange(-1, 1)
+        self.wave.getPlotItem().getAxis("left").setTicks([[(-1, "-1"), (0, "0"), (1, "1")]])
+        self.wave_curve = self.wave.plot([], [], pen=pg.mkPen(PLAY_COLOR, width=1))
+        self.level = QtWidgets.QProgressBar()
+        self.level.setOrientation(QtCore.Qt.Orientation.Vertical)
+        self.level.setRange(-60, 0)
+        self.level.setValue(-60)
+        self.level.setTextVisible(False)
+        self.level.setFixedWidth(18)
+        self.level.setToolTip("output level, dBFS (RMS of the last 50 ms)")
+        self.level_label = QtWidgets.QLabel("—")
+        self.level_label.setMinimumWidth(30)
+        self.level_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.level_label.setObjectName("levelLabel")
+        wave_box = QtWidgets.QHBoxLayout()
+        wave_box.addWidget(self.wave, 1)
+        meter = QtWidgets.QVBoxLayout()
+        meter.addWidget(self.level, 1)
+        meter.addWidget(self.level_label)
+        wave_box.addLayout(meter)
+
+        grid.addWidget(self.ttfa, 0, 0)
+        grid.addWidget(self.cancel, 0, 1)
+        grid.addWidget(self.chunks, 1, 0, 1, 2)
+        grid.addWidget(self.ring, 2, 0)
+        grid.addLayout(wave_box, 2, 1)
+        grid.setRowStretch(1, 3)
+        grid.setRowStretch(0, 2)
+        grid.setRowStretch(2, 2)
+        self.points_ttfa = 0  # how many TTFA points are drawn (tests read it)
+        self.points_cancel = 0
+
+    # ---- history -----------------------------------------------------------------------------------
+    def set_history(self, records: list[dict[str, Any]]) -> None:
+        x, y = _points(records, "ttfa_callback_ms")
+        self.ttfa_cb.setData(x, y)
+        x, y = _points(records, "ttfa_audible_ms")
+        self.ttfa_aud.setData(x, y)
+        self.ttfa_med.setData(x, running_median(y) if y else [])
+        self.points_ttfa = len(y)
+        interrupts = [r for r in records if r.get("cancelled")]
+        x, y = _points(interrupts, "cancel_to_silence_ms")
+        self.c_sil.setData(x, y)
+        self.c_sil_med.setData(x, running_median(y) if y else [])
+        self.points_cancel = len(y)
+        x, y = _points(interrupts, "cancel_to_idle_ms")
+        self.c_idle.setData(x, y)
+
+    # ---- the current request -----------------------------------------------------------------------
+    def set_timeline(self, tl: Timeline | None, now_ms: float) -> None:
+        if tl is None:
+            return
+        idx = sorted(tl.synth)
+        widths = []
+        for i in idx:
+            start, end = tl.synth[i]
+            widths.append((now_ms if end is None else end) - start)  # still running: up to now
+        self.synth_bars.setOpts(x0=[tl.synth[i][0] for i in idx], y=[i - 0.2 for i in idx], width=widths)
+        pidx = sorted(tl.play)
+        self.play_bars.setOpts(x0=[tl.play[i][0] for i in pidx], y=[i + 0.2 for i in pidx],
+                               width=[tl.play[i][1] - tl.play[i][0] for i in pidx])
+        self.under_marks.setData(tl.underruns, [max(pidx or [0]) + 0.5] * len(tl.underruns))
+        if tl.cancel_ms is not None:
+            self.cancel_line.setValue(tl.cancel_ms)
+            self.cancel_line.show()
+        else:
+            self.cancel_line.hide()
+        end = tl.end_ms if tl.end_ms is not None else now_ms
+        self.now_line.setValue(min(now_ms, end))
+        right = max([end] + [b for _, b in tl.play.values()])
+        self.chunks.setXRange(0, max(500.0, right * 1.02), padding=0)
+        top = max(idx + pidx + [0])
+        self.chunks.setYRange(-0.7, top + 0.7, padding=0)
+        step = max(1, (top + 1) // 12)
+        self.chunks.getPlotItem().getAxis("left").setTicks([[(i, str(i)) for i in range(0, top + 1, step)]])
+
+    def add_ring_level(self, t_s: float, queued_ms: float) -> None:
+        self._ring_t.append(t_s)
+        self._ring_v.append(queued_ms)
+        t = np.fromiter(self._ring_t, float) - t_s
+        self.ring_curve.setData(t, np.fromiter(self._ring_v, float))
+
+    def set_output(self, samples: np.ndarray, rate: int) -> None:
+        """Waveform as a min/max envelope (one column per ~bin), and the RMS level of the last 50 ms."""
+        n = len(samples)
+        if n == 0:
+            return
+        bins = 600
+        per = max(1, n // bins)
+        usable = (n // per) * per
+        s = samples[n - usable:].reshape(-1, per)
+        env = np.empty(2 * len(s), np.float32)
+        env[0::2] = s.min(axis=1)
+        env[1::2] = s.max(axis=1)
+        t = np.repeat((np.arange(len(s)) * per - usable) * 1000 / rate, 2)
+        self.wave_curve.setData(t, env)
+        tail = samples[-max(1, rate // 20):]
+        rms = float(np.sqrt(np.mean(np.square(tail, dtype=np.float64))))
+        db = 20 * math.log10(rms) if rms > 1e-6 else -120.0
+        self.level.setValue(int(max(-60, min(0, db))))
+        self.level_label.setText("−∞" if db <= -119 else f"{db:.0f}")

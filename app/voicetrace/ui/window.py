@@ -1,0 +1,707 @@
+"""The main window. The Qt thread only reacts to the user and redraws: engines load and synthesise on
+their worker threads, the device opens on a helper thread, and a 30 Hz timer reads the traces and the
+player's ring/scope to update the graphs (it never asks an engine anything)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from .. import __version__
+from ..audio.devices import list_output_devices
+from ..demo import DEMO_PARAGRAPH, BargeInDemo, DemoConfig
+from ..desk import PRELOAD, DeskCore
+from ..errors import UserError
+from ..models import ModelEntry, catalog
+from ..report import distribution, markdown_report, to_csv
+from ..session import MAX_SPEED, MIN_SPEED
+from ..text.normalize import MAX_TEXT_CHARS, clean_input
+from ..text.planner import word_spans
+from ..timeline import Timeline, build
+from ..trace import now_ns
+from .graphs import LiveGraphs
+from .table import MetricsTable
+
+TICK_MS = 33  # ~30 Hz redraw
+MAX_FILE_BYTES = MAX_TEXT_CHARS * 4  # UTF-8 worst case: anything bigger cannot be under the limit
+WELCOME = ("Hello! This is VoiceTrace. Type or paste text here, press Speak, and watch how fast the first "
+           "sound comes. Press Interrupt, or Escape, to cut me off and see how fast I go quiet.")
+STATE_STEPS = {"not started": 0, "created": 0, "loading": 1, "warming": 2, "ready": 3, "error": 3}
+
+
+class _Bridge(QtCore.QObject):
+    """Carries results from helper threads to the Qt thread (queued signal)."""
+    device_opened = QtCore.Signal(object, str)  # (Player | None, error message)
+
+
+class TextEditor(QtWidgets.QPlainTextEdit):
+    """Plain text editor that opens dropped .txt/.md files instead of inserting their paths."""
+    file_dropped = QtCore.Signal(str)
+
+    def canInsertFromMimeData(self, source: QtCore.QMimeData) -> bool:
+        return source.hasUrls() or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QtCore.QMimeData) -> None:
+        files = [u.toLocalFile() for u in source.urls() if u.isLocalFile()]
+        if files:
+            self.file_dropped.emit(files[0])
+            return
+        super().insertFromMimeData(source)
+
+
+def read_text_file(path: str) -> str:
+    """A .txt/.md file as text, or UserError saying why not."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise UserError(f"{p.name} is {size / 1e6:.1f} MB, over the maximum of {MAX_TEXT_CHARS:,} characters",
+                            "open a smaller part of it")
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {p.name} ({exc.strerror})", "check the file and its permissions") from exc
+    if b"\x00" in raw:
+        raise UserError(f"{p.name} is a binary file, not text", "open a .txt or .md file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{p.name} is not UTF-8 text (bad byte at offset {exc.start})", "save it as UTF-8") from exc
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    def __init__(self, core: DeskCore, settings: QtCore.QSettings, engine: str | None = None,
+                 greet: bool = False) -> None:
+        super().__init__()
+        self.core = core
+        self.settings = settings
+        self.greet_pending = greet
+        self.entries: dict[str, ModelEntry] = {e.id: e for e in catalog()}
+        self.demo: BargeInDemo | None = None
+        self.last_demo_text = ""
+        self._records_version = -1
+        self._spoken: tuple[str, int, str] | None = None  # (request id, offset in editor, text submitted)
+        self._spans: list[tuple[int, int]] = []  # word index → span in the text submitted
+        self._highlight: tuple[int, int] | None = None
+        self._voices_for: str | None = None
+        self._shown_engine_error: tuple[str, str] | None = None
+        self._edited_since_speak = False
+        self._device_opening = False
+        self._bridge = _Bridge()
+        self._bridge.device_opened.connect(self._on_device_opened)
+        self._t_start = time.perf_counter()
+        self.setWindowTitle("VoiceTrace")
+        self.setAcceptDrops(True)
+        self._build()
+        self._restore(engine)
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+        self.refresh_devices()
+
+    # ---- layout ------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.banner = QtWidgets.QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner.hide()
+        banner_close = QtWidgets.QToolButton()
+        banner_close.setText("✕")
+        banner_close.clicked.connect(self.banner.hide)
+        self.banner_row = QtWidgets.QWidget()
+        br = QtWidgets.QHBoxLayout(self.banner_row)
+        br.setContentsMargins(0, 0, 0, 0)
+        br.addWidget(self.banner, 1)
+        br.addWidget(banner_close)
+        self.banner_row.hide()
+
+        self.editor = TextEditor()
+        self.editor.setPlaceholderText("Type or paste text, or drop a .txt / .md file here")
+        self.editor.textChanged.connect(self._on_text_changed)
+        self.editor.file_dropped.connect(self.open_file)
+        self.counter = QtWidgets.QLabel()
+        self.counter.setObjectName("counter")
+
+        self.engine_box = QtWidgets.QComboBox()
+        for e in self.entries.values():
+            self.engine_box.addItem(e.title, e.id)
+        self.engine_box.currentIndexChanged.connect(self._on_engine_changed)
+        self.voice_box = QtWidgets.QComboBox()
+        self.voice_box.setEditable(True)
+        self.voice_box.setMinimumContentsLength(16)
+        self.voice_box.setToolTip("A voice id; Kokoro also takes blends like jm_kumo(2)+jf_alpha(1)")
+        self.speed_box = QtWidgets.QDoubleSpinBox()
+        self.speed_box.setRange(MIN_SPEED, MAX_SPEED)
+        self.speed_box.setSingleStep(0.1)
+        self.speed_box.setValue(1.0)
+        self.speed_box.setSuffix("×")
+        self.device_box = QtWidgets.QComboBox()
+        self.device_box.setMinimumContentsLength(18)
+        self.device_box.activated.connect(self._on_device_chosen)
+        self.refresh_btn = QtWidgets.QToolButton()
+        self.refresh_btn.setText("⟳")
+        self.refresh_btn.setToolTip("Refresh the list of output devices")
+        self.refresh_btn.clicked.connect(self.refresh_devices)
+        self.volume = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.volume.setRange(0, 100)
+        self.volume.setValue(100)
+        self.volume.setFixedWidth(90)
+        self.volume.valueChanged.connect(self._on_volume)
+
+        form = QtWidgets.QGridLayout()
+        form.addWidget(QtWidgets.QLabel("Engine"), 0, 0)
+        form.addWidget(self.engine_box, 0, 1)
+        form.addWidget(QtWidgets.QLabel("Voice"), 0, 2)
+        form.addWidget(self.voice_box, 0, 3)
+        form.addWidget(QtWidgets.QLabel("Speed"), 0, 4)
+        form.addWidget(self.speed_box, 0, 5)
+        form.addWidget(QtWidgets.QLabel("Output"), 1, 0)
+        dev_row = QtWidgets.QHBoxLayout()
+        dev_row.addWidget(self.device_box, 1)
+        dev_row.addWidget(self.refresh_btn)
+        form.addLayout(dev_row, 1, 1, 1, 3)
+        form.addWidget(QtWidgets.QLabel("Volume"), 1, 4)
+        form.addWidget(self.volume, 1, 5)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+
+        self.speak_btn = QtWidgets.QPushButton("▶  Speak")
+        self.speak_btn.setObjectName("speak")
+        self.speak_btn.setToolTip("Speak the text (or the selection) — Ctrl+Enter")
+        self.speak_btn.clicked.connect(self.speak)
+        self.speak_btn.setEnabled(False)  # until the chosen engine is warm and a device is open
+        self.interrupt_btn = QtWidgets.QPushButton("■  Interrupt")
+        self.interrupt_btn.setObjectName("interrupt")
+        self.interrupt_btn.setToolTip("Barge in: silence it now — Esc, or Space while speaking")
+        self.interrupt_btn.clicked.connect(self.interrupt)
+        self.interrupt_btn.setMinimumHeight(56)
+        self.speak_btn.setMinimumHeight(56)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.speak_btn, 1)
+        buttons.addWidget(self.interrupt_btn, 2)
+
+        self.progress = QtWidgets.QLabel(" ")
+        self.progress.setObjectName("progress")
+        self.readout = QtWidgets.QLabel("—")
+        self.readout.setObjectName("readout")
+        self.readout.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.readout.setWordWrap(True)
+
+        left = QtWidgets.QWidget()
+        lv = QtWidgets.QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.banner_row)
+        lv.addWidget(self.editor, 1)
+        lv.addWidget(self.counter)
+        lv.addLayout(form)
+        lv.addLayout(buttons)
+        lv.addWidget(self.progress)
+        lv.addWidget(self.readout)
+
+        self.graphs = LiveGraphs()
+        top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        top.addWidget(left)
+        top.addWidget(self.graphs)
+        top.setStretchFactor(0, 2)
+        top.setStretchFactor(1, 3)
+
+        self.table = MetricsTable()
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(self.table, "Requests")
+        self.tabs.addTab(self._build_demo(), "Barge-in demo")
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+
+        self.engine_state = QtWidgets.QLabel()
+        self.engine_bar = QtWidgets.QProgressBar()
+        self.engine_bar.setRange(0, 3)
+        self.engine_bar.setFixedWidth(120)
+        self.engine_bar.setTextVisible(False)
+        self.device_state = QtWidgets.QLabel()
+        self.statusBar().addPermanentWidget(self.device_state)
+        self.statusBar().addPermanentWidget(self.engine_state)
+        self.statusBar().addPermanentWidget(self.engine_bar)
+
+        self._build_menus()
+        QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Return"), self, self.speak)
+        QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Enter"), self, self.speak)
+        QtGui.QShortcut(QtGui.QKeySequence("Escape"), self, self.interrupt,
+                        QtCore.Qt.ShortcutContext.ApplicationShortcut)
+
+    def _build_demo(self) -> QtWidgets.QWidget:
+        w = QtWidgets.QWidget()
+        g = QtWidgets.QGridLayout(w)
+        self.demo_rounds = QtWidgets.QSpinBox()
+        self.demo_rounds.setRange(1, 1000)
+        self.demo_rounds.setValue(10)
+        self.demo_min = QtWidgets.QDoubleSpinBox()
+        self.demo_min.setRange(0.0, 60.0)
+        self.demo_min.setValue(1.0)
+        self.demo_min.setSuffix(" s")
+        self.demo_max = QtWidgets.QDoubleSpinBox()
+        self.demo_max.setRange(0.0, 60.0)
+        self.demo_max.setValue(3.0)
+        self.demo_max.setSuffix(" s")
+        self.demo_btn = QtWidgets.QPushButton("Run barge-in demo")
+        self.demo_btn.clicked.connect(self.toggle_demo)
+        self.demo_status = QtWidgets.QLabel(
+            "Speaks a paragraph and interrupts it at a random moment between the bounds, N times in a row, "
+            "then shows how fast it went silent and how fast the engine stopped.")
+        self.demo_status.setWordWrap(True)
+        self.demo_status.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        g.addWidget(QtWidgets.QLabel("Rounds"), 0, 0)
+        g.addWidget(self.demo_rounds, 0, 1)
+        g.addWidget(QtWidgets.QLabel("Interrupt between"), 0, 2)
+        g.addWidget(self.demo_min, 0, 3)
+        g.addWidget(QtWidgets.QLabel("and"), 0, 4)
+        g.addWidget(self.demo_max, 0, 5)
+        g.addWidget(QtWidgets.QLabel("after Speak"), 0, 6)
+        g.addWidget(self.demo_btn, 0, 7)
+        g.setColumnStretch(8, 1)
+        g.addWidget(self.demo_status, 1, 0, 1, 9)
+        g.setRowStretch(2, 1)
+        return w
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction("&Open text…", QtGui.QKeySequence.StandardKey.Open, self._open_dialog)
+        file_menu.addSeparator()
+        file_menu.addAction("Export metrics as &CSV…", lambda: self._export_dialog("csv"))
+        file_menu.addAction("Export metrics as &JSON…", lambda: self._export_dialog("json"))
+        file_menu.addSeparator()
+        file_menu.addAction("&Quit", QtGui.QKeySequence.StandardKey.Quit, self.close)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addAction("Copy &report (markdown)", self.copy_report)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("&About VoiceTrace", self._about)
+
+    # ---- settings ----------------------------------------------------------------------------------
+    def _restore(self, engine: str | None) -> None:
+        s = self.settings
+        geom = s.value("window/geometry")
+        self.geometry_restored = isinstance(geom, QtCore.QByteArray) and self.restoreGeometry(geom)
+        if not self.geometry_restored:
+            self.resize(1440, 900)
+        split = s.value("window/splitter")
+        if isinstance(split, QtCore.QByteArray):
+            self.splitter.restoreState(split)
+        self.editor.setPlainText(str(s.value("text", WELCOME)))
+        self.speed_box.setValue(float(s.value("speed", 1.0)))  # type: ignore[arg-type]
+        self.volume.setValue(int(s.value("volume", 100)))  # type: ignore[call-overload]
+        self.demo_rounds.setValue(int(s.value("demo/rounds", 10)))  # type: ignore[call-overload]
+        self.demo_min.setValue(float(s.value("demo/min_s", 1.0)))  # type: ignore[arg-type]
+        self.demo_max.setValue(float(s.value("demo/max_s", 3.0)))  # type: ignore[arg-type]
+        chosen = engine or str(s.value("engine", "kokoro"))
+        i = self.engine_box.findData(chosen)
+        self.engine_box.setCurrentIndex(max(0, i))
+        self._on_engine_changed()
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/splitter", self.splitter.saveState())
+        s.setValue("engine", self.engine_id)
+        s.setValue(f"voice/{self.engine_id}", self.voice_box.currentText())
+        s.setValue("speed", self.speed_box.value())
+        s.setValue("volume", self.volume.value())
+        if self.device_box.currentData() is not None:
+            s.setValue("device", self.device_box.currentText())
+        s.setValue("demo/rounds", self.demo_rounds.value())
+        s.setValue("demo/min_s", self.demo_min.value())
+        s.setValue("demo/max_s", self.demo_max.value())
+        s.setValue("text", self.editor.toPlainText())  # nothing typed is lost between runs
+        s.sync()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.timer.stop()
+        if self.demo is not None:
+            self.demo.stop()
+        self.save_settings()
+        self.core.close()
+        super().closeEvent(event)
+
+    # ---- messages ----------------------------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        self.banner.setText(message)
+        self.banner_row.show()
+        self.statusBar().showMessage(message.splitlines()[0], 10_000)
+
+    def clear_error(self) -> None:
+        self.banner_row.hide()
+
+    # ---- text --------------------------------------------------------------------------------------
+    def _on_text_changed(self) -> None:
+        n = len(self.editor.toPlainText())
+        over = n > MAX_TEXT_CHARS
+        self.counter.setText(f"{n:,} / {MAX_TEXT_CHARS:,} characters" + ("  — too long to speak" if over else ""))
+        self.counter.setProperty("over", over)
+        self.counter.style().polish(self.counter)
+        self._edited_since_speak = True
+
+    def open_file(self, path: str) -> None:
+        try:
+            text = read_text_file(path)
+        except UserError as exc:
+            self.show_error(str(exc))
+            return
+        self.editor.setPlainText(text)
+        self.statusBar().showMessage(f"opened {Path(path).name} ({len(text):,} characters)", 5000)
+
+    def _open_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open text", "", "Text (*.txt *.md);;All files (*)")
+        if path:
+            self.open_file(path)
+
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            self.open_file(files[0])
+
+    # ---- engines -----------------------------------------------------------------------------------
+    @property
+    def engine_id(self) -> str:
+        return str(self.engine_box.currentData())
+
+    def _on_engine_changed(self) -> None:
+        engine = self.engine_id
+        try:
+            self.core.start_engine(engine)
+        except UserError as exc:
+            self.show_error(str(exc))
+        self._voices_for = None  # fill the voice list once this engine is ready
+        self.voice_box.clear()
+        saved = self.settings.value(f"voice/{engine}")
+        self.voice_box.setEditText(str(saved) if saved else "")
+
+    def _fill_voices(self) -> None:
+        engine = self.engine_id
+        voices = self.core.voices(engine)
+        if not voices or self._voices_for == engine:
+            return
+        self._voices_for = engine
+        current = self.voice_box.currentText() or self.core.default_voice(engine) or ""
+        self.voice_box.clear()
+        self.voice_box.addItems(voices)
+        self.voice_box.setEditText(current)
+
+    def _update_engine_state(self) -> None:
+        st = self.core.engine_status(self.engine_id)
+        title = self.entries[self.engine_id].title if self.engine_id in self.entries else self.engine_id
+        words = {"not started": "not loaded", "created": "starting", "loading": "loading the model…",
+                 "warming": "warming up…", "ready": "ready", "error": "error"}
+        text = f"{title}: {words.get(st.state, st.state)}"
+        if st.state == "ready" and self.core.is_busy():
+            text = f"{title}: speaking"
+        self.engine_state.setText(text)
+        self.engine_state.setProperty("state", st.state)
+        self.engine_bar.setValue(STATE_STEPS.get(st.state, 0))
+        self.engine_bar.setVisible(st.state not in ("ready", "error"))
+        if st.state == "error" and st.error and self._shown_engine_error != (self.engine_id, st.error):
+            self._shown_engine_error = (self.engine_id, st.error)
+            self.show_error(f"{title} failed to load: {st.error}\nChoose another engine; "
+                            "`voicetrace models --verify` checks the model files.")
+        ready = st.state == "ready"
+        can = ready and self.core.session is not None and (self.demo is None or self.demo.finished.is_set())
+        self.speak_btn.setEnabled(can)
+        self.demo_btn.setEnabled(can or (self.demo is not None and not self.demo.finished.is_set()))
+        if ready:
+            self._fill_voices()
+            for other in PRELOAD:  # the chosen engine is warm: now load the others in the background
+                if other in self.entries and other not in self.core.workers:
+                    self.core.start_engine(other)
+                    break
+            if self.greet_pending and self.core.session is not None:
+                self.greet_pending = False
+                self.speak()
+
+    # ---- device ------------------------------------------------------------------------------------
+    def refresh_devices(self) -> None:
+        try:
+            devices = list_output_devices()
+        except UserError as exc:
+            devices = []
+            self.show_error(str(exc))
+        self.device_box.clear()
+        for d in devices:
+            self.device_box.addItem(f"{d.name}  ({d.hostapi})", d.index)
+        if not devices:
+            self.device_box.addItem("(no output device)", None)
+            self.device_state.setText("no output device")
+            self.show_error("No audio output device was found.\nConnect headphones or speakers, or start a sound "
+                            "server (PipeWire, PulseAudio or JACK), then press ⟳.")
+            return
+        want = str(self.settings.value("device", ""))
+        current = self.core.player.device.index if self.core.player is not None else None
+        pick = next((i for i in range(self.device_box.count()) if self.device_box.itemData(i) == current), -1)
+        if pick < 0 and want:
+            pick = self.device_box.findText(want)
+        if pick < 0:
+            default = next((i for i, d in enumerate(devices) if d.is_default), 0)
+            pick = default
+        self.device_box.setCurrentIndex(pick)
+        if self.core.player is None or self.core.player.device.index != self.device_box.itemData(pick):
+            self._open_device(self.device_box.itemData(pick))
+
+    def _on_device_chosen(self, _i: int) -> None:
+        idx = self.device_box.currentData()
+        if idx is not None and (self.core.player is None or self.core.player.device.index != idx):
+            self._open_device(idx)
+
+    def _open_device(self, index: int) -> None:
+        if self._device_opening:
+            return
+        self._device_opening = True
+        self.device_state.setText("opening the output device…")
+
+        def work() -> None:
+            try:
+                player = self.core.open_device(index)
+                player.volume = self._volume
+                self._bridge.device_opened.emit(player, "")
+            except Exception as exc:  # reported in the window; the app keeps working
+                self._bridge.device_opened.emit(None, str(exc))
+
+        self._volume = self.volume.value() / 100
+        threading.Thread(target=work, name="open-device", daemon=True).start()
+
+    def _on_device_opened(self, player: Any, error: str) -> None:
+        self._device_opening = False
+        if player is None:
+            self.device_state.setText("no output device")
+            self.show_error(f"Cannot use that output device: {error}\nPick another device, or press ⟳.")
+            return
+        self.device_state.setText(f"{player.device.name} · {player.rate} Hz · "
+                                  f"{player.output_latency_s * 1000:.1f} ms latency")
+        self.clear_error()
+
+    def _on_volume(self, value: int) -> None:
+        if self.core.player is not None:
+            self.core.player.volume = value / 100
+
+    # ---- speak / interrupt -------------------------------------------------------------------------
+    def speak(self) -> None:
+        t_click = now_ns()  # TTFA counts from the click
+        if not self.speak_btn.isEnabled():
+            st = self.core.engine_status(self.engine_id)
+            if self.core.session is None:
+                self.show_error(self.core.device_error or "No output device is open: pick one, or press ⟳.")
+            elif st.state != "ready":
+                self.statusBar().showMessage(f"{self.engine_id} is {st.state}; Speak works once it is warm", 4000)
+            return
+        cursor = self.editor.textCursor()
+        if cursor.hasSelection():
+            text, offset = cursor.selectedText().replace("\u2029", "\n"), cursor.selectionStart()
+        else:
+            text, offset = self.editor.toPlainText(), 0
+        try:
+            req = self.core.speak(text, self.engine_id, self.voice_box.currentText().strip() or None,
+                                  self.speed_box.value(), t_submit_ns=t_click)
+        except UserError as exc:
+            self.show_error(str(exc))
+            return
+        self.clear_error()
+        self._spoken = (req.id, offset, clean_input(text))
+        self._spans = word_spans(self._spoken[2]) if len(self._spoken[2]) == len(text) else []
+        self._edited_since_speak = False
+        self.interrupt_btn.setFocus()  # Space now presses Interrupt (Qt's own button behaviour)
+
+    def interrupt(self) -> None:
+        cancelled = self.core.interrupt()
+        if not cancelled:
+            self.statusBar().showMessage("nothing is playing", 2000)
+
+    # ---- barge-in demo -----------------------------------------------------------------------------
+    def toggle_demo(self) -> None:
+        if self.demo is not None and not self.demo.finished.is_set():
+            self.demo.stop()
+            self.demo_btn.setText("Stopping…")
+            return
+        try:
+            cfg = DemoConfig(DEMO_PARAGRAPH, self.engine_id, self.voice_box.currentText().strip() or None,
+                             self.speed_box.value(), self.demo_rounds.value(), self.demo_min.value(),
+                             self.demo_max.value())
+            self.demo = BargeInDemo(self.core, cfg).start()
+        except ValueError as exc:
+            self.show_error(f"Demo settings: {exc}")
+            return
+        self.demo_btn.setText("Stop demo")
+
+    def _update_demo(self) -> None:
+        d = self.demo
+        if d is None:
+            return
+        if not d.finished.is_set():
+            text = f"Round {d.done_rounds + 1} of {d.cfg.rounds}…"
+        elif d.error is not None:
+            text = f"<b>The demo stopped:</b> {d.error}"
+        else:
+            text = self._demo_summary()
+        if text != self.last_demo_text:
+            self.last_demo_text = text
+            self.demo_status.setText(text)
+        if d.finished.is_set() and self.demo_btn.text() != "Run barge-in demo":
+            self.demo_btn.setText("Run barge-in demo")
+
+    def _demo_summary(self) -> str:
+        assert self.demo is not None and self.demo.result is not None
+        r = self.demo.result
+
+        def dist(d: dict[str, Any]) -> str:
+            if not d.get("n"):
+                return "—"
+            return f"median <b>{d['median']:.1f}</b> · p95 {d['p95']:.1f} · max {d['max']:.1f} ms"
+
+        stale = ("<span style='color:#3ecf8e'>0 ✓</span>" if r.stale_samples == 0
+                 else f"<span style='color:#ff5c5c'>{r.stale_samples} ✗</span>")
+        extra = f" · {r.finished_early} ended before their interrupt" if r.finished_early else ""
+        failed = f" · <span style='color:#ff5c5c'>{len(r.failed)} failed: {r.failed[0]}</span>" if r.failed else ""
+        return (f"<b>{r.interrupted} of {r.rounds} rounds interrupted</b>{extra}{failed}<br>"
+                f"cancel → silence: {dist(r.cancel_to_silence)}<br>"
+                f"cancel → engine idle: {dist(r.cancel_to_idle)}<br>"
+                f"stale samples after the acknowledgement: {stale}")
+
+    # ---- reports -----------------------------------------------------------------------------------
+    def export_metrics(self, path: str, kind: str) -> None:
+        records = list(self.core.records)
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                if kind == "csv":
+                    fh.write(to_csv(records))
+                else:
+                    json.dump(records, fh, indent=1)
+        except OSError as exc:
+            self.show_error(f"Cannot write {path} ({exc.strerror}).\nChoose another folder.")
+            return
+        self.statusBar().showMessage(f"wrote {len(records)} requests to {path}", 5000)
+
+    def _export_dialog(self, kind: str) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export metrics", f"voicetrace-metrics.{kind}",
+                                                        f"{kind.upper()} (*.{kind})")
+        if path:
+            self.export_metrics(path, kind)
+
+    def copy_report(self) -> str:
+        device = self.core.player.device.name if self.core.player is not None else None
+        text = markdown_report(list(self.core.records), device)
+        QtGui.QGuiApplication.clipboard().setText(text)
+        self.statusBar().showMessage("report copied to the clipboard", 3000)
+        return text
+
+    def _about(self) -> None:
+        QtWidgets.QMessageBox.about(
+            self, "About VoiceTrace",
+            f"<b>VoiceTrace {__version__}</b><p>Streaming local text-to-speech that measures its own latency: "
+            "time to first audio, chunk cadence, underruns and barge-in.</p><p>GPL-3.0-or-later. Kokoro-82M "
+            "weights Apache-2.0, Piper joe voice CC0, espeak-ng GPL-3.0.</p>")
+
+    # ---- the 30 Hz tick ------------------------------------------------------------------------------
+    def tick(self) -> None:
+        err = self.core.check_device()
+        if err is not None and self.device_state.text() != "device lost":
+            self.device_state.setText("device lost")
+            self.show_error(f"{err[:1].upper()}{err[1:]}.\nPlug it back in or pick another output, then press ⟳.")
+        self.core.poll_finished()
+        if self.core.log_error:
+            self.show_error(self.core.log_error)
+            self.core.log_error = None
+        if self.core.records_version != self._records_version:
+            self._records_version = self.core.records_version
+            records = list(self.core.records)
+            self.graphs.set_history(records)
+            self.table.set_records(records)
+            self._update_readout(records)
+        self._update_engine_state()
+        self._update_current()
+        player = self.core.player
+        if player is not None:
+            self.graphs.add_ring_level(time.perf_counter() - self._t_start, player.queued_ms())
+            self.graphs.set_output(player.recent_output(0.5), player.rate)
+        self._update_demo()
+
+    def _update_readout(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        last = records[-1]
+
+        def f(x: float | None) -> str:
+            return "—" if x is None else f"{x:.0f} ms"
+
+        parts = [f"<b>{last['engine']}</b> {last['outcome']}",
+                 f"TTFA audible <b>{f(last['ttfa_audible_ms'])}</b> (callback {f(last['ttfa_callback_ms'])})",
+                 "RTF " + ("—" if last["rtf"] is None else f"{last['rtf']:.3f}"),
+                 f"underruns {last['underruns']}"]
+        med = distribution(r["ttfa_audible_ms"] for r in records if r["engine"] == last["engine"])
+        if med["n"]:
+            parts.append(f"median TTFA {f(med['median'])} over {med['n']}")
+        if last["cancelled"]:
+            stale = last["stale_samples_after_cancel"]
+            parts.append("<br>" + f"cancel→silence <b>{f(last['cancel_to_silence_ms'])}</b> · "
+                         f"cancel→idle <b>{f(last['cancel_to_idle_ms'])}</b> · stale samples "
+                         + (f"{stale}" if stale == 0 else f"<span style='color:#ff5c5c'>{stale}</span>"))
+        if last["outcome"] == "failed" and last.get("error"):
+            self.show_error(f"That request failed: {last['error']}")
+        self.readout.setText(" · ".join(parts).replace(" · <br>", "<br>"))
+
+    def _update_current(self) -> None:
+        req = self.core.current()
+        if req is None:
+            return
+        tl = build(req.trace.events)
+        if tl is None:
+            return
+        now_ms = (now_ns() - tl.t0_ns) / 1e6
+        self.graphs.set_timeline(tl, now_ms)
+        self._update_progress(req.id, tl, now_ms)
+
+    def _update_progress(self, request_id: str, tl: Timeline, now_ms: float) -> None:
+        heard = tl.words_heard(now_ms)
+        played_s = tl.audio_played_ms(now_ms) / 1000
+        state = "speaking" if tl.end_ms is None else "finished"
+        text = (f"{state}: phrase {len([i for i, (a, _) in tl.play.items() if a <= now_ms])} of "
+                f"{len(tl.phrases)} planned · words {heard}/{tl.total_words} · {played_s:.1f} s played")
+        if text != self.progress.text():
+            self.progress.setText(text)
+        # Highlight the phrase being heard, if the editor still holds the text that was spoken.
+        span: tuple[int, int] | None = None
+        if (self._spoken is not None and self._spoken[0] == request_id and not self._edited_since_speak
+                and tl.end_ms is None):
+            idx = tl.chunk_at(now_ms)
+            if idx is not None and idx in tl.phrases and self._spans:
+                first, count, _ = tl.phrases[idx]
+                if first + count <= len(self._spans):
+                    base = self._spoken[1]
+                    span = (self._spans[first][0] + base, self._spans[first + count - 1][1] + base)
+        if span == self._highlight:
+            return
+        self._highlight = span
+        selections: list[QtWidgets.QTextEdit.ExtraSelection] = []
+        if span is not None:
+            sel = QtWidgets.QTextEdit.ExtraSelection()
+            sel.format.setBackground(QtGui.QColor(62, 207, 142, 90))
+            cur = self.editor.textCursor()
+            cur.setPosition(span[0])
+            cur.setPosition(span[1], QtGui.QTextCursor.MoveMode.KeepAnchor)
+            sel.cursor = cur
+            selections.append(sel)
+        self.editor.setExtraSelections(selections)
+
+    @property
+    def highlighted(self) -> str | None:
+        """The text now highlighted as being heard (tests read it)."""
+        if self._highlight is None:
+            return None
+        return self.editor.toPlainText()[self._highlight[0]:self._highlight[1]]

@@ -1,0 +1,251 @@
+"""The desktop window, offscreen, with the real engines playing to the JACK dummy device: Speak, first audio,
+Interrupt, the graphs and table, demo mode, errors, settings, metrics log and exports."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+
+import pytest
+from PySide6 import QtCore
+
+from voicetrace.contract import Ev
+from voicetrace.desk import DeskCore
+from voicetrace.report import COLUMNS
+from voicetrace.ui.window import MainWindow
+
+PARAGRAPH = ("The quick brown fox jumps over the lazy dog, and then it runs far away into the green forest. "
+             "Nobody saw where it went, but everyone heard the story the next morning at breakfast. "
+             "It was told again and again, each time a little longer than before.")
+
+
+@pytest.fixture()
+def window_factory(qtbot, jack, kokoro_worker, piper_worker, tmp_path):
+    made: list[MainWindow] = []
+
+    def make(settings_name: str = "settings.ini", **core_kw) -> MainWindow:
+        core = DeskCore(workers={"kokoro": kokoro_worker, "piper": piper_worker}, **core_kw)
+        w = MainWindow(core, QtCore.QSettings(str(tmp_path / settings_name), QtCore.QSettings.Format.IniFormat))
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=20_000)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        if w.isVisible():
+            w.close()
+
+
+def _select_engine(w: MainWindow, engine: str) -> None:
+    w.engine_box.setCurrentIndex(w.engine_box.findData(engine))
+
+
+def _first_audio(w: MainWindow) -> bool:
+    req = w.core.current()
+    return req is not None and any(e.kind == Ev.PLAY and e.data["n"] > 0 for e in req.trace.events)
+
+
+def test_speak_then_interrupt_shows_ttfa_and_cancel_latencies(window_factory, qtbot):
+    w = window_factory(metrics_log=None)
+    _select_engine(w, "kokoro")
+    w.editor.setPlainText(PARAGRAPH)
+    highlighted: set[str] = set()
+    w.timer.timeout.connect(lambda: highlighted.add(w.highlighted or ""))
+    qtbot.mouseClick(w.speak_btn, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: _first_audio(w), timeout=15_000)
+    qtbot.waitUntil(lambda: len(w.core.current().trace.of(Ev.CHUNK_READY)) >= 3, timeout=15_000)
+    qtbot.wait(300)
+    assert w.interrupt_btn.hasFocus()  # so Space presses Interrupt while it speaks
+    qtbot.keyClick(w.interrupt_btn, QtCore.Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
+    rec = w.core.records[-1]
+    assert rec["outcome"] == "cancelled"
+    assert rec["ttfa_callback_ms"] is not None and rec["ttfa_audible_ms"] is not None
+    assert rec["cancel_to_silence_ms"] is not None and rec["cancel_to_idle_ms"] is not None
+    assert rec["stale_samples_after_cancel"] == 0
+    assert w.graphs.points_ttfa == 1 and w.graphs.points_cancel == 1
+    assert "cancel→silence" in w.readout.text()
+    headers = [w.table.horizontalHeaderItem(c).text() for c in range(w.table.columnCount())]
+    assert headers == [h for h, _ in COLUMNS]
+    assert w.table.item(0, headers.index("outcome")).text() == "cancelled"
+    # The phrase being heard was highlighted, and it was a piece of the text.
+    heard = {h for h in highlighted if h}
+    assert heard and all(h in PARAGRAPH for h in heard)
+
+
+def test_escape_interrupts_and_ctrl_enter_speaks(window_factory, qtbot):
+    w = window_factory()
+    _select_engine(w, "piper")
+    w.editor.setPlainText(PARAGRAPH)
+    w.editor.setFocus()
+    qtbot.keyClick(w.editor, QtCore.Qt.Key.Key_Return, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: _first_audio(w), timeout=10_000)
+    qtbot.keyClick(w.editor, QtCore.Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
+    assert w.core.records[-1]["outcome"] == "cancelled"
+    assert w.core.records[-1]["engine"] == "piper"
+    assert w.editor.toPlainText() == PARAGRAPH  # the keys did not type into the text
+
+
+def test_event_loop_keeps_ticking_while_kokoro_synthesises(window_factory, qtbot):
+    w = window_factory()
+    _select_engine(w, "kokoro")
+    w.editor.setPlainText(PARAGRAPH)
+    ticks: list[int] = []
+    probe = QtCore.QTimer()
+    probe.setInterval(5)
+    probe.timeout.connect(lambda: ticks.append(QtCore.QDateTime.currentMSecsSinceEpoch()))
+    probe.start()
+    w.speak()
+    req = w.core.current()
+    qtbot.waitUntil(lambda: len(req.trace.of(Ev.SYNTH_END)) >= 4, timeout=30_000)
+    probe.stop()
+    w.interrupt()
+    qtbot.waitUntil(lambda: req.finished.is_set(), timeout=10_000)
+    starts = {e.data["index"]: e.t_ns for e in req.trace.of(Ev.SYNTH_START)}
+    longest_synth_ms = max((e.t_ns - starts[e.data["index"]]) / 1e6 for e in req.trace.of(Ev.SYNTH_END))
+    max_gap_ms = max(b - a for a, b in itertools.pairwise(ticks))
+    # Ratio within one run (not a timing): a synthesis on the Qt thread would stall the loop for all of it.
+    assert max_gap_ms < 0.5 * longest_synth_ms, (max_gap_ms, longest_synth_ms)
+    assert len(ticks) > 20
+
+
+def test_barge_in_demo_of_five_rounds_completes_with_no_stale_audio(window_factory, qtbot):
+    w = window_factory()
+    _select_engine(w, "piper")
+    w.demo_rounds.setValue(5)
+    w.demo_min.setValue(0.4)
+    w.demo_max.setValue(1.2)
+    w.toggle_demo()
+    assert not w.speak_btn.isEnabled() or w.demo is not None
+    qtbot.waitUntil(lambda: w.demo is not None and w.demo.finished.is_set(), timeout=60_000)
+    qtbot.wait(100)
+    r = w.demo.result
+    assert w.demo.error is None and r is not None
+    assert r.rounds == 5 and r.interrupted == 5
+    assert r.cancel_to_silence["n"] == 5 and r.cancel_to_idle["n"] == 5
+    assert r.cancel_to_silence["median"] <= r.cancel_to_silence["p95"] <= r.cancel_to_silence["max"]
+    assert r.stale_samples == 0
+    assert "5 of 5 rounds interrupted" in w.demo_status.text()
+    assert "0 ✓" in w.demo_status.text()
+    assert w.graphs.points_cancel == 5
+
+
+def test_metrics_log_exports_and_report(window_factory, qtbot, tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    w = window_factory(metrics_log=log)
+    _select_engine(w, "piper")
+    w.editor.setPlainText("Short and sweet.")
+    w.speak()
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
+    w.editor.setPlainText("And a second one.")
+    w.speak()
+    qtbot.waitUntil(lambda: w.table.rowCount() == 2, timeout=10_000)
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [r["outcome"] for r in lines] == ["done", "done"]
+    # The same fields as `voicetrace speak --json`.
+    for key in ("ttfa_callback_ms", "ttfa_audible_ms", "ttfa_voiced_ms", "rtf", "chunks", "underruns",
+                "cancel_to_silence_ms", "cancel_to_idle_ms", "stale_samples_after_cancel", "cache",
+                "engine_load_ms", "warmup_ms", "peak_rss_mb", "device", "device_rate", "output_latency_ms",
+                "skipped_phrases", "cold"):
+        assert key in lines[0]
+    w.export_metrics(str(tmp_path / "m.csv"), "csv")
+    w.export_metrics(str(tmp_path / "m.json"), "json")
+    csv_lines = (tmp_path / "m.csv").read_text().splitlines()
+    assert len(csv_lines) == 3 and csv_lines[0].startswith("request,engine")
+    assert len(json.loads((tmp_path / "m.json").read_text())) == 2
+    report = w.copy_report()
+    assert "| piper | 2 |" in report
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text() == report
+
+
+def test_text_errors_are_shown_and_nothing_is_lost(window_factory, qtbot, tmp_path):
+    w = window_factory()
+    _select_engine(w, "piper")
+    too_long = "word " * 20_001
+    w.editor.setPlainText(too_long)
+    assert "too long" in w.counter.text()
+    w.speak()
+    assert w.banner_row.isVisible() and "over the maximum" in w.banner.text()
+    assert w.editor.toPlainText() == too_long  # the text stays for the user to cut down
+    w.editor.setPlainText("?!… ---")
+    w.speak()
+    assert "no letters or digits" in w.banner.text()
+    binary = tmp_path / "blob.txt"
+    binary.write_bytes(b"\x00\x01\x02binary")
+    w.open_file(str(binary))
+    assert "binary file" in w.banner.text()
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("café".encode("latin-1"))
+    w.open_file(str(latin))
+    assert "not UTF-8" in w.banner.text()
+    good = tmp_path / "good.md"
+    good.write_text("Hello from a file.", encoding="utf-8")
+    w.open_file(str(good))
+    assert w.editor.toPlainText() == "Hello from a file."
+    w.speak()  # and the app still speaks
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
+    assert w.core.records[-1]["outcome"] == "done"
+
+
+def test_corrupt_model_shows_error_and_other_engine_keeps_working(window_factory, qtbot, tmp_path, monkeypatch):
+    from voicetrace.models import find_model
+
+    joe = find_model("piper")
+    (tmp_path / "en_US-broken-medium.onnx").write_bytes(b"this is not an onnx model")
+    shutil.copy(joe.path("config"), tmp_path / "en_US-broken-medium.onnx.json")
+    monkeypatch.setenv("VOICETRACE_MODELS_DIR", str(tmp_path))
+    w = window_factory()
+    _select_engine(w, "piper:en_US-broken-medium")
+    qtbot.waitUntil(lambda: w.core.engine_status("piper:en_US-broken-medium").state == "error", timeout=20_000)
+    qtbot.waitUntil(lambda: "failed to load" in w.banner.text(), timeout=2_000)
+    assert "cannot be loaded" in w.banner.text()
+    assert not w.speak_btn.isEnabled()
+    _select_engine(w, "piper")
+    qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=5_000)
+    w.editor.setPlainText("Still speaking.")
+    w.speak()
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
+    assert w.core.records[-1]["outcome"] == "done"
+
+
+def test_lost_device_fails_the_request_with_a_message_and_refresh_recovers(window_factory, qtbot):
+    w = window_factory()
+    _select_engine(w, "piper")
+    w.editor.setPlainText(PARAGRAPH)
+    w.speak()
+    qtbot.waitUntil(lambda: _first_audio(w), timeout=10_000)
+    w.core.player._stream.stop()  # the device stops calling back, as when it is unplugged
+    qtbot.waitUntil(lambda: "stopped playing" in w.banner.text(), timeout=5_000)
+    assert not w.speak_btn.isEnabled()
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=5_000)
+    assert w.core.records[-1]["outcome"] == "failed"
+    assert "stopped playing" in w.core.records[-1]["error"]
+    w.refresh_devices()
+    qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=10_000)
+    w.editor.setPlainText("Back again.")
+    w.speak()
+    qtbot.waitUntil(lambda: w.table.rowCount() == 2, timeout=10_000)
+    assert w.core.records[-1]["outcome"] == "done"
+
+
+def test_settings_persist_between_runs(window_factory, qtbot):
+    w = window_factory("persist.ini")
+    _select_engine(w, "piper")
+    w.speed_box.setValue(1.3)
+    w.volume.setValue(40)
+    w.editor.setPlainText("Remember me.")
+    w.close()
+    w2 = window_factory("persist.ini")
+    assert w2.engine_id == "piper"
+    assert w2.speed_box.value() == pytest.approx(1.3)
+    assert w2.volume.value() == 40
+    assert w2.editor.toPlainText() == "Remember me."
+    assert w2.geometry_restored  # (the offscreen screen clamps sizes, so the size itself is not compared)
+    assert w2.core.player is not None
+    qtbot.waitUntil(lambda: w2.core.player.volume == pytest.approx(0.4), timeout=5_000)
