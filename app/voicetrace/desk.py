@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .audio.devices import OutputDevice, list_output_devices, mark_lost, rescan_devices
 from .audio.player import Player
 from .engines import create_engine
 from .errors import DeviceError, UserError
@@ -51,6 +52,7 @@ class DeskCore:
         self.records: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self.records_version = 0  # bumps whenever a record is added: the window redraws history then
         self.log_error: str | None = None
+        self._releasing: threading.Thread | None = None
         self._active: list[Request] = []
         self._finishing: list[tuple[Request, Session, Player]] = []
         self._by_id: dict[str, dict[str, Any]] = {}
@@ -118,14 +120,29 @@ class DeskCore:
             session, player = self.session, self.player
             self.session = self.player = None
             self.device_error = why
+        if player is not None:
+            mark_lost(player.device)
+        with self._lock:
             active = list(self._active)
         for req in active:
             if session is not None and not req.finished.is_set():
                 session.fail(req.id, why)
-        if session is not None:
-            session.close()
-        if player is not None:
-            player.close()
+
+        def release() -> None:  # PortAudio can wait seconds for a vanished server: never on the UI thread
+            if session is not None:
+                session.close()
+            if player is not None:
+                player.close()
+
+        self._releasing = threading.Thread(target=release, name="release-device", daemon=True)
+        self._releasing.start()
+
+    def list_devices(self) -> list[OutputDevice]:
+        """The output devices now. With no device open, PortAudio is re-initialised first so devices plugged
+        in since start show up. Blocking: call it off the UI thread."""
+        if self.player is None and (self._releasing is None or not self._releasing.is_alive()):
+            rescan_devices()
+        return list_output_devices()
 
     # ---- requests ----------------------------------------------------------------------------------
     def speak(self, text: str, engine_id: str, voice: str | None, speed: float,

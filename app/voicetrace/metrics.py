@@ -45,6 +45,8 @@ class RequestMetrics:
     stale_samples_after_cancel: int
     cache: dict[str, dict[str, int]] = field(default_factory=dict)
     error: str | None = None
+    # The first phrase's audio came from the phrase-audio cache: its TTFA measures a cache hit, not synthesis.
+    first_chunk_cached: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +143,10 @@ def derive(trace: Trace) -> RequestMetrics:
             c["lookups"] += 1
             c["hits"] += int(hit)
 
+    first_end = next((e for e in synth_end if e.data["index"] == 0), None)
+    first_cached = first_end is not None and any(
+        name == "phrase_audio" and hit for name, hit in first_end.data.get("cache", []))
+
     failed = trace.first(Ev.FAILED)
     # The session records exactly one terminal event per request.
     outcome = ("failed" if failed else "cancelled" if ack else "done" if trace.first(Ev.DONE) else "running")
@@ -152,4 +158,4 @@ def derive(trace: Trace) -> RequestMetrics:
         underruns=len(unders), underrun_ms=round(sum(e.data["frames"] for e in unders) * 1000 / rate, 3),
         cancelled=cancel is not None, cancel_to_silence_ms=to_silence, cancel_to_idle_ms=to_idle,
         cancellation_latency_ms=latency, stale_samples_after_cancel=stale, cache=cache,
-        error=failed.data.get("error") if failed else None)
+        error=failed.data.get("error") if failed else None, first_chunk_cached=first_cached)

@@ -68,6 +68,7 @@ COLUMNS: list[tuple[str, Any]] = [
     ("TTFA cb ms", lambda r: r["ttfa_callback_ms"]),
     ("TTFA audible ms", lambda r: r["ttfa_audible_ms"]),
     ("TTFA voiced ms", lambda r: r["ttfa_voiced_ms"]),
+    ("1st phrase cached", lambda r: "yes" if r.get("first_chunk_cached") else ""),
     ("RTF", lambda r: r["rtf"]),
     ("audio ms", lambda r: r["audio_ms"]),
     ("chunks", lambda r: len(r["chunks"])),

@@ -154,3 +154,4 @@ def test_a_repeated_short_reply_comes_from_the_phrase_cache(player, piper_worker
     assert first.outcome == again.outcome == "done"
     assert again.cache["phrase_audio"]["hits"] == again.cache["phrase_audio"]["lookups"] >= 1
     assert again.audio_ms == first.audio_ms  # the same audio, not a new synthesis
+    assert again.first_chunk_cached  # so its TTFA is labelled a cache hit wherever it is shown

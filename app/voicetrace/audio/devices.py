@@ -31,6 +31,38 @@ def _sd() -> Any:
     return sounddevice
 
 
+# PortAudio's JACK back end asserts (aborting the process) when it is terminated after its server died, and
+# sounddevice terminates PortAudio at exit. Once a JACK server is lost, PortAudio is never terminated again.
+_jack_lost = False
+
+
+def mark_lost(device: OutputDevice) -> None:
+    global _jack_lost
+    if "jack" in device.hostapi.lower():
+        _jack_lost = True
+
+
+def rescan_devices() -> bool:
+    """Re-initialise PortAudio so devices plugged in since start appear (PortAudio lists them only when it
+    initialises). Only while no stream is open; returns False where it is not safe (a lost JACK server)."""
+    if _jack_lost:
+        return False
+    sd = _sd()
+    sd._terminate()
+    sd._initialize()
+    return True
+
+
+def exit_now_if_portaudio_unsafe(code: int) -> None:
+    """Leave without PortAudio's exit-time terminate when that would abort (see `_jack_lost`)."""
+    if _jack_lost:
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def list_output_devices() -> list[OutputDevice]:
     sd = _sd()
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..audio.devices import exit_now_if_portaudio_unsafe
 from ..desk import DeskCore
 from .window import MainWindow
 
@@ -25,6 +26,7 @@ QPushButton#speak { background: #1f6f4f; font-size: 14pt; font-weight: bold; }
 QPushButton#speak:disabled { background: #24302b; }
 QPushButton#interrupt { background: #b3261e; font-size: 16pt; font-weight: bold; }
 QPushButton#interrupt:focus { border: 2px solid #ffd166; }
+QPushButton#interrupt:disabled { background: #3d2322; color: #8a6d6b; }
 QLabel#banner { background: #5c1d1d; color: #ffd9d9; padding: 8px; border-radius: 4px; }
 QLabel#counter[over="true"] { color: #ff5c5c; font-weight: bold; }
 QLabel#readout { font-size: 11pt; }
@@ -113,7 +115,16 @@ def main(args: argparse.Namespace) -> int:
     window = MainWindow(core, settings_for(args.settings), engine=args.engine, greet=args.greet)
     if args.screenshot:
         window.resize(1600, 1000)
-        window.tour = Tour(window, args.screenshot, args.tour_rounds)  # type: ignore[attr-defined]  # kept alive
-        QtCore.QTimer.singleShot(int(args.timeout * 1000), app.quit)  # never hang a test
+        tour = Tour(window, args.screenshot, args.tour_rounds)
+
+        def give_up() -> None:  # never hang a test: show where it stuck, and fail
+            tour.save()
+            print(f"voicetrace: error: the tour stopped at {tour.step!r}: {window.banner.text() or 'no message'}",
+                  file=sys.stderr)
+            app.exit(1)
+
+        QtCore.QTimer.singleShot(int(args.timeout * 1000), give_up)
     window.show()
-    return int(app.exec())
+    code = int(app.exec())
+    exit_now_if_portaudio_unsafe(code)
+    return code

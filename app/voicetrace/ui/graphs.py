@@ -68,6 +68,9 @@ class LiveGraphs(QtWidgets.QWidget):
                                       name="callback")
         self.ttfa_aud = self.ttfa.plot([], [], pen=None, symbol="t", symbolSize=7, symbolBrush=AUDIBLE_COLOR,
                                        name="audible")
+        self.ttfa_cached = self.ttfa.plot([], [], pen=None, symbol="t", symbolSize=9, symbolBrush=None,
+                                          symbolPen=pg.mkPen(AUDIBLE_COLOR, width=1.5),
+                                          name="audible, 1st phrase cached")
         self.ttfa_med = self.ttfa.plot([], [], pen=pg.mkPen(AUDIBLE_COLOR, width=2), name="audible median")
 
         self.chunks = _plot("Chunk timeline (this request)", "chunk", "ms after submit")
@@ -140,7 +143,11 @@ class LiveGraphs(QtWidgets.QWidget):
         x, y = _points(records, "ttfa_callback_ms")
         self.ttfa_cb.setData(x, y)
         x, y = _points(records, "ttfa_audible_ms")
-        self.ttfa_aud.setData(x, y)
+        cached = [bool(r.get("first_chunk_cached")) for r in records if r.get("ttfa_audible_ms") is not None]
+        self.ttfa_aud.setData([a for a, c in zip(x, cached, strict=True) if not c],
+                              [b for b, c in zip(y, cached, strict=True) if not c])
+        self.ttfa_cached.setData([a for a, c in zip(x, cached, strict=True) if c],
+                                 [b for b, c in zip(y, cached, strict=True) if c])
         self.ttfa_med.setData(x, running_median(y) if y else [])
         self.points_ttfa = len(y)
         interrupts = [r for r in records if r.get("cancelled")]

@@ -13,7 +13,8 @@ from typing import Any
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .. import __version__
-from ..audio.devices import list_output_devices
+from ..audio.devices import OutputDevice
+from ..audio.player import Player
 from ..demo import DEMO_PARAGRAPH, BargeInDemo, DemoConfig
 from ..desk import PRELOAD, DeskCore
 from ..errors import UserError
@@ -37,6 +38,7 @@ STATE_STEPS = {"not started": 0, "created": 0, "loading": 1, "warming": 2, "read
 class _Bridge(QtCore.QObject):
     """Carries results from helper threads to the Qt thread (queued signal)."""
     device_opened = QtCore.Signal(object, str)  # (Player | None, error message)
+    devices_listed = QtCore.Signal(list, str)  # (output devices, error message)
 
 
 class TextEditor(QtWidgets.QPlainTextEdit):
@@ -93,6 +95,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._device_opening = False
         self._bridge = _Bridge()
         self._bridge.device_opened.connect(self._on_device_opened)
+        self._bridge.devices_listed.connect(self._on_devices_listed)
         self._t_start = time.perf_counter()
         self.setWindowTitle("VoiceTrace")
         self.setAcceptDrops(True)
@@ -110,10 +113,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner.hide()
         banner_close = QtWidgets.QToolButton()
         banner_close.setText("✕")
-        banner_close.clicked.connect(self.banner.hide)
+        banner_close.clicked.connect(self.clear_error)
         self.banner_row = QtWidgets.QWidget()
         br = QtWidgets.QHBoxLayout(self.banner_row)
         br.setContentsMargins(0, 0, 0, 0)
@@ -338,6 +340,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def clear_error(self) -> None:
         self.banner_row.hide()
+        self.banner.clear()
 
     # ---- text --------------------------------------------------------------------------------------
     def _on_text_changed(self) -> None:
@@ -417,6 +420,7 @@ class MainWindow(QtWidgets.QMainWindow):
         ready = st.state == "ready"
         can = ready and self.core.session is not None and (self.demo is None or self.demo.finished.is_set())
         self.speak_btn.setEnabled(can)
+        self.interrupt_btn.setEnabled(self.core.is_busy())
         self.demo_btn.setEnabled(can or (self.demo is not None and not self.demo.finished.is_set()))
         if ready:
             self._fill_voices()
@@ -430,19 +434,30 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ---- device ------------------------------------------------------------------------------------
     def refresh_devices(self) -> None:
-        try:
-            devices = list_output_devices()
-        except UserError as exc:
-            devices = []
-            self.show_error(str(exc))
+        """List the output devices (on a helper thread: PortAudio may take a while), then open one."""
+        if self._device_opening:
+            return
+        self._device_opening = True
+        self.device_state.setText("looking for output devices…")
+
+        def work() -> None:
+            try:
+                self._bridge.devices_listed.emit(self.core.list_devices(), "")
+            except Exception as exc:  # shown in the window; the app keeps working
+                self._bridge.devices_listed.emit([], str(exc))
+
+        threading.Thread(target=work, name="list-devices", daemon=True).start()
+
+    def _on_devices_listed(self, devices: list[OutputDevice], error: str) -> None:
+        self._device_opening = False
         self.device_box.clear()
         for d in devices:
             self.device_box.addItem(f"{d.name}  ({d.hostapi})", d.index)
         if not devices:
             self.device_box.addItem("(no output device)", None)
             self.device_state.setText("no output device")
-            self.show_error("No audio output device was found.\nConnect headphones or speakers, or start a sound "
-                            "server (PipeWire, PulseAudio or JACK), then press ⟳.")
+            self.show_error((f"{error}\n" if error else "") + "No audio output device was found.\nConnect headphones "
+                            "or speakers, or start a sound server (PipeWire, PulseAudio or JACK), then press ⟳.")
             return
         want = str(self.settings.value("device", ""))
         current = self.core.player.device.index if self.core.player is not None else None
@@ -450,11 +465,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if pick < 0 and want:
             pick = self.device_box.findText(want)
         if pick < 0:
-            default = next((i for i, d in enumerate(devices) if d.is_default), 0)
-            pick = default
+            pick = next((i for i, d in enumerate(devices) if d.is_default), 0)
         self.device_box.setCurrentIndex(pick)
         if self.core.player is None or self.core.player.device.index != self.device_box.itemData(pick):
             self._open_device(self.device_box.itemData(pick))
+        else:
+            self._show_device(self.core.player)
 
     def _on_device_chosen(self, _i: int) -> None:
         idx = self.device_box.currentData()
@@ -484,9 +500,12 @@ class MainWindow(QtWidgets.QMainWindow):
             self.device_state.setText("no output device")
             self.show_error(f"Cannot use that output device: {error}\nPick another device, or press ⟳.")
             return
+        self._show_device(player)
+        self.clear_error()
+
+    def _show_device(self, player: Player) -> None:
         self.device_state.setText(f"{player.device.name} · {player.rate} Hz · "
                                   f"{player.output_latency_s * 1000:.1f} ms latency")
-        self.clear_error()
 
     def _on_volume(self, value: int) -> None:
         if self.core.player is not None:
@@ -517,6 +536,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._spoken = (req.id, offset, clean_input(text))
         self._spans = word_spans(self._spoken[2]) if len(self._spoken[2]) == len(text) else []
         self._edited_since_speak = False
+        self.interrupt_btn.setEnabled(True)
         self.interrupt_btn.setFocus()  # Space now presses Interrupt (Qt's own button behaviour)
 
     def interrupt(self) -> None:
@@ -641,12 +661,13 @@ class MainWindow(QtWidgets.QMainWindow):
             return "—" if x is None else f"{x:.0f} ms"
 
         parts = [f"<b>{last['engine']}</b> {last['outcome']}",
-                 f"TTFA audible <b>{f(last['ttfa_audible_ms'])}</b> (callback {f(last['ttfa_callback_ms'])})",
+                 f"TTFA audible <b>{f(last['ttfa_audible_ms'])}</b> (callback {f(last['ttfa_callback_ms'])}"
+                 + (", first phrase from the cache)" if last.get("first_chunk_cached") else ")"),
                  "RTF " + ("—" if last["rtf"] is None else f"{last['rtf']:.3f}"),
                  f"underruns {last['underruns']}"]
         med = distribution(r["ttfa_audible_ms"] for r in records if r["engine"] == last["engine"])
         if med["n"]:
-            parts.append(f"median TTFA {f(med['median'])} over {med['n']}")
+            parts.append(f"median {f(med['median'])} of {med['n']}")
         if last["cancelled"]:
             stale = last["stale_samples_after_cancel"]
             parts.append("<br>" + f"cancel→silence <b>{f(last['cancel_to_silence_ms'])}</b> · "

@@ -1,0 +1,49 @@
+"""A real device loss: the app plays to its own JACK server, which is killed mid-sentence (as when a USB
+device is pulled). The request fails with a message saying what happened, and the app keeps running."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CHILD = Path(__file__).with_name("device_loss_child.py")
+
+
+def test_killing_the_sound_server_mid_sentence_fails_the_request_with_a_clear_message():
+    if shutil.which("jackd") is None:
+        pytest.fail("jackd is missing: run `make setup-test`")
+    name = f"voicetrace-unplug-{os.getpid()}"
+    server = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "24000", "-p", "256"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):  # wait until the server answers
+            if subprocess.run(["jack_lsp", "-s", name], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+        child = subprocess.Popen([sys.executable, str(CHILD)], env=env, text=True, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert child.stdout is not None and child.stdin is not None
+        line = child.stdout.readline()
+        assert line.startswith("PLAYING"), line + child.stderr.read()[-2000:]
+        server.kill()
+        server.wait(10)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        out, err = child.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert child.returncode == 0, err[-2000:]
+    result = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
+    print(result)
+    assert "stopped playing" in result["device_error"]
+    assert result["records"] == [["failed", result["device_error"]]]
+    assert "press Refresh" in result["speak_error"]  # the app says how to recover, and does not crash
