@@ -125,7 +125,7 @@ class DeskCore:
         with self._lock:
             active = list(self._active)
         for req in active:
-            if session is not None and not req.finished.is_set():
+            if session is not None and not req.finished.is_set() and req.id in session.request_ids():
                 session.fail(req.id, why)
 
         def release() -> None:  # PortAudio can wait seconds for a vanished server: never on the UI thread
@@ -168,12 +168,9 @@ class DeskCore:
 
     def interrupt(self) -> list[str]:
         """Barge-in: cancel every request still playing or being synthesised. Returns their ids."""
-        session = self.session
-        with self._lock:
-            active = [r for r in self._active if not r.finished.is_set()]
-        if session is None:
-            return []
-        return [r.id for r in active if session.cancel(r.id)]
+        with self._lock:  # each request is cancelled through its own session (the device may have changed)
+            active = [(r, s) for r, s, _ in self._finishing if not r.finished.is_set()]
+        return [r.id for r, s in active if s.cancel(r.id)]
 
     def current(self) -> Request | None:
         """The request the listener hears now (or the last one started)."""

@@ -165,14 +165,25 @@ class Session:
             del self._requests[r.id]
             self._by_tag.pop(r.tag, None)
 
-    def close(self) -> None:
+    def request_ids(self) -> set[str]:
         with self._lock:
-            pending = list(self._requests.values())
+            return set(self._requests)
+
+    def close(self) -> None:
+        """Cancel what is unfinished and give the callback a moment to take the flush (so the cancel is
+        acknowledged and measured); anything still open after that fails with a message, so no request
+        is left running forever."""
+        with self._lock:
+            pending = [r for r in self._requests.values() if not r.finished.is_set()]
         for req in pending:
-            if not req.finished.is_set():
-                self.cancel(req.id)
+            self.cancel(req.id)
+        for req in pending:
+            req.finished.wait(0.5)
         self._closing.set()
         self._pump.join(timeout=2)
+        for req in pending:
+            if not req.finished.is_set():
+                self._fail(req, "the output closed before the cancel was acknowledged")
 
     # ---- the feeder ----------------------------------------------------------------------------------
     def _feed(self, req: Request) -> None:

@@ -249,3 +249,22 @@ def test_settings_persist_between_runs(window_factory, qtbot):
     assert w2.geometry_restored  # (the offscreen screen clamps sizes, so the size itself is not compared)
     assert w2.core.player is not None
     qtbot.waitUntil(lambda: w2.core.player.volume == pytest.approx(0.4), timeout=5_000)
+
+
+def test_switching_device_while_speaking_ends_the_request_and_keeps_working(window_factory, qtbot):
+    w = window_factory()
+    _select_engine(w, "piper")
+    w.editor.setPlainText(PARAGRAPH)
+    w.speak()
+    qtbot.waitUntil(lambda: _first_audio(w), timeout=10_000)
+    old = w.core.current()
+    w.core.open_device(None)  # what picking another output does (on its helper thread)
+    assert old.finished.wait(5)
+    assert w.core.interrupt() == []  # nothing left running on either device
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=5_000)
+    assert w.core.records[-1]["outcome"] in ("cancelled", "failed")
+    assert w.core.records[-1]["stale_samples_after_cancel"] == 0
+    w.editor.setPlainText("On the new device.")
+    w.speak()
+    qtbot.waitUntil(lambda: w.table.rowCount() == 2, timeout=10_000)
+    assert w.core.records[-1]["outcome"] == "done"

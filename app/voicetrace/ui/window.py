@@ -89,6 +89,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._spoken: tuple[str, int, str] | None = None  # (request id, offset in editor, text submitted)
         self._spans: list[tuple[int, int]] = []  # word index → span in the text submitted
         self._highlight: tuple[int, int] | None = None
+        self._drawn: tuple[str, int] | None = None  # (request id, trace length) of the timeline drawn
         self._voices_for: str | None = None
         self._shown_engine_error: tuple[str, str] | None = None
         self._edited_since_speak = False
@@ -681,7 +682,12 @@ class MainWindow(QtWidgets.QMainWindow):
         req = self.core.current()
         if req is None:
             return
-        tl = build(req.trace.events)
+        events = req.trace.events
+        drawn = (req.id, len(events))
+        if req.finished.is_set() and drawn == self._drawn:
+            return  # a finished request's timeline does not change: do not rebuild it 30 times a second
+        self._drawn = drawn
+        tl = build(events)
         if tl is None:
             return
         now_ms = (now_ns() - tl.t0_ns) / 1e6
