@@ -108,6 +108,7 @@ def test_event_loop_keeps_ticking_while_kokoro_synthesises(window_factory, qtbot
     starts = {e.data["index"]: e.t_ns for e in req.trace.of(Ev.SYNTH_START)}
     longest_synth_ms = max((e.t_ns - starts[e.data["index"]]) / 1e6 for e in req.trace.of(Ev.SYNTH_END))
     max_gap_ms = max(b - a for a, b in itertools.pairwise(ticks))
+    print(f"max event-loop gap {max_gap_ms} ms, longest synthesis {longest_synth_ms:.0f} ms")
     # Ratio within one run (not a timing): a synthesis on the Qt thread would stall the loop for all of it.
     assert max_gap_ms < 0.5 * longest_synth_ms, (max_gap_ms, longest_synth_ms)
     assert len(ticks) > 20
