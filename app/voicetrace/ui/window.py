@@ -75,6 +75,12 @@ def read_text_file(path: str) -> str:
         raise UserError(f"{p.name} is not UTF-8 text (bad byte at offset {exc.start})", "save it as UTF-8") from exc
 
 
+def _add_row(grid: QtWidgets.QGridLayout, row: int, *cells: str | QtWidgets.QWidget) -> None:
+    """One grid row, left to right; a string becomes a label."""
+    for col, cell in enumerate(cells):
+        grid.addWidget(QtWidgets.QLabel(cell) if isinstance(cell, str) else cell, row, col)
+
+
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, core: DeskCore, settings: QtCore.QSettings, engine: str | None = None,
                  greet: bool = False) -> None:
@@ -158,12 +164,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.volume.valueChanged.connect(self._on_volume)
 
         form = QtWidgets.QGridLayout()
-        form.addWidget(QtWidgets.QLabel("Engine"), 0, 0)
-        form.addWidget(self.engine_box, 0, 1)
-        form.addWidget(QtWidgets.QLabel("Voice"), 0, 2)
-        form.addWidget(self.voice_box, 0, 3)
-        form.addWidget(QtWidgets.QLabel("Speed"), 0, 4)
-        form.addWidget(self.speed_box, 0, 5)
+        _add_row(form, 0, "Engine", self.engine_box, "Voice", self.voice_box, "Speed", self.speed_box)
         form.addWidget(QtWidgets.QLabel("Output"), 1, 0)
         dev_row = QtWidgets.QHBoxLayout()
         dev_row.addWidget(self.device_box, 1)
@@ -262,14 +263,8 @@ class MainWindow(QtWidgets.QMainWindow):
             "then shows how fast it went silent and how fast the engine stopped.")
         self.demo_status.setWordWrap(True)
         self.demo_status.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        g.addWidget(QtWidgets.QLabel("Rounds"), 0, 0)
-        g.addWidget(self.demo_rounds, 0, 1)
-        g.addWidget(QtWidgets.QLabel("Interrupt between"), 0, 2)
-        g.addWidget(self.demo_min, 0, 3)
-        g.addWidget(QtWidgets.QLabel("and"), 0, 4)
-        g.addWidget(self.demo_max, 0, 5)
-        g.addWidget(QtWidgets.QLabel("after Speak"), 0, 6)
-        g.addWidget(self.demo_btn, 0, 7)
+        _add_row(g, 0, "Rounds", self.demo_rounds, "Interrupt between", self.demo_min, "and", self.demo_max,
+                 "after Speak", self.demo_btn)
         g.setColumnStretch(8, 1)
         g.addWidget(self.demo_status, 1, 0, 1, 9)
         g.setRowStretch(2, 1)
