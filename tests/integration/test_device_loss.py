@@ -19,14 +19,19 @@ CHILD = Path(__file__).with_name("device_loss_child.py")
 def test_killing_the_sound_server_mid_sentence_fails_the_request_with_a_clear_message():
     if shutil.which("jackd") is None:
         pytest.fail("jackd is missing: run `make setup-test`")
-    name = f"voicetrace-unplug-{os.getpid()}"
+    # One fixed name: a killed server leaves its slot in JACK's registry, which a server of the same name
+    # reuses, while fresh names would run out of slots after a few runs ("Too many servers already active").
+    name = "voicetrace-unplug-test"
     server = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "24000", "-p", "256"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(50):  # wait until the server answers
+        for _ in range(100):  # wait until the server answers
             if subprocess.run(["jack_lsp", "-s", name], capture_output=True).returncode == 0:
                 break
+            assert server.poll() is None, "the test's own jackd exited at start"
             time.sleep(0.1)
+        else:
+            pytest.fail("the test's own jackd did not answer within 10 s")
         env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
         child = subprocess.Popen([sys.executable, str(CHILD)], env=env, text=True, stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
