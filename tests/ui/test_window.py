@@ -43,6 +43,14 @@ def _select_engine(w: MainWindow, engine: str) -> None:
     w.engine_box.setCurrentIndex(w.engine_box.findData(engine))
 
 
+def _speak_until_done(w: MainWindow, qtbot, text: str, rows: int) -> None:
+    """Speak `text` and wait until it is the table's `rows`-th request, finished in full: the app still works."""
+    w.editor.setPlainText(text)
+    w.speak()
+    qtbot.waitUntil(lambda: w.table.rowCount() == rows, timeout=10_000)
+    assert w.core.records[-1]["outcome"] == "done"
+
+
 def _first_audio(w: MainWindow) -> bool:
     req = w.core.current()
     return req is not None and any(e.kind == Ev.PLAY and e.data["n"] > 0 for e in req.trace.events)
@@ -209,10 +217,7 @@ def test_corrupt_model_shows_error_and_other_engine_keeps_working(window_factory
     assert not w.speak_btn.isEnabled()
     _select_engine(w, "piper")
     qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=5_000)
-    w.editor.setPlainText("Still speaking.")
-    w.speak()
-    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
-    assert w.core.records[-1]["outcome"] == "done"
+    _speak_until_done(w, qtbot, "Still speaking.", rows=1)
 
 
 def test_lost_device_fails_the_request_with_a_message_and_refresh_recovers(window_factory, qtbot):
@@ -229,10 +234,7 @@ def test_lost_device_fails_the_request_with_a_message_and_refresh_recovers(windo
     assert "stopped playing" in w.core.records[-1]["error"]
     w.refresh_devices()
     qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=10_000)
-    w.editor.setPlainText("Back again.")
-    w.speak()
-    qtbot.waitUntil(lambda: w.table.rowCount() == 2, timeout=10_000)
-    assert w.core.records[-1]["outcome"] == "done"
+    _speak_until_done(w, qtbot, "Back again.", rows=2)
 
 
 def test_settings_persist_between_runs(window_factory, qtbot):
@@ -265,7 +267,4 @@ def test_switching_device_while_speaking_ends_the_request_and_keeps_working(wind
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=5_000)
     assert w.core.records[-1]["outcome"] in ("cancelled", "failed")
     assert w.core.records[-1]["stale_samples_after_cancel"] == 0
-    w.editor.setPlainText("On the new device.")
-    w.speak()
-    qtbot.waitUntil(lambda: w.table.rowCount() == 2, timeout=10_000)
-    assert w.core.records[-1]["outcome"] == "done"
+    _speak_until_done(w, qtbot, "On the new device.", rows=2)
