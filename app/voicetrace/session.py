@@ -1,16 +1,14 @@
 """A session ties planner → warm worker → player → trace for each request, and owns the cancel path.
 
-Per request a feeder thread plans phrases and moves finished chunks into the ring; the next phrase is
-submitted the moment the previous one is synthesised (pipelining), sized so its synthesis fits in the
-audio already buffered. A pump thread turns the player's callback records into trace events and closes
-requests: DONE when the last sample left the callback, CANCEL_ACK when the callback has taken the flush
-*and* the engine is idle for the request."""
+Per request a feeder thread runs the request's source (a local worker through `produce`, or a remote
+server) and moves its chunks into the ring. A pump thread turns the player's callback records into trace
+events and closes requests: DONE when the last sample left the callback, CANCEL_ACK when the callback has
+taken the flush *and* the engine is idle for the request."""
 
 from __future__ import annotations
 
 import itertools
 import math
-import queue
 import threading
 import time
 import uuid
@@ -18,33 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from .audio.player import K_END, K_FLUSH, K_PLAY, K_UNDERRUN, Player, PlayerEvent
-from .audio.shaping import PAUSE_S, add_pause, shape_chunk, voiced_offset
+from .audio.shaping import voiced_offset
 from .contract import AudioArray, Ev, TtsChunk
-from .engines.base import SynthResult
 from .errors import UserError
 from .metrics import RequestMetrics, derive
+from .produce import StreamJob
 from .text.normalize import clean_input
-from .text.planner import Planner, PlannerConfig, split_to_limit
+from .text.planner import PlannerConfig
 from .trace import Trace, now_ns
-from .worker import EngineWorker, Job
+from .worker import EngineWorker
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 KEEP_FINISHED = 256  # finished requests kept for metrics queries; older ones are forgotten
-
-# Kokoro costs ~0.3-0.4 s of compute per second of audio, so its first phrase is one or two short words;
-# its later phrases stay near a sentence (150 chars), which also bounds peak memory: onnxruntime keeps the
-# arena its largest run needed (both engines loaded, 150-word paragraphs: 746 MB at 180 chars, 662 MB at 150).
-PLANNER_DEFAULTS = {
-    "kokoro": PlannerConfig(first_min_words=1, first_max_words=3, first_max_chars=12, max_chars=150),
-    "piper": PlannerConfig(first_min_words=1, first_max_words=3, first_max_chars=16, max_chars=200),
-}
-
-
-def planner_config_for(engine_kind: str) -> PlannerConfig:
-    return PLANNER_DEFAULTS.get(engine_kind, PlannerConfig())
 
 
 @dataclass(eq=False)
@@ -197,79 +181,9 @@ class Session:
             req.written.set()  # the next request may use the ring now
 
     def _feed_inner(self, req: Request) -> None:
-        worker = self.workers[req.engine]
-        while not worker.ready.wait(0.05):
-            if req.stop.is_set():
-                return
-        if worker.error is not None:
-            raise UserError(f"engine {req.engine} failed to load: {worker.error}", "see `voicetrace models --verify`")
-        eng = worker.engine
-        eng.check_voice(req.voice)
-        planner = Planner(req.text, self.planner_configs.get(req.engine) or planner_config_for(eng.entry.engine))
-        results: queue.Queue[tuple[int, SynthResult | None, BaseException | None]] = queue.Queue()
-        brk_of: dict[int, int] = {}
-        in_flight = 0
-        next_index = itertools.count()
-
-        def on_start(i: int) -> Any:
-            return lambda t: req.trace.add(Ev.SYNTH_START, t, index=i)
-
-        def on_done(i: int) -> Any:
-            def done(res: SynthResult | None, err: BaseException | None, t_end: int) -> None:
-                if res is not None:
-                    req.trace.add(Ev.SYNTH_END, t_end, index=i, samples=len(res.audio), rate=res.rate,
-                                  compute_ns=res.compute_ns, cache=res.cache)
-                results.put((i, res, err))
-            return done
-
-        def plan_next(buffered_s: float) -> int:
-            phrase = planner.next_phrase(buffered_s, worker.rtf_est, worker.sec_per_char_est / req.speed)
-            if phrase is None:
-                return 0
-            parts = split_to_limit(phrase.words, eng.fits)
-            first_word = phrase.first_word
-            for k, words in enumerate(parts):
-                i = next(next_index)
-                text = " ".join(words)
-                brk_of[i] = phrase.brk if k == len(parts) - 1 else 0
-                # first_word lets a window highlight the phrase being spoken in the text it came from
-                req.trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words), first_word=first_word,
-                              total_words=planner.total_words)
-                first_word += len(words)
-                worker.submit(Job(req.id, i, text, req.voice, req.speed, on_start(i), on_done(i)))
-            return len(parts)
-
-        resampler = None
-        if eng.rate != self.player.rate:
-            import soxr
-
-            resampler = soxr.ResampleStream(eng.rate, self.player.rate, 1, dtype="float32", quality="HQ")
-        in_flight += plan_next(0.0)
-        while in_flight > 0:
-            try:
-                i, res, err = results.get(timeout=0.05)
-            except queue.Empty:
-                if req.stop.is_set():
-                    return
-                continue
-            in_flight -= 1
-            if req.stop.is_set():
-                return
-            if err is not None or res is None:
-                raise err if isinstance(err, UserError) else RuntimeError(str(err) or type(err).__name__)
-            if len(res.audio) == 0:
-                req.skipped.append(req.trace.of(Ev.PHRASE_PLANNED)[i].data["text"])
-            # Budget the next phrase against what will really play: the model pads each phrase with
-            # silence that shaping trims, so the raw length overstates the buffer (it caused underruns).
-            audio = shape_chunk(res.audio, res.rate, 0.0)
-            if in_flight == 0 and not planner.done:  # pipelining: the engine starts the next phrase now
-                in_flight += plan_next(self.player.queued_ms() / 1000 + len(audio) / res.rate)
-            final = in_flight == 0 and planner.done
-            if not final:
-                audio = add_pause(audio, res.rate, PAUSE_S.get(brk_of[i], 0.0))
-            if resampler is not None:
-                audio = np.asarray(resampler.resample_chunk(audio, last=final), dtype=np.float32)
-            self._write(req, i, audio, final)
+        job = StreamJob(req.id, req.text, req.voice, req.speed, req.trace, req.stop, self.player.rate,
+                        lambda: self.player.queued_ms() / 1000, self.planner_configs.get(req.engine), req.skipped)
+        self.workers[req.engine].stream(job, lambda i, audio, final: self._write(req, i, audio, final))
 
     def _write(self, req: Request, index: int, audio: AudioArray, final: bool) -> None:
         prev = req.prev_written

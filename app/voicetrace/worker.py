@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .engines.base import Engine, SynthResult
 from .errors import SynthesisCancelled
 from .trace import now_ns
+
+if TYPE_CHECKING:
+    from .produce import Emit, StreamJob
 
 
 @dataclass(eq=False)
@@ -40,6 +45,9 @@ class EngineWorker:
         self._pending: list[Job] = []
         self._current: Job | None = None
         self._idle_waiters: dict[str, list[Callable[[int], None]]] = {}
+        # A producer may submit its next phrase just after its request was cancelled (it had the previous
+        # result in hand): remembering recent cancels drops such a job instead of synthesising it.
+        self._cancelled_ids: deque[str] = deque(maxlen=512)
         self._thread = threading.Thread(target=self._main, name=f"engine-{engine.name}", daemon=True)
 
     def start(self) -> EngineWorker:
@@ -56,13 +64,22 @@ class EngineWorker:
         if self.error is not None:
             raise self.error
 
+    def stream(self, job: StreamJob, emit: Emit) -> None:
+        """Produce one request's chunks (planner → this worker → `emit`); see `produce.produce`."""
+        from .produce import produce
+
+        produce(self, job, emit)
+
     def submit(self, job: Job) -> None:
         with self._lock:
+            if job.request_id in self._cancelled_ids:
+                return
             self._pending.append(job)
         self._jobs.put(job)
 
     def cancel(self, request_id: str, on_idle: Callable[[int], None]) -> None:
         with self._lock:
+            self._cancelled_ids.append(request_id)
             for job in self._pending:
                 if job.request_id == request_id:
                     job.cancelled = True

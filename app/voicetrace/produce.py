@@ -1,0 +1,137 @@
+"""One request's text → chunks, through a warm worker: plan phrases (first one small), submit the next phrase
+the moment the previous one is synthesised (pipelining), shape and pause the audio, resample it to the
+listener's rate. The same code feeds the local player's ring (Session) and a network client (the server):
+only where the chunks go (`emit`) and how much audio is queued ahead of the listener (`buffered_s`) differ."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .audio.shaping import PAUSE_S, add_pause, shape_chunk
+from .contract import AudioArray, Ev
+from .engines.base import SynthResult
+from .errors import UserError
+from .text.planner import Planner, PlannerConfig, split_to_limit
+from .trace import Trace
+
+if TYPE_CHECKING:
+    from .worker import EngineWorker
+
+# Kokoro costs ~0.3-0.4 s of compute per second of audio, so its first phrase is one or two short words;
+# its later phrases stay near a sentence (150 chars), which also bounds peak memory: onnxruntime keeps the
+# arena its largest run needed (both engines loaded, 150-word paragraphs: 746 MB at 180 chars, 662 MB at 150).
+PLANNER_DEFAULTS = {
+    "kokoro": PlannerConfig(first_min_words=1, first_max_words=3, first_max_chars=12, max_chars=150),
+    "piper": PlannerConfig(first_min_words=1, first_max_words=3, first_max_chars=16, max_chars=200),
+}
+
+
+def planner_config_for(engine_kind: str) -> PlannerConfig:
+    return PLANNER_DEFAULTS.get(engine_kind, PlannerConfig())
+
+
+# (chunk index, audio at the output rate, is it the request's last chunk)
+Emit = Callable[[int, AudioArray, bool], None]
+
+
+@dataclass
+class StreamJob:
+    """What a source needs to produce one request's chunks."""
+
+    request_id: str
+    text: str
+    voice: str
+    speed: float
+    trace: Trace
+    stop: threading.Event  # set by a cancel: stop producing, emit nothing more
+    out_rate: int  # the rate chunks are emitted at
+    buffered_s: Callable[[], float]  # seconds of this stream's audio queued ahead of the listener now
+    planner_config: PlannerConfig | None = None
+    skipped: list[str] = field(default_factory=list)  # phrases with nothing speakable
+
+
+def produce(worker: EngineWorker, job: StreamJob, emit: Emit) -> None:
+    """Run one request through a local worker. Returns when the last chunk was emitted or `job.stop` was set;
+    raises UserError (bad voice, engine failed to load) or RuntimeError (a failed run)."""
+    while not worker.ready.wait(0.05):
+        if job.stop.is_set():
+            return
+    if worker.error is not None:
+        raise UserError(f"engine {worker.engine.name} failed to load: {worker.error}",
+                        "see `voicetrace models --verify`")
+    eng = worker.engine
+    eng.check_voice(job.voice)
+    planner = Planner(job.text, job.planner_config or planner_config_for(eng.entry.engine))
+    results: queue.Queue[tuple[int, SynthResult | None, BaseException | None]] = queue.Queue()
+    brk_of: dict[int, int] = {}
+    in_flight = 0
+    next_index = itertools.count()
+    trace = job.trace
+    from .worker import Job
+
+    def on_start(i: int) -> Any:
+        return lambda t: trace.add(Ev.SYNTH_START, t, index=i)
+
+    def on_done(i: int) -> Any:
+        def done(res: SynthResult | None, err: BaseException | None, t_end: int) -> None:
+            if res is not None:
+                trace.add(Ev.SYNTH_END, t_end, index=i, samples=len(res.audio), rate=res.rate,
+                          compute_ns=res.compute_ns, cache=res.cache)
+            results.put((i, res, err))
+        return done
+
+    def plan_next(buffered_s: float) -> int:
+        phrase = planner.next_phrase(buffered_s, worker.rtf_est, worker.sec_per_char_est / job.speed)
+        if phrase is None:
+            return 0
+        parts = split_to_limit(phrase.words, eng.fits)
+        first_word = phrase.first_word
+        for k, words in enumerate(parts):
+            i = next(next_index)
+            text = " ".join(words)
+            brk_of[i] = phrase.brk if k == len(parts) - 1 else 0
+            # first_word lets a window highlight the phrase being spoken in the text it came from
+            trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words), first_word=first_word,
+                      total_words=planner.total_words)
+            first_word += len(words)
+            worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i)))
+        return len(parts)
+
+    resampler = None
+    if eng.rate != job.out_rate:
+        import soxr
+
+        resampler = soxr.ResampleStream(eng.rate, job.out_rate, 1, dtype="float32", quality="HQ")
+    in_flight += plan_next(0.0)
+    while in_flight > 0:
+        try:
+            i, res, err = results.get(timeout=0.05)
+        except queue.Empty:
+            if job.stop.is_set():
+                return
+            continue
+        in_flight -= 1
+        if job.stop.is_set():
+            return
+        if err is not None or res is None:
+            raise err if isinstance(err, UserError) else RuntimeError(str(err) or type(err).__name__)
+        if len(res.audio) == 0:
+            job.skipped.append(trace.of(Ev.PHRASE_PLANNED)[i].data["text"])
+        # Budget the next phrase against what will really play: the model pads each phrase with
+        # silence that shaping trims, so the raw length overstates the buffer (it caused underruns).
+        audio = shape_chunk(res.audio, res.rate, 0.0)
+        if in_flight == 0 and not planner.done:  # pipelining: the engine starts the next phrase now
+            in_flight += plan_next(job.buffered_s() + len(audio) / res.rate)
+        final = in_flight == 0 and planner.done
+        if not final:
+            audio = add_pause(audio, res.rate, PAUSE_S.get(brk_of[i], 0.0))
+        if resampler is not None:
+            audio = np.asarray(resampler.resample_chunk(audio, last=final), dtype=np.float32)
+        emit(i, audio, final)
