@@ -1,4 +1,4 @@
-"""`voicetrace` command line: speak, devices, models. Bad input exits 2 with one line on stderr."""
+"""`voicetrace` command line: speak, devices, models, serve, app. Bad input exits 2 with one line on stderr."""
 
 from __future__ import annotations
 
@@ -217,6 +217,15 @@ def cmd_app(args: argparse.Namespace) -> int:
     return app_main(args)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server.run import serve
+    from .server.service import Limits
+
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    limits = Limits(max_streams=args.max_streams, max_chars=args.max_chars, per_minute=args.rate)
+    return serve(args.host, args.port, args.token, engines, args.device, limits)
+
+
 def _add_app_args(a: argparse.ArgumentParser) -> None:
     a.add_argument("--engine", help="engine to select at start (default: the last one used, else kokoro)")
     a.add_argument("--metrics-log", metavar="PATH",
@@ -254,6 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list models (packaged and user-supplied)")
     m.add_argument("--verify", action="store_true", help="re-check every file's checksum")
     m.set_defaults(func=cmd_models)
+    v = sub.add_parser("serve", help="serve the engines over HTTP (OpenAI-compatible) and a WebSocket")
+    v.add_argument("--host", default="127.0.0.1", help="address to bind (anything but loopback needs --token)")
+    v.add_argument("--port", type=int, default=8880)
+    v.add_argument("--token", help="bearer token every request must carry (env VOICETRACE_TOKEN)")
+    v.add_argument("--engines", default="kokoro,piper", help="engines to load; the first is the default")
+    v.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="onnxruntime execution provider")
+    v.add_argument("--max-streams", type=int, default=8, help="concurrent streams; more get 429 busy")
+    v.add_argument("--max-chars", type=int, default=10_000, help="longest input text accepted")
+    v.add_argument("--rate", type=int, default=120, help="requests per minute per client address")
+    v.set_defaults(func=cmd_serve)
     return p
 
 

@@ -6,13 +6,13 @@ from ..models import ModelEntry
 from .base import Engine
 
 
-def create_engine(entry: ModelEntry) -> Engine:
+def create_engine(entry: ModelEntry, device: str = "cpu") -> Engine:
     if entry.engine == "kokoro":
         from .kokoro import KokoroEngine
 
-        return KokoroEngine(entry)
+        return KokoroEngine(entry, device)
     if entry.engine == "piper":
         from .piper import PiperEngine
 
-        return PiperEngine(entry)
+        return PiperEngine(entry, device)
     raise ValueError(f"no engine for {entry.engine!r}")

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..cache import LruCache
 from ..contract import AudioArray
-from ..errors import ModelError, SynthesisCancelled
+from ..errors import ModelError, SynthesisCancelled, UserError
 from ..models import ModelEntry, ensure_files
 from ..text.normalize import normalize_for_speech
 
@@ -45,9 +45,26 @@ def _register_shared_arena(ort: Any) -> None:
         _shared_arena = True
 
 
-def make_session(path: str, threads: int = 2) -> Any:
+def execution_providers(device: str) -> list[str]:
+    """onnxruntime providers for `cpu` or `cuda`; UserError when CUDA is asked for and not installed."""
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device != "cuda":
+        raise UserError(f"unknown device {device!r}", "use cpu or cuda")
     import onnxruntime as ort
 
+    have = ort.get_available_providers()
+    if "CUDAExecutionProvider" not in have:
+        raise UserError(f"--device cuda needs onnxruntime's CUDA provider; this onnxruntime "
+                        f"{ort.__version__} has only {', '.join(have)}",
+                        "pip uninstall onnxruntime && pip install onnxruntime-gpu (with a CUDA 12 driver)")
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def make_session(path: str, threads: int = 2, device: str = "cpu") -> Any:
+    import onnxruntime as ort
+
+    providers = execution_providers(device)
     _register_shared_arena(ort)
     opts = ort.SessionOptions()
     opts.add_session_config_entry("session.use_env_allocators", "1")
@@ -56,7 +73,7 @@ def make_session(path: str, threads: int = 2) -> Any:
     # A spinning idle pool steals the other core from the neighbour engine and the UI (DESIGN §3).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(path, sess_options=opts, providers=providers)
     except Exception as exc:  # onnxruntime raises its own types for a bad/truncated graph
         raise ModelError(f"model file {path} cannot be loaded ({str(exc).splitlines()[0][:160]})",
                          "it is corrupt or not an ONNX model: reinstall or replace it") from exc
@@ -69,8 +86,9 @@ class Engine(abc.ABC):
     rate: int
     max_phonemes: int = 10_000
 
-    def __init__(self, entry: ModelEntry) -> None:
+    def __init__(self, entry: ModelEntry, device: str = "cpu") -> None:
         self.entry = entry
+        self.device = device  # cpu | cuda (onnxruntime execution provider)
         self.name = entry.id
         self.rate = entry.sample_rate
         self.phoneme_cache: LruCache[str] = LruCache("phonemes", 2048)

@@ -19,8 +19,8 @@ KOKORO_MAX_PHONEMES = 510
 class KokoroEngine(Engine):
     max_phonemes = KOKORO_MAX_PHONEMES
 
-    def __init__(self, entry: Any) -> None:
-        super().__init__(entry)
+    def __init__(self, entry: Any, device: str = "cpu") -> None:
+        super().__init__(entry, device)
         self.style_cache: LruCache[AudioArray] = LruCache("voice_style", 32)
         self._voices: dict[str, AudioArray] = {}
         self._kokoro: Any = None
@@ -39,7 +39,7 @@ class KokoroEngine(Engine):
                              "reinstall or replace it") from exc
         if not self._voices:
             raise ModelError(f"voice file {voices_path} holds no voices", "reinstall or replace it")
-        self._session = make_session(str(self.entry.path("model")))
+        self._session = make_session(str(self.entry.path("model")), device=self.device)
         with ESPEAK_LOCK:
             self._kokoro = Kokoro.from_session(self._session, str(voices_path))
         if self.entry.default_voice not in self._voices:  # a user model with other voice names

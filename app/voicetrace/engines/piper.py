@@ -16,8 +16,8 @@ from .phonemes import ESPEAK_LOCK, espeak_backend
 class PiperEngine(Engine):
     max_phonemes = 2000
 
-    def __init__(self, entry: Any) -> None:
-        super().__init__(entry)
+    def __init__(self, entry: Any, device: str = "cpu") -> None:
+        super().__init__(entry, device)
         self._session: Any = None
         self._backend: Any = None
         self._id_map: dict[str, list[int]] = {}
@@ -38,7 +38,7 @@ class PiperEngine(Engine):
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"Piper voice config {cfg_path} is unreadable ({exc})",
                              "replace it with the .onnx.json that came with the voice") from exc
-        self._session = make_session(str(self.entry.path("model")))
+        self._session = make_session(str(self.entry.path("model")), device=self.device)
         self._backend = espeak_backend(language)
 
     def voices(self) -> list[str]:

@@ -1,0 +1,363 @@
+"""The server's engine side, free of HTTP: warm workers (the app's own `EngineWorker`s and `produce`),
+admission (input limits, concurrent streams, rate per client), one thread per stream, cancel and abort.
+
+A stream hands its items to the transport through `deliver` (called on the stream's thread; the transport
+makes it thread-safe). Items: ("audio", index, final, pcm bytes, meta), ("done", summary),
+("error", message, http status).
+Audio is bounded per stream: the producer waits while MAX_UNSENT chunks are not yet sent, so a slow client
+holds a little memory, not the whole text's audio."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..contract import AudioArray, Ev
+from ..engines import create_engine
+from ..errors import UserError
+from ..models import find_model
+from ..session import check_speed
+from ..text.normalize import clean_input
+from ..trace import Trace, now_ns
+from ..worker import EngineWorker
+from .metrics import ServerMetrics
+from .protocol import MAX_ID_CHARS, OPENAI_MODELS, OPENAI_VOICES, RATE, to_pcm16
+
+MAX_UNSENT = 16
+MAX_VOICE_CHARS = 200
+
+Item = tuple[Any, ...]
+
+
+class Rejected(Exception):
+    """A request the server will not run: HTTP status, OpenAI error type and code, and a message."""
+
+    def __init__(self, status: int, code: str, message: str, kind: str = "invalid_request_error",
+                 param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.kind = kind
+        self.param = param
+        self.message = message
+
+
+@dataclass
+class Limits:
+    max_streams: int = 8  # concurrent streams over all clients; more get 429 `busy`
+    max_chars: int = 10_000  # per request (OpenAI's own limit is 4 096)
+    per_minute: int = 120  # requests per client address per minute; more get 429 `rate_limited`
+
+
+class RateLimiter:
+    """Sliding window per client: at most `per_minute` requests in any 60 s."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            q = self._seen.setdefault(client, deque())
+            while q and now - q[0] > 60.0:
+                q.popleft()
+            if len(q) >= self.per_minute:
+                return False
+            q.append(now)
+            if len(self._seen) > 10_000:  # forget idle clients so the table stays small
+                self._seen = {k: v for k, v in self._seen.items() if v}
+            return True
+
+
+class SpeechService:
+    def __init__(self, engine_ids: list[str], device: str = "cpu", limits: Limits | None = None,
+                 workers: dict[str, EngineWorker] | None = None) -> None:
+        """`workers`: engines already warm (tests share theirs); otherwise one warm worker per engine id."""
+        if not engine_ids:
+            raise UserError("no engine to serve", "pass --engines kokoro,piper")
+        self.engine_ids = list(engine_ids)
+        self.limits = limits or Limits()
+        self.device = device
+        self.workers: dict[str, EngineWorker] = {}
+        self._borrowed = set(workers or {})
+        for eid in self.engine_ids:
+            if workers and eid in workers:
+                self.workers[eid] = workers[eid]
+            else:
+                self.workers[eid] = EngineWorker(create_engine(find_model(eid), device=device)).start()
+        self.metrics = ServerMetrics(self)
+        self._rate = RateLimiter(self.limits.per_minute)
+        self._active: dict[str, ServerStream] = {}
+        self._lock = threading.Lock()
+
+    # ---- catalog -------------------------------------------------------------------------------------
+    @property
+    def default_engine(self) -> str:
+        return self.engine_ids[0]
+
+    def ready_engines(self) -> list[str]:
+        return [e for e in self.engine_ids if self.workers[e].state == "ready"]
+
+    def wait_ready(self, timeout: float) -> None:
+        for w in self.workers.values():
+            w.ready.wait(timeout)
+
+    def health(self) -> dict[str, Any]:
+        engines = {e: {"state": w.state, "error": None if w.error is None else str(w.error)}
+                   for e, w in self.workers.items()}
+        ok = any(v["state"] == "ready" for v in engines.values())
+        return {"status": "ok" if ok else "starting", "engines": engines, "active_streams": self.active_count(),
+                "max_streams": self.limits.max_streams, "device": self.device}
+
+    def models(self) -> list[dict[str, Any]]:
+        return [{"id": e, "object": "model", "owned_by": "voicetrace", "state": self.workers[e].state,
+                 "native_sample_rate": self.workers[e].engine.rate} for e in self.engine_ids]
+
+    def voices(self) -> list[dict[str, Any]]:
+        out = []
+        for e in self.ready_engines():
+            for v in self.workers[e].engine.voices():
+                out.append({"id": v, "engine": e, "language": _language_of(e, v), "sample_rate": RATE})
+        return out
+
+    def resolve(self, model: Any, voice: Any) -> tuple[str, str]:
+        """(engine id, voice id) for a request's model and voice, or Rejected. Voices are only ever looked up
+        in the engines' own lists: a name never reaches the filesystem."""
+        if model is not None and not isinstance(model, str):
+            raise Rejected(400, "invalid_type", "model must be a string", param="model")
+        if voice is not None and not isinstance(voice, str):
+            raise Rejected(400, "invalid_type", "voice must be a string", param="voice")
+        engine: str | None = None
+        if model and model not in OPENAI_MODELS:
+            if model not in self.workers:
+                raise Rejected(404, "model_not_found", f"model {model[:80]!r} is not served here; "
+                               f"choose one of: {', '.join(self.engine_ids)}", param="model")
+            engine = model
+        if not voice or voice in OPENAI_VOICES:
+            engine = engine or self.default_engine
+            return engine, self.workers[engine].engine.default_voice
+        if len(voice) > MAX_VOICE_CHARS:
+            raise Rejected(400, "invalid_voice", "voice name is too long", param="voice")
+        candidates = [engine] if engine else self.engine_ids
+        last: UserError | None = None
+        for e in candidates:
+            w = self.workers[e]
+            if w.state != "ready":
+                continue
+            try:
+                w.engine.check_voice(voice)
+                return e, voice
+            except UserError as exc:
+                last = exc
+        if last is None:
+            raise Rejected(503, "engine_unavailable", "the engine is not ready yet (loading); try again shortly",
+                           kind="server_error")
+        raise Rejected(400, "invalid_voice", f"unknown voice {voice[:80]!r}; GET /v1/voices lists them",
+                       param="voice")
+
+    # ---- streams -------------------------------------------------------------------------------------
+    def active_count(self) -> int:
+        with self._lock:
+            return len(self._active)
+
+    def open(self, *, text: Any, model: Any, voice: Any, speed: Any, client: str, transport: str,
+             deliver: Callable[[Item], None], request_id: str | None = None) -> ServerStream:
+        """Admit and start one stream, or raise Rejected (nothing started)."""
+        t_received = now_ns()
+        if not self._rate.allow(client):
+            self.metrics.rejected(transport, "rate_limited")
+            raise Rejected(429, "rate_limited", f"more than {self.limits.per_minute} requests a minute from "
+                           "this client; slow down", kind="rate_limit_error")
+        try:
+            if not isinstance(text, str):
+                raise Rejected(400, "invalid_type", "input must be a string", param="input")
+            if len(text) > self.limits.max_chars:
+                raise Rejected(400, "text_too_long", f"input is {len(text):,} characters, over this server's "
+                               f"maximum of {self.limits.max_chars:,}; split it", param="input")
+            try:
+                text = clean_input(text)
+            except UserError as exc:
+                raise Rejected(400, "invalid_input", str(exc), param="input") from exc
+            if speed is None:
+                speed = 1.0
+            try:
+                speed = check_speed(speed)
+            except UserError as exc:
+                raise Rejected(400, "invalid_speed", str(exc), param="speed") from exc
+            engine, voice_id = self.resolve(model, voice)
+            if self.workers[engine].state == "error":
+                raise Rejected(503, "engine_unavailable", f"engine {engine} failed to load: "
+                               f"{self.workers[engine].error}", kind="server_error")
+            rid = request_id or uuid.uuid4().hex[:12]
+            if not isinstance(rid, str) or not 0 < len(rid) <= MAX_ID_CHARS or not rid.isprintable():
+                raise Rejected(400, "invalid_request_id", f"request_id must be 1–{MAX_ID_CHARS} printable "
+                               "characters", param="request_id")
+            with self._lock:
+                if rid in self._active:
+                    raise Rejected(409, "duplicate_request_id", f"request {rid!r} is already streaming")
+                if len(self._active) >= self.limits.max_streams:
+                    raise Rejected(429, "busy", f"the server is streaming its maximum of "
+                                   f"{self.limits.max_streams} requests; retry shortly", kind="rate_limit_error")
+                stream = ServerStream(self, rid, engine, text, voice_id, speed, transport, deliver, t_received)
+                self._active[rid] = stream
+        except Rejected as exc:
+            self.metrics.rejected(transport, exc.code)
+            raise
+        self.metrics.started()
+        stream.start()
+        return stream
+
+    def _ended(self, stream: ServerStream) -> None:
+        with self._lock:
+            self._active.pop(stream.id, None)
+        self.metrics.ended(stream)
+
+    def close(self) -> None:
+        with self._lock:
+            streams = list(self._active.values())
+        for s in streams:
+            s.abort()
+        for e, w in self.workers.items():
+            if e not in self._borrowed:
+                w.stop()
+
+
+class ServerStream:
+    def __init__(self, service: SpeechService, rid: str, engine: str, text: str, voice: str, speed: float,
+                 transport: str, deliver: Callable[[Item], None], t_received: int) -> None:
+        self.service = service
+        self.id = rid
+        self.engine = engine
+        self.voice = voice
+        self.text = text
+        self.speed = speed
+        self.transport = transport
+        self.deliver = deliver
+        self.trace = Trace(rid)
+        self.trace.add(Ev.SUBMIT, t_received, engine=engine, voice=voice, text_chars=len(text),
+                       device_rate=RATE, speed=speed)
+        self.stop = threading.Event()
+        self.outcome: str | None = None  # done | cancelled | aborted | failed
+        self._credits = threading.Semaphore(MAX_UNSENT)
+        self._sent_s = 0.0
+        self._t_first_sent: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"serve-{rid}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    # ---- producing -----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        from ..produce import StreamJob
+
+        worker = self.service.workers[self.engine]
+        job = StreamJob(self.id, self.text, self.voice, self.speed, self.trace, self.stop, RATE, self._buffered_s)
+        try:
+            worker.stream(job, self._emit)
+            if not self.stop.is_set():
+                self.trace.add(Ev.DONE)
+                self.outcome = "done"
+                self.deliver(("done", self.summary()))
+        except Exception as exc:  # a failing run fails this stream with its message; the worker goes on
+            if not self.stop.is_set():
+                user = isinstance(exc, UserError)
+                msg = str(exc) if user else f"synthesis failed: {type(exc).__name__}: {exc}"
+                self.trace.add(Ev.FAILED, error=msg)
+                self.outcome = "failed"
+                self.deliver(("error", msg, 400 if user else 500))
+        finally:
+            if self.outcome is None:
+                self.outcome = "cancelled" if self.trace.first(Ev.CANCEL) else "aborted"
+            self.service._ended(self)
+
+    def _emit(self, index: int, audio: AudioArray, final: bool) -> None:
+        while not self._credits.acquire(timeout=0.05):
+            if self.stop.is_set():
+                return
+        if self.stop.is_set():
+            return
+        ready = self.trace.add(Ev.CHUNK_READY, index=index, samples=len(audio))
+        planned = next((e.data for e in self.trace.of(Ev.PHRASE_PLANNED) if e.data["index"] == index), {})
+        end = next((e for e in self.trace.of(Ev.SYNTH_END) if e.data["index"] == index), None)
+        meta = {"index": index, "samples": len(audio), "final": final, "text": planned.get("text", ""),
+                "words": planned.get("words", 0), "first_word": planned.get("first_word", 0),
+                "total_words": planned.get("total_words", 0),
+                "compute_ms": round(end.data["compute_ns"] / 1e6, 3) if end else None,
+                "cache": end.data.get("cache", []) if end else [],
+                "server_ms": round((ready.t_ns - self.trace.events[0].t_ns) / 1e6, 3)}
+        self.deliver(("audio", index, final, to_pcm16(audio), meta))
+
+    def sent(self, samples: int) -> None:
+        """The transport sent one audio item: free its slot, and count what the listener has queued."""
+        if self._t_first_sent is None:
+            self._t_first_sent = time.perf_counter()
+        self._sent_s += samples / RATE
+        self._credits.release()
+
+    def _buffered_s(self) -> float:
+        # A streaming client plays in real time from the first chunk on: what is sent and not yet played
+        # is what it has buffered. (For a client that saves to a file this is conservative.)
+        if self._t_first_sent is None:
+            return 0.0
+        return max(0.0, self._sent_s - (time.perf_counter() - self._t_first_sent))
+
+    # ---- stopping -------------------------------------------------------------------------------------
+    def cancel(self, on_idle: Callable[[float], None]) -> None:
+        """Stop producing and free the worker; `on_idle(server_cancel_ms)` once it no longer works for us
+        (called on the worker's thread, or here when nothing of ours was running)."""
+        t = now_ns()
+        if not self.stop.is_set():
+            self.trace.add(Ev.CANCEL, t)
+        self.stop.set()
+
+        def idle(t_idle: int) -> None:
+            self.trace.add(Ev.ENGINE_IDLE, t_idle)
+            self.service.metrics.cancelled(self.engine, (t_idle - t) / 1e9)
+            on_idle(round((t_idle - t) / 1e6, 3))
+
+        self.service.workers[self.engine].cancel(self.id, idle)
+
+    def abort(self) -> None:
+        """The client went away: stop at once, nobody to acknowledge to."""
+        if not self.stop.is_set():
+            self.stop.set()
+            self.service.workers[self.engine].cancel(self.id, lambda t: None)
+
+    def summary(self) -> dict[str, Any]:
+        ev = self.trace.events
+        t0 = ev[0].t_ns
+        ends = [e for e in ev if e.kind == Ev.SYNTH_END]
+        compute = sum(e.data["compute_ns"] for e in ends) / 1e6
+        audio = sum(e.data["samples"] / e.data["rate"] for e in ends) * 1000
+        first = next((e for e in ev if e.kind == Ev.CHUNK_READY), None)
+        return {"server_ttfa_ms": round((first.t_ns - t0) / 1e6, 3) if first else None,
+                "compute_ms": round(compute, 3), "audio_ms": round(audio, 3),
+                "rtf": round(compute / audio, 4) if audio > 0 else None,
+                "chunks": sum(1 for e in ev if e.kind == Ev.CHUNK_READY)}
+
+    def first_audio_timings(self) -> dict[str, Any]:
+        """Where the server's part of TTFA went: waiting for the worker, synthesising, handing over."""
+        ev = self.trace.events
+        t0 = ev[0].t_ns
+        start = next((e.t_ns for e in ev if e.kind == Ev.SYNTH_START), None)
+        end = next((e for e in ev if e.kind == Ev.SYNTH_END), None)
+        ready = next((e.t_ns for e in ev if e.kind == Ev.CHUNK_READY), None)
+        return {"server_ttfa_ms": round((ready - t0) / 1e6, 3) if ready else None,
+                "queue_ms": round((start - t0) / 1e6, 3) if start else None,
+                "synth_ms": round((end.t_ns - start) / 1e6, 3) if end and start else None,
+                "first_chunk_cached": bool(end and any(n == "phrase_audio" and h for n, h in end.data["cache"]))}
+
+
+def _language_of(engine: str, voice: str) -> str:
+    if engine.startswith("piper"):
+        return "en-US"
+    # Kokoro voice ids start with a language letter (a: American, b: British, j: Japanese-trained, ...);
+    # the packaged Japanese-trained voices speak English here, so the language is what they say: English.
+    return {"a": "en-US", "b": "en-GB"}.get(voice[:1], "en")
