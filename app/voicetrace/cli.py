@@ -64,7 +64,11 @@ def cmd_speak(args: argparse.Namespace) -> int:
 
     text = clean_input(_read_text(args))
     check_speed(args.speed)
-    entry = find_model(args.engine)
+    remote = args.engine == "remote"
+    if remote and not args.url:
+        raise UserError("--engine remote needs --url", "e.g. --url ws://gpu-box:8880 (a `voicetrace serve`) or "
+                        "--url http://host:port for an OpenAI-compatible server")
+    entry = None if remote else find_model(args.engine)
     if args.cancel_after is not None and not (0 <= args.cancel_after < 3600):
         raise UserError(f"--cancel-after {args.cancel_after} is out of range", "give seconds from 0 to 3600")
 
@@ -76,13 +80,20 @@ def cmd_speak(args: argparse.Namespace) -> int:
     try:
         player = Player(args.device)
     except DeviceError:
-        if args.wav and args.device is None:
+        if args.wav and args.device is None and entry is not None:
             return _speak_offline(args, text, entry)
         raise
-    engine = create_engine(entry)
-    worker = EngineWorker(engine).start()
+    if entry is None:
+        from .remote.client import RemoteEngine, RemoteWorker
+
+        engine: Any = RemoteEngine(args.url, args.token or os.environ.get("VOICETRACE_TOKEN"), args.model)
+        worker: EngineWorker = RemoteWorker(engine).start()
+    else:
+        engine = create_engine(entry)
+        worker = EngineWorker(engine).start()
+    engine_id = engine.name
     player.start()  # the stream runs (silence) before any request: no request waits for a device to open
-    session = Session(player, {entry.id: worker})
+    session = Session(player, {engine_id: worker})
     try:
         if not args.cold:
             worker.wait_ready()
@@ -90,7 +101,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
                 engine.check_voice(args.voice)
         if args.wav:
             player.start_capture(seconds=min(WAV_MAX_S, 30.0 + len(text) * 0.12 / args.speed))
-        req = session.submit(text, entry.id, args.voice, args.speed)
+        req = session.submit(text, engine_id, args.voice, args.speed)
         t0 = req.trace.events[0].t_ns
         try:
             if args.cancel_after is not None:
@@ -249,7 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("text", nargs="?", help="the text; '-' reads standard input")
     s.add_argument("-f", "--file", help="read the text from a UTF-8 file")
     s.add_argument("--sample", action="store_true", help="speak the built-in sample sentence")
-    s.add_argument("--engine", default="kokoro", help="kokoro, piper, or a model id from `voicetrace models`")
+    s.add_argument("--engine", default="kokoro",
+                   help="kokoro, piper, a model id from `voicetrace models`, or remote (with --url)")
+    s.add_argument("--url", help="remote engine: ws://HOST:PORT (voicetrace serve) or http(s)://… (OpenAI-compatible)")
+    s.add_argument("--token", help="remote engine: the server's bearer token (env VOICETRACE_TOKEN)")
+    s.add_argument("--model", help="remote engine: the server's model/engine name (default: the server's default)")
     s.add_argument("--voice", help="voice id; Kokoro blends like jm_kumo(2)+jf_alpha(1)")
     s.add_argument("--speed", type=float, default=1.0, help="0.5 to 2.0")
     s.add_argument("--device", help="output device index or name substring (see `voicetrace devices`)")

@@ -51,6 +51,7 @@ class Ev(enum.StrEnum):
     CANCEL_ACK = "cancel_ack"  # both of the above: the request is silent and the engine free
     FAILED = "failed"  # data: error
     DONE = "done"  # the last sample of the request left the callback
+    REMOTE = "remote"  # a remote server's own timings arrived. data: what (first_audio | cancelled), its ms
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,10 @@ class RequestMetrics:
     error: str | None = None
     # The first phrase's audio came from the phrase-audio cache: its TTFA measures a cache hit, not synthesis.
     first_chunk_cached: bool = False
+    # Remote engines: TTFA split into the server's part (request received → first chunk sent, its clock) and
+    # the rest up to the first chunk's arrival here (network both ways, framing). None for local engines.
+    server_ttfa_ms: float | None = None
+    network_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,9 +91,18 @@ def derive(trace: Trace) -> RequestMetrics:
         break
 
     synth_end = [e for e in ev if e.kind == Ev.SYNTH_END]
-    compute_ns = sum(e.data["compute_ns"] for e in synth_end)
+    # A remote server that does not report compute time (plain OpenAI-compatible HTTP) leaves it None: RTF
+    # is then unknown, not zero.
+    compute_known = all(e.data["compute_ns"] is not None for e in synth_end)
+    compute_ns = sum(e.data["compute_ns"] or 0 for e in synth_end)
     audio_s = sum(e.data["samples"] / e.data["rate"] for e in synth_end)
-    rtf = round(compute_ns / 1e9 / audio_s, 4) if audio_s > 0 else None
+    rtf = round(compute_ns / 1e9 / audio_s, 4) if audio_s > 0 and compute_known else None
+
+    server_ttfa = network = None
+    remote_first = next((e for e in ev if e.kind == Ev.REMOTE and e.data.get("what") == "first_audio"), None)
+    if remote_first is not None and remote_first.data.get("server_ttfa_ms") is not None and synth_end:
+        server_ttfa = float(remote_first.data["server_ttfa_ms"])
+        network = round((synth_end[0].t_ns - t0) / 1e6 - server_ttfa, 3)
 
     planned = {e.data["index"]: e for e in ev if e.kind == Ev.PHRASE_PLANNED}
     starts = {e.data["index"]: e.t_ns for e in ev if e.kind == Ev.SYNTH_START}
@@ -158,4 +171,5 @@ def derive(trace: Trace) -> RequestMetrics:
         underruns=len(unders), underrun_ms=round(sum(e.data["frames"] for e in unders) * 1000 / rate, 3),
         cancelled=cancel is not None, cancel_to_silence_ms=to_silence, cancel_to_idle_ms=to_idle,
         cancellation_latency_ms=latency, stale_samples_after_cancel=stale, cache=cache,
-        error=failed.data.get("error") if failed else None, first_chunk_cached=first_cached)
+        error=failed.data.get("error") if failed else None, first_chunk_cached=first_cached,
+        server_ttfa_ms=server_ttfa, network_ms=network)

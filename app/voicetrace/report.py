@@ -69,6 +69,8 @@ COLUMNS: list[tuple[str, Any]] = [
     ("TTFA audible ms", lambda r: r["ttfa_audible_ms"]),
     ("TTFA voiced ms", lambda r: r["ttfa_voiced_ms"]),
     ("1st phrase cached", lambda r: "yes" if r.get("first_chunk_cached") else ""),
+    ("server TTFA ms", lambda r: r.get("server_ttfa_ms")),
+    ("network ms", lambda r: r.get("network_ms")),
     ("RTF", lambda r: r["rtf"]),
     ("audio ms", lambda r: r["audio_ms"]),
     ("chunks", lambda r: len(r["chunks"])),

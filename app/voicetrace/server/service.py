@@ -122,9 +122,12 @@ class SpeechService:
 
     def voices(self) -> list[dict[str, Any]]:
         out = []
-        for e in self.ready_engines():
-            for v in self.workers[e].engine.voices():
-                out.append({"id": v, "engine": e, "language": _language_of(e, v), "sample_rate": RATE})
+        ready = self.ready_engines()
+        for e in ready:
+            eng = self.workers[e].engine
+            for v in eng.voices():
+                out.append({"id": v, "engine": e, "language": _language_of(e, v), "sample_rate": RATE,
+                            "default": e == ready[0] and v == eng.default_voice})
         return out
 
     def resolve(self, model: Any, voice: Any) -> tuple[str, str]:

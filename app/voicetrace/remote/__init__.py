@@ -1,0 +1,1 @@
+"""The Remote engine: a `voicetrace serve` (WebSocket) or any OpenAI-compatible speech server (HTTP)."""
