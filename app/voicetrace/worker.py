@@ -91,6 +91,11 @@ class EngineWorker:
                 return
         on_idle(now_ns())  # nothing of it is running: idle for this request right now
 
+    def is_idle(self) -> bool:
+        """Nothing running and nothing queued (what a server checks after a client went away)."""
+        with self._lock:
+            return self._current is None and not any(not j.cancelled for j in self._pending)
+
     def observe(self, result: SynthResult, chars: int) -> None:
         audio_s = len(result.audio) / result.rate
         if audio_s <= 0.05 or chars <= 0 or any(name == "phrase_audio" and hit for name, hit in result.cache):

@@ -124,8 +124,9 @@ class WsClient:
         from websockets.sync.client import connect
 
         try:
+            # legacy=True: a connection that lives as long as the engine, not a `with` block
             ws = connect(self.url, additional_headers=self.headers, open_timeout=CONNECT_S,
-                         max_size=4 * 1024 * 1024, compression=None)
+                         max_size=4 * 1024 * 1024, compression=None, legacy=True)
         except InvalidStatus as exc:
             code = exc.response.status_code
             if code in (401, 403):
