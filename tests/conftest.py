@@ -1,11 +1,17 @@
 """Shared fixtures. Audio tests play to the JACK dummy device (`make test` starts it before pytest, since
-PortAudio must find the server when it initialises; started here too when run by hand)."""
+PortAudio must find the server when it initialises; started here too when run by hand). Real servers for the
+remote backend run in a thread of this process (uvicorn on a free loopback port) over the warm engines."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +68,87 @@ def player(jack):
     p.start()
     yield p
     p.close()
+
+
+# ---- the remote backend -----------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ThreadServer:
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        from voicetrace.server.run import WS_MAX_BYTES
+
+        self.port = _free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    ws_max_size=WS_MAX_BYTES, timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, name="test-uvicorn", daemon=True)
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture()
+def serve_app() -> Iterator[Callable[[Any], ThreadServer]]:
+    """Start any ASGI app on a free port for this test; stopped after it."""
+    started: list[ThreadServer] = []
+
+    def start(app: Any) -> ThreadServer:
+        srv = ThreadServer(app).start()
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture()
+def make_service(kokoro_worker, piper_worker):
+    """A SpeechService over the session's warm workers, with the limits a test asks for."""
+    from voicetrace.server.service import Limits, SpeechService
+
+    made: list[Any] = []
+
+    def make(token: str | None = None, **limits: Any) -> Any:
+        svc = SpeechService(["kokoro", "piper"], limits=Limits(**limits),
+                            workers={"kokoro": kokoro_worker, "piper": piper_worker})
+        made.append(svc)
+        return svc
+
+    yield make
+    for svc in made:
+        svc.close()
+
+
+@pytest.fixture()
+def server(make_service, serve_app):
+    """`voicetrace serve`'s app with default limits, no token."""
+    from voicetrace.server.app import build_app
+
+    svc = make_service()
+    srv = serve_app(build_app(svc))
+    srv.service = svc
+    return srv

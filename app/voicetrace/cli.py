@@ -243,6 +243,8 @@ def _add_app_args(a: argparse.ArgumentParser) -> None:
                    help="append one JSON object per finished request (env VOICETRACE_METRICS_LOG)")
     a.add_argument("--settings", metavar="FILE.ini", help="keep settings in this file instead of the user's")
     a.add_argument("--greet", action="store_true", help="say hello once the engine is warm")
+    a.add_argument("--remote", metavar="URL", help="select the Remote engine on this server (ws://… or http://…)")
+    a.add_argument("--token", help="the remote server's bearer token (env VOICETRACE_TOKEN)")
     a.add_argument("--screenshot", metavar="OUT.png", help=argparse.SUPPRESS)  # scripted tour, then exit
     a.add_argument("--tour-rounds", type=int, default=3, help=argparse.SUPPRESS)
     a.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)

@@ -25,6 +25,7 @@ from .worker import EngineWorker
 
 # Loaded at start (the chosen one first) so switching engines is instant; user models load when chosen.
 PRELOAD = ("kokoro", "piper")
+REMOTE = "remote"  # the engine id of a remote server (connected with `connect_remote`)
 HISTORY = 500  # finished request records kept for the table and graphs
 # A request's record is taken this long after it finished: a stale sample after a cancel acknowledgement
 # would show in the trace within this window (the CLI waits the same).
@@ -66,9 +67,26 @@ class DeskCore:
             w = self.workers.get(engine_id)
             if w is not None:
                 return w
+            if engine_id == REMOTE:
+                raise UserError("the remote engine has no server yet", "enter its URL and press Connect")
             entry = find_model(engine_id)
             w = EngineWorker(create_engine(entry))
             self.workers[engine_id] = w
+        return w.start()
+
+    def connect_remote(self, url: str, token: str | None = None, model: str | None = None) -> EngineWorker:
+        """(Re)connect the Remote engine to a server; returns at once (connecting runs on its worker).
+        Anything it was playing is interrupted first. Raises UserError for a URL it cannot use."""
+        from .remote.client import RemoteEngine, RemoteWorker
+
+        engine = RemoteEngine(url.strip(), token or None, model or None)
+        self.interrupt()
+        with self._lock:
+            old = self.workers.get(REMOTE)
+            self.workers[REMOTE] = w = RemoteWorker(engine)
+            self._borrowed.discard(REMOTE)
+        if old is not None:
+            old.stop()
         return w.start()
 
     def engine_status(self, engine_id: str) -> EngineStatus:

@@ -84,3 +84,23 @@ def test_models_verify_flags_a_corrupt_user_model(tmp_path):
     out = p.stdout.decode()
     assert p.returncode == 1
     assert "piper:bad" in out and "ERROR" in out and "bad.onnx" in out
+
+
+@pytest.mark.models
+def test_speak_through_a_remote_server_with_a_token(jack, make_service, serve_app):
+    from voicetrace.server.app import build_app
+
+    srv = serve_app(build_app(make_service(), token="tok"))
+    p = run("speak", "--engine", "remote", "--url", srv.ws, "--voice", "joe", "--json", "Over the socket.",
+            env={"VOICETRACE_TOKEN": "tok"})
+    assert p.returncode == 0, p.stderr.decode()
+    m = json.loads(p.stdout)
+    assert m["engine"] == "remote" and m["outcome"] == "done" and m["server_ttfa_ms"] > 0
+    bad = run("speak", "--engine", "remote", "--url", srv.ws, "--token", "wrong", "Hi.")
+    assert bad.returncode == 2 and b"refused the token" in bad.stderr and b"--token" in bad.stderr
+    assert b"Traceback" not in bad.stderr
+
+
+def test_remote_without_url_is_a_clear_error():
+    p = run("speak", "--engine", "remote", "Hi.")
+    assert p.returncode == 2 and b"--engine remote needs --url" in p.stderr

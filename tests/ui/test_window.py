@@ -268,3 +268,39 @@ def test_switching_device_while_speaking_ends_the_request_and_keeps_working(wind
     assert w.core.records[-1]["outcome"] in ("cancelled", "failed")
     assert w.core.records[-1]["stale_samples_after_cancel"] == 0
     _speak_until_done(w, qtbot, "On the new device.", rows=2)
+
+
+def test_remote_engine_in_the_window_speaks_and_is_interrupted(window_factory, qtbot, server):
+    w = window_factory()
+    _select_engine(w, "remote")
+    assert w.remote_row.isVisible()
+    w.remote_url.setText(server.ws)
+    qtbot.mouseClick(w.remote_btn, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.speak_btn.isEnabled() and w.voice_box.count() > 0, timeout=10_000)
+    w.voice_box.setEditText("jm_kumo")
+    w.editor.setPlainText(PARAGRAPH)
+    w.speak()
+    qtbot.waitUntil(lambda: _first_audio(w), timeout=15_000)
+    qtbot.keyClick(w.editor, QtCore.Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
+    rec = w.core.records[-1]
+    assert rec["engine"] == "remote" and rec["outcome"] == "cancelled" and rec["stale_samples_after_cancel"] == 0
+    assert rec["server_ttfa_ms"] is not None and rec["network_ms"] is not None
+    assert w.graphs.points_ttfa == 1 and w.graphs.points_cancel == 1
+    assert w.settings.value("remote/url") == server.ws
+
+
+def test_remote_server_that_is_not_there_is_explained_and_the_app_goes_on(window_factory, qtbot):
+    w = window_factory()
+    _select_engine(w, "remote")
+    w.remote_url.setText("ws://127.0.0.1:9")
+    w.connect_remote()
+    qtbot.waitUntil(lambda: w.banner_row.isVisible(), timeout=10_000)
+    assert "cannot reach the remote server" in w.banner.text() and "voicetrace serve" in w.banner.text()
+    assert not w.speak_btn.isEnabled()
+    w.remote_url.setText("ftp://nope")
+    w.connect_remote()
+    assert "must start with ws://" in w.banner.text()
+    _select_engine(w, "piper")
+    qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=5_000)
+    _speak_until_done(w, qtbot, "Local speech still works.", rows=1)

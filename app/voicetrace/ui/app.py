@@ -112,7 +112,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     app = make_app(sys.argv[:1])
     core = DeskCore(metrics_log=args.metrics_log or os.environ.get("VOICETRACE_METRICS_LOG") or None)
-    window = MainWindow(core, settings_for(args.settings), engine=args.engine, greet=args.greet)
+    window = MainWindow(core, settings_for(args.settings), engine=args.engine, greet=args.greet,
+                        remote_url=args.remote, remote_token=args.token)
     if args.screenshot:
         window.resize(1600, 1000)
         tour = Tour(window, args.screenshot, args.tour_rounds)

@@ -5,6 +5,7 @@ player's ring/scope to update the graphs (it never asks an engine anything)."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from .. import __version__
 from ..audio.devices import OutputDevice
 from ..audio.player import Player
 from ..demo import DEMO_PARAGRAPH, BargeInDemo, DemoConfig
-from ..desk import PRELOAD, DeskCore
+from ..desk import PRELOAD, REMOTE, DeskCore
 from ..errors import UserError
 from ..models import ModelEntry, catalog
 from ..report import distribution, markdown_report, to_csv
@@ -83,7 +84,7 @@ def _add_row(grid: QtWidgets.QGridLayout, row: int, *cells: str | QtWidgets.QWid
 
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, core: DeskCore, settings: QtCore.QSettings, engine: str | None = None,
-                 greet: bool = False) -> None:
+                 greet: bool = False, remote_url: str | None = None, remote_token: str | None = None) -> None:
         super().__init__()
         self.core = core
         self.settings = settings
@@ -107,6 +108,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("VoiceTrace")
         self.setAcceptDrops(True)
         self._build()
+        if remote_url:
+            self.remote_url.setText(remote_url)
+            engine = REMOTE
+        if remote_token:
+            self.remote_token.setText(remote_token)
         self._restore(engine)
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(TICK_MS)
@@ -140,7 +146,27 @@ class MainWindow(QtWidgets.QMainWindow):
         self.engine_box = QtWidgets.QComboBox()
         for e in self.entries.values():
             self.engine_box.addItem(e.title, e.id)
+        self.engine_box.addItem("Remote server (voicetrace serve, or OpenAI-compatible)", REMOTE)
         self.engine_box.currentIndexChanged.connect(self._on_engine_changed)
+        self.remote_url = QtWidgets.QLineEdit()
+        self.remote_url.setPlaceholderText("ws://gpu-box:8880  (voicetrace serve)   or   http://host:port/v1")
+        self.remote_url.returnPressed.connect(self.connect_remote)
+        self.remote_token = QtWidgets.QLineEdit()
+        self.remote_token.setEchoMode(QtWidgets.QLineEdit.EchoMode.Password)
+        self.remote_token.setPlaceholderText("token (if the server has one)")
+        self.remote_token.setToolTip("The server's bearer token. Kept for this run only (or set VOICETRACE_TOKEN)")
+        self.remote_token.setText(os.environ.get("VOICETRACE_TOKEN", ""))
+        self.remote_token.returnPressed.connect(self.connect_remote)
+        self.remote_btn = QtWidgets.QPushButton("Connect")
+        self.remote_btn.clicked.connect(self.connect_remote)
+        self.remote_row = QtWidgets.QWidget()
+        rr = QtWidgets.QHBoxLayout(self.remote_row)
+        rr.setContentsMargins(0, 0, 0, 0)
+        rr.addWidget(QtWidgets.QLabel("Server"))
+        rr.addWidget(self.remote_url, 3)
+        rr.addWidget(self.remote_token, 1)
+        rr.addWidget(self.remote_btn)
+        self.remote_row.hide()
         self.voice_box = QtWidgets.QComboBox()
         self.voice_box.setEditable(True)
         self.voice_box.setMinimumContentsLength(16)
@@ -172,6 +198,7 @@ class MainWindow(QtWidgets.QMainWindow):
         form.addLayout(dev_row, 1, 1, 1, 3)
         form.addWidget(QtWidgets.QLabel("Volume"), 1, 4)
         form.addWidget(self.volume, 1, 5)
+        form.addWidget(self.remote_row, 2, 0, 1, 6)
         form.setColumnStretch(1, 1)
         form.setColumnStretch(3, 1)
 
@@ -299,6 +326,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.demo_rounds.setValue(int(s.value("demo/rounds", 10)))  # type: ignore[call-overload]
         self.demo_min.setValue(float(s.value("demo/min_s", 1.0)))  # type: ignore[arg-type]
         self.demo_max.setValue(float(s.value("demo/max_s", 3.0)))  # type: ignore[arg-type]
+        if not self.remote_url.text():
+            self.remote_url.setText(str(s.value("remote/url", "")))
         chosen = engine or str(s.value("engine", "kokoro"))
         i = self.engine_box.findData(chosen)
         self.engine_box.setCurrentIndex(max(0, i))
@@ -309,6 +338,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/splitter", self.splitter.saveState())
         s.setValue("engine", self.engine_id)
+        s.setValue("remote/url", self.remote_url.text())
         s.setValue(f"voice/{self.engine_id}", self.voice_box.currentText())
         s.setValue("speed", self.speed_box.value())
         s.setValue("volume", self.volume.value())
@@ -377,14 +407,36 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_engine_changed(self) -> None:
         engine = self.engine_id
-        try:
-            self.core.start_engine(engine)
-        except UserError as exc:
-            self.show_error(str(exc))
+        self.remote_row.setVisible(engine == REMOTE)
+        if engine == REMOTE:
+            if REMOTE not in self.core.workers and self.remote_url.text().strip():
+                self.connect_remote()
+        else:
+            try:
+                self.core.start_engine(engine)
+            except UserError as exc:
+                self.show_error(str(exc))
         self._voices_for = None  # fill the voice list once this engine is ready
         self.voice_box.clear()
         saved = self.settings.value(f"voice/{engine}")
         self.voice_box.setEditText(str(saved) if saved else "")
+
+    def connect_remote(self) -> None:
+        """Connect the Remote engine to the URL typed (connecting runs on the engine's worker)."""
+        url = self.remote_url.text().strip()
+        if not url:
+            self.show_error("Enter the remote server's URL: ws://HOST:8880 for `voicetrace serve`, or "
+                            "http://HOST:PORT/v1 for an OpenAI-compatible server.")
+            return
+        try:
+            self.core.connect_remote(url, self.remote_token.text().strip() or None)
+        except UserError as exc:
+            self.show_error(str(exc))
+            return
+        self.clear_error()
+        self._shown_engine_error = None
+        self._voices_for = None
+        self.settings.setValue("remote/url", url)
 
     def _fill_voices(self) -> None:
         engine = self.engine_id
@@ -399,8 +451,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _update_engine_state(self) -> None:
         st = self.core.engine_status(self.engine_id)
-        title = self.entries[self.engine_id].title if self.engine_id in self.entries else self.engine_id
-        words = {"not started": "not loaded", "created": "starting", "loading": "loading the model…",
+        remote = self.engine_id == REMOTE
+        title = (self.entries[self.engine_id].title if self.engine_id in self.entries
+                 else f"Remote {self.remote_url.text().strip()}" if remote else self.engine_id)
+        words = {"not started": "not connected" if remote else "not loaded", "created": "starting",
+                 "loading": "connecting…" if remote else "loading the model…",
                  "warming": "warming up…", "ready": "ready", "error": "error"}
         text = f"{title}: {words.get(st.state, st.state)}"
         if st.state == "ready" and self.core.is_busy():
@@ -411,8 +466,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.engine_bar.setVisible(st.state not in ("ready", "error"))
         if st.state == "error" and st.error and self._shown_engine_error != (self.engine_id, st.error):
             self._shown_engine_error = (self.engine_id, st.error)
-            self.show_error(f"{title} failed to load: {st.error}\nChoose another engine; "
-                            "`voicetrace models --verify` checks the model files.")
+            if remote:
+                self.show_error(f"{title}: {st.error}\nCheck the URL and token, or start the server "
+                                "(`voicetrace serve`), then press Connect.")
+            else:
+                self.show_error(f"{title} failed to load: {st.error}\nChoose another engine; "
+                                "`voicetrace models --verify` checks the model files.")
         ready = st.state == "ready"
         can = ready and self.core.session is not None and (self.demo is None or self.demo.finished.is_set())
         self.speak_btn.setEnabled(can)
