@@ -237,6 +237,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args.host, args.port, args.token, engines, args.device, limits)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.suite != "remote":
+        raise UserError(f"unknown bench suite {args.suite!r}", "use --suite remote")
+    from .bench_remote import run_remote_suite
+
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    levels = [int(x) for x in args.streams.split(",")]
+    run_remote_suite(engines, args.repeat, Path(args.out), args.device, levels)
+    return 0
+
+
 def _add_app_args(a: argparse.ArgumentParser) -> None:
     a.add_argument("--engine", help="engine to select at start (default: the last one used, else kokoro)")
     a.add_argument("--metrics-log", metavar="PATH",
@@ -290,6 +301,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--max-chars", type=int, default=10_000, help="longest input text accepted")
     v.add_argument("--rate", type=int, default=120, help="requests per minute per client address")
     v.set_defaults(func=cmd_serve)
+    b = sub.add_parser("bench", help="measure and print figures (suite remote: the server vs in-process)")
+    b.add_argument("--suite", default="remote", help="remote: TTFA/cancel through `voicetrace serve`, concurrency")
+    b.add_argument("--engines", default="piper,kokoro")
+    b.add_argument("--repeat", type=int, default=10, help="requests per engine and path")
+    b.add_argument("--streams", default="1,2,4,8,12,16,24,32", help="concurrent Piper stream counts to try")
+    b.add_argument("--device", help="output device (default: the system's)")
+    b.add_argument("--out", default="build/bench", help="folder for the JSON results")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

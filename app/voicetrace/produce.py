@@ -19,7 +19,7 @@ from .contract import AudioArray, Ev
 from .engines.base import SynthResult
 from .errors import UserError
 from .text.planner import Planner, PlannerConfig, split_to_limit
-from .trace import Trace
+from .trace import Trace, now_ns
 
 if TYPE_CHECKING:
     from .worker import EngineWorker
@@ -88,7 +88,11 @@ def produce(worker: EngineWorker, job: StreamJob, emit: Emit) -> None:
         return done
 
     def plan_next(buffered_s: float) -> int:
-        phrase = planner.next_phrase(buffered_s, worker.rtf_est, worker.sec_per_char_est / job.speed)
+        # Shared engine (a server's concurrent streams): this stream gets 1/load of it, and its phrase is
+        # due when its buffered audio runs out.
+        rtf = worker.rtf_est * worker.share_count()
+        phrase = planner.next_phrase(buffered_s, rtf, worker.sec_per_char_est / job.speed)
+        deadline = now_ns() + int(buffered_s * 1e9)
         if phrase is None:
             return 0
         parts = split_to_limit(phrase.words, eng.fits)
@@ -101,7 +105,8 @@ def produce(worker: EngineWorker, job: StreamJob, emit: Emit) -> None:
             trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words), first_word=first_word,
                       total_words=planner.total_words)
             first_word += len(words)
-            worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i)))
+            worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i),
+                              deadline_ns=deadline))
         return len(parts)
 
     resampler = None

@@ -29,6 +29,8 @@ class Job:
     on_start: Callable[[int], None]
     on_done: Callable[[SynthResult | None, BaseException | None, int], None]  # (result, error, t_end_ns)
     cancelled: bool = False
+    # When its stream runs out of audio (perf_counter_ns); 0 = now. The worker runs the earliest first.
+    deadline_ns: int = 0
 
 
 class EngineWorker:
@@ -48,6 +50,7 @@ class EngineWorker:
         # A producer may submit its next phrase just after its request was cancelled (it had the previous
         # result in hand): remembering recent cancels drops such a job instead of synthesising it.
         self._cancelled_ids: deque[str] = deque(maxlen=512)
+        self._streams = 0  # requests producing through this worker now (see load())
         self._thread = threading.Thread(target=self._main, name=f"engine-{engine.name}", daemon=True)
 
     def start(self) -> EngineWorker:
@@ -68,14 +71,38 @@ class EngineWorker:
         """Produce one request's chunks (planner → this worker → `emit`); see `produce.produce`."""
         from .produce import produce
 
-        produce(self, job, emit)
+        with self._lock:
+            self._streams += 1
+        try:
+            produce(self, job, emit)
+        finally:
+            with self._lock:
+                self._streams -= 1
+
+    def share_count(self) -> int:
+        """How many streams share this engine now: each gets about 1/load of its compute, so its planner
+        must size phrases for an RTF that many times higher (a server with concurrent clients)."""
+        return max(1, self._streams)
 
     def submit(self, job: Job) -> None:
+        if job.deadline_ns == 0:
+            job.deadline_ns = now_ns()
         with self._lock:
             if job.request_id in self._cancelled_ids:
                 return
             self._pending.append(job)
         self._jobs.put(job)
+
+    def _next_job(self) -> Job | None:
+        """Earliest deadline first: a new stream's first phrase (deadline: now) goes ahead of phrases of
+        streams that still have seconds of audio queued; with one stream this is plain FIFO."""
+        live = [j for j in self._pending if not j.cancelled]
+        if not live:
+            self._pending.clear()
+            return None
+        job = min(live, key=lambda j: j.deadline_ns)
+        self._pending.remove(job)
+        return job
 
     def cancel(self, request_id: str, on_idle: Callable[[int], None]) -> None:
         with self._lock:
@@ -122,13 +149,12 @@ class EngineWorker:
         finally:
             self.ready.set()
         while True:
-            job = self._jobs.get()
-            if job is None:
+            token = self._jobs.get()  # one token per submitted job: which job runs is chosen below
+            if token is None:
                 return
             with self._lock:
-                if job in self._pending:
-                    self._pending.remove(job)
-                if job.cancelled:
+                job = self._next_job()
+                if job is None:
                     continue
                 self._current = job
                 self.engine.clear_cancel()
