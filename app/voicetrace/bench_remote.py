@@ -14,6 +14,7 @@ The server runs as a separate process (`voicetrace serve`), as it would on a GPU
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import socket
@@ -48,12 +49,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(engines: str, max_streams: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(engines: str, max_streams: int, schedule: str = "deadline") -> tuple[subprocess.Popen[bytes], int]:
     import httpx
 
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "voicetrace", "serve", "--port", str(port), "--engines", engines,
-                             "--max-streams", str(max_streams), "--rate", "100000"],
+                             "--max-streams", str(max_streams), "--rate", "100000", "--schedule", schedule],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -175,48 +176,70 @@ async def _one_stream(url: str, rid: str, text: str, voice: str) -> dict[str, An
 
 
 async def _concurrent(url: str, n: int, voice: str) -> list[dict[str, Any]]:
-    # each stream's own opening, so no stream's first phrase is another's phrase-cache hit
-    texts = [f"Stream {k + 1} of {n}. " + " ".join(SENTENCES[(k + i) % len(SENTENCES)] for i in range(12))
+    # each stream opens with its own number, so no first phrase is a phrase-cache hit from another stream
+    texts = [f"Request {next(_OPENERS)}. " + " ".join(SENTENCES[(k + i) % len(SENTENCES)] for i in range(12))
              for k in range(n)]
     return list(await asyncio.gather(*(_one_stream(url, f"c{n}-{k}", texts[k], voice) for k in range(n))))
 
 
-def concurrency(port: int, levels: list[int]) -> dict[str, Any]:
+_OPENERS = itertools.count(101)
+
+
+def concurrency(port: int, levels: list[int], trials: int = 2) -> dict[str, Any]:
+    """Each level `trials` times; a level passes when every trial had 0 underruns and no error. Stops after
+    two failing levels in a row."""
     import httpx
 
     voice = next(v["id"] for v in httpx.get(f"http://127.0.0.1:{port}/v1/voices").json()["voices"]
                  if v["engine"] == "piper")
-    out: dict[str, Any] = {"levels": {}, "max_streams_without_underrun": 0}
+    out: dict[str, Any] = {"levels": {}, "max_streams_without_underrun": 0, "trials": trials}
+    failed_in_row = 0
     for n in levels:
-        res = asyncio.run(_concurrent(f"ws://127.0.0.1:{port}", n, voice))
+        runs = [asyncio.run(_concurrent(f"ws://127.0.0.1:{port}", n, voice)) for _ in range(trials)]
+        res = [r for run in runs for r in run]
         errors = [r["error"] for r in res if "error" in r]
         ok = [r for r in res if "error" not in r]
         unders = sum(r["underruns"] for r in ok)
         out["levels"][n] = {"errors": errors, "underruns": unders,
-                            "ttfa_ms": distribution(r["ttfa_s"] * 1000 for r in ok),
+                            "first_chunk_ms": distribution(r["ttfa_s"] * 1000 for r in ok),
                             "gap_ms_total": round(sum(r["gap_ms"] for r in ok), 1)}
-        print(f"  {n} concurrent Piper streams: {unders} underruns, first-chunk median "
-              f"{out['levels'][n]['ttfa_ms']['median']} ms, errors {len(errors)}", file=sys.stderr)
+        print(f"  {n} concurrent Piper streams × {trials}: {unders} underruns, first chunk median "
+              f"{out['levels'][n]['first_chunk_ms']['median']} ms, errors {len(errors)}", file=sys.stderr)
         if unders == 0 and not errors:
             out["max_streams_without_underrun"] = n
+            failed_in_row = 0
         else:
-            break
+            failed_in_row += 1
+            if failed_in_row == 2:
+                break
     return out
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def run_remote_suite(engines: list[str], repeat: int, out_dir: Path, device: str | None,
                      levels: list[int]) -> dict[str, Any]:
     proc, port = start_server(",".join(engines), max([*levels, 8]))
     try:
-        results = {"machine": _machine(), "ttfa_cancel": ttfa_and_cancel(port, engines, repeat, device)}
-        if "piper" in engines:
-            results["concurrency_piper"] = concurrency(port, levels)
+        results: dict[str, Any] = {"machine": _machine(),
+                                   "ttfa_cancel": ttfa_and_cancel(port, engines, repeat, device)}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
+    if "piper" in engines:
+        # The scheduling lever, before/after in one run: a fresh server each, Piper only.
+        for schedule in ("fifo", "deadline"):
+            print(f"concurrency, schedule {schedule}:", file=sys.stderr)
+            proc, port = start_server("piper", max([*levels, 8]), schedule)
+            try:
+                results[f"concurrency_piper_{schedule}"] = concurrency(port, levels)
+            finally:
+                _stop(proc)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "remote.json").write_text(json.dumps(results, indent=1))
     print(summary_table(results))
@@ -234,12 +257,16 @@ def summary_table(r: dict[str, Any]) -> str:
                      f"{e['network_ms']['median']} ms | {e['cancel_to_silence_ms']['median']} / "
                      f"{e['cancel_to_silence_ms']['p95']} ms | {e['cancel_to_ack_ms']['median']} / "
                      f"{e['cancel_to_ack_ms']['p95']} ms | {e['stale_samples']} |")
-    c = r.get("concurrency_piper")
-    if c:
-        lines += ["", f"concurrent Piper streams with 0 client underruns: {c['max_streams_without_underrun']}"]
+    for schedule in ("fifo", "deadline"):
+        c = r.get(f"concurrency_piper_{schedule}")
+        if not c:
+            continue
+        lines += ["", f"concurrent Piper streams, schedule {schedule}: most with 0 client underruns in "
+                  f"{c['trials']} trials = {c['max_streams_without_underrun']}"]
         for n, lv in c["levels"].items():
-            lines.append(f"  {n} streams: underruns {lv['underruns']}, first chunk median {lv['ttfa_ms']['median']} "
-                         f"ms / max {lv['ttfa_ms']['max']} ms")
+            fc = lv["first_chunk_ms"]
+            lines.append(f"  {n} streams: underruns {lv['underruns']} ({lv['gap_ms_total']} ms of gaps), "
+                         f"first chunk median {fc['median']} / max {fc['max']} ms")
     return "\n".join(lines)
 
 

@@ -234,7 +234,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     limits = Limits(max_streams=args.max_streams, max_chars=args.max_chars, per_minute=args.rate)
-    return serve(args.host, args.port, args.token, engines, args.device, limits)
+    return serve(args.host, args.port, args.token, engines, args.device, limits, args.schedule)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -300,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--max-streams", type=int, default=8, help="concurrent streams; more get 429 busy")
     v.add_argument("--max-chars", type=int, default=10_000, help="longest input text accepted")
     v.add_argument("--rate", type=int, default=120, help="requests per minute per client address")
+    v.add_argument("--schedule", choices=["deadline", "fifo"], default="deadline",
+                   help="how concurrent streams share an engine (fifo: the baseline `bench` compares against)")
     v.set_defaults(func=cmd_serve)
     b = sub.add_parser("bench", help="measure and print figures (suite remote: the server vs in-process)")
     b.add_argument("--suite", default="remote", help="remote: TTFA/cancel through `voicetrace serve`, concurrency")

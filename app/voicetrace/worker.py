@@ -33,9 +33,17 @@ class Job:
     deadline_ns: int = 0
 
 
+SCHEDULES = ("deadline", "fifo")
+
+
 class EngineWorker:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, schedule: str = "deadline") -> None:
+        """`schedule`: "deadline" (earliest deadline first, phrases sized for the engine's share) or "fifo"
+        (first come first served, each stream planned as if alone: the baseline the benchmark compares)."""
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}")
         self.engine = engine
+        self.schedule = schedule
         self.state = "created"  # loading | warming | ready | error
         self.error: BaseException | None = None
         self.ready = threading.Event()  # set when ready *or* failed
@@ -82,7 +90,7 @@ class EngineWorker:
     def share_count(self) -> int:
         """How many streams share this engine now: each gets about 1/load of its compute, so its planner
         must size phrases for an RTF that many times higher (a server with concurrent clients)."""
-        return max(1, self._streams)
+        return max(1, self._streams) if self.schedule == "deadline" else 1
 
     def submit(self, job: Job) -> None:
         if job.deadline_ns == 0:
@@ -100,7 +108,7 @@ class EngineWorker:
         if not live:
             self._pending.clear()
             return None
-        job = min(live, key=lambda j: j.deadline_ns)
+        job = min(live, key=lambda j: j.deadline_ns) if self.schedule == "deadline" else live[0]
         self._pending.remove(job)
         return job
 

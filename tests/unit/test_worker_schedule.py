@@ -1,5 +1,5 @@
-"""The worker's scheduling with a stand-in engine (no model): earliest deadline first across streams, FIFO
-within equal deadlines, cancelled jobs skipped, and the share count the planner divides the engine by."""
+"""The worker's scheduling with a stand-in engine (no model): earliest deadline first across streams (FIFO
+within equal deadlines, or throughout as the baseline), cancelled jobs skipped, and the share count the planner divides the engine by."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from voicetrace.engines.base import SynthResult
 from voicetrace.worker import EngineWorker, Job
@@ -38,9 +39,11 @@ def job(rid: str, text: str, deadline: int, done: list) -> Job:
     return Job(rid, 0, text, "v", 1.0, lambda t: None, lambda r, e, t: done.append(text), deadline_ns=deadline)
 
 
-def test_earliest_deadline_runs_first_and_cancelled_jobs_never_run():
+@pytest.mark.parametrize(("schedule", "order"), [("deadline", ["busy", "early", "also early", "late"]),
+                                                 ("fifo", ["busy", "late", "early", "also early"])])
+def test_schedule_order_and_cancelled_jobs_never_run(schedule, order):
     eng = GateEngine()
-    w = EngineWorker(eng).start()  # type: ignore[arg-type]
+    w = EngineWorker(eng, schedule).start()  # type: ignore[arg-type]
     w.wait_ready(5)
     done: list[str] = []
     w.submit(job("a", "busy", 1, done))  # takes the engine; the rest queue behind it
@@ -56,7 +59,7 @@ def test_earliest_deadline_runs_first_and_cancelled_jobs_never_run():
     while len(done) < 4 and time.monotonic() < deadline:
         time.sleep(0.01)
     w.stop()
-    assert eng.ran == ["busy", "early", "also early", "late"]
+    assert eng.ran == order
     assert "cancelled" not in done
     assert w.is_idle()
 
@@ -67,3 +70,4 @@ def test_share_count_counts_streams_in_progress():
     assert w.share_count() == 1  # never below one: a lone stream has the whole engine
     w._streams = 3
     assert w.share_count() == 3
+    assert EngineWorker(eng, "fifo").share_count() == 1  # type: ignore[arg-type]  # the baseline plans alone

@@ -28,7 +28,8 @@ def check_bind(host: str, token: str | None) -> None:
                         "pass --token SECRET (or set VOICETRACE_TOKEN), or keep the default --host 127.0.0.1")
 
 
-def serve(host: str, port: int, token: str | None, engines: list[str], device: str, limits: Limits) -> int:
+def serve(host: str, port: int, token: str | None, engines: list[str], device: str, limits: Limits,
+          schedule: str = "deadline") -> int:
     import uvicorn
 
     from .app import build_app
@@ -36,7 +37,7 @@ def serve(host: str, port: int, token: str | None, engines: list[str], device: s
     token = token or os.environ.get("VOICETRACE_TOKEN") or None
     check_bind(host, token)
     t = time.perf_counter()
-    service = SpeechService(engines, device=device, limits=limits)
+    service = SpeechService(engines, device=device, limits=limits, schedule=schedule)
     for eid, w in service.workers.items():
         w.ready.wait()
         state = "ready" if w.error is None else f"failed: {w.error}"

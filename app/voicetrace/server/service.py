@@ -78,7 +78,7 @@ class RateLimiter:
 
 class SpeechService:
     def __init__(self, engine_ids: list[str], device: str = "cpu", limits: Limits | None = None,
-                 workers: dict[str, EngineWorker] | None = None) -> None:
+                 workers: dict[str, EngineWorker] | None = None, schedule: str = "deadline") -> None:
         """`workers`: engines already warm (tests share theirs); otherwise one warm worker per engine id."""
         if not engine_ids:
             raise UserError("no engine to serve", "pass --engines kokoro,piper")
@@ -91,7 +91,7 @@ class SpeechService:
             if workers and eid in workers:
                 self.workers[eid] = workers[eid]
             else:
-                self.workers[eid] = EngineWorker(create_engine(find_model(eid), device=device)).start()
+                self.workers[eid] = EngineWorker(create_engine(find_model(eid), device=device), schedule).start()
         self.metrics = ServerMetrics(self)
         self._rate = RateLimiter(self.limits.per_minute)
         self._active: dict[str, ServerStream] = {}
