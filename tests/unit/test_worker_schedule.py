@@ -1,5 +1,6 @@
 """The worker's scheduling with a stand-in engine (no model): earliest deadline first across streams (FIFO
-within equal deadlines, or throughout as the baseline), cancelled jobs skipped, and the share count the planner divides the engine by."""
+within equal deadlines, or throughout as the baseline), cancelled jobs skipped, and the share count the
+planner divides the engine by."""
 
 from __future__ import annotations
 
