@@ -46,3 +46,18 @@ def test_control_characters_are_dropped():
 def test_normalisation_reads_what_espeak_would_misread():
     assert normalize_for_speech("e.g. $42.50, 10% & Dr. Who") == \
         "for example 42 dollars 50 cents, 10 percent and Doctor Who"
+
+
+def test_cuda_without_onnxruntime_gpu_says_how_to_get_it():
+    import onnxruntime as ort
+
+    from voicetrace.engines.base import execution_providers
+
+    assert execution_providers("cpu") == ["CPUExecutionProvider"]
+    with pytest.raises(UserError, match="unknown device"):
+        execution_providers("tpu")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert execution_providers("cuda")[0] == "CUDAExecutionProvider"
+    else:
+        with pytest.raises(UserError, match="onnxruntime-gpu"):
+            execution_providers("cuda")
