@@ -101,7 +101,8 @@ def test_escape_interrupts_and_ctrl_enter_speaks(window_factory, qtbot):
 def test_event_loop_keeps_ticking_while_kokoro_synthesises(window_factory, qtbot):
     w = window_factory()
     _select_engine(w, "kokoro")
-    w.editor.setPlainText(PARAGRAPH)
+    # Its own opening: a phrase-cache hit from an earlier test would make the syntheses too short to probe.
+    w.editor.setPlainText("Meanwhile, a separate sentence starts this one. " + PARAGRAPH)
     ticks: list[int] = []
     probe = QtCore.QTimer()
     probe.setInterval(5)
