@@ -11,7 +11,7 @@ APT_RUN := libportaudio2 libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6
   libxcb-render0 libxcb-shm0 libxcb-sync1 libxcb-util1 libx11-6
 APT_TEST := jackd2 xvfb xauth
 
-.PHONY: setup setup-test run test lint jack-start jack-stop clean
+.PHONY: setup setup-test run test lint package jack-start jack-stop clean
 
 setup: .stamp-apt-run $(VENV)/.stamp-install
 
@@ -54,6 +54,10 @@ test: setup-test
 	@set -o pipefail; status=0; \
 	  $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
 	  bash scripts/jack-dummy.sh stop; exit $$status
+
+# The installers: a PyInstaller one-folder bundle (build/dist/voicetrace) and a .deb (build/*.deb); prints sizes.
+package: setup
+	PY=$(PY) bash packaging/build.sh
 
 jack-start:
 	@bash scripts/jack-dummy.sh start

@@ -237,6 +237,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args.host, args.port, args.token, engines, args.device, limits, args.schedule)
 
 
+def cmd_self_test(args: argparse.Namespace) -> int:
+    from .selftest import run_self_test
+
+    return run_self_test(args.device, args.wav_dir)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.suite != "remote":
         raise UserError(f"unknown bench suite {args.suite!r}", "use --suite remote")
@@ -303,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--schedule", choices=["deadline", "fifo"], default="deadline",
                    help="how concurrent streams share an engine (fifo: the baseline `bench` compares against)")
     v.set_defaults(func=cmd_serve)
+    t = sub.add_parser("self-test", help="check this installation: load both engines, speak, print JSON "
+                       "(also `voicetrace --self-test`)")
+    t.add_argument("--device", help="output device (default: the system's; none → WAV files)")
+    t.add_argument("--wav-dir", help="where the WAV files go when there is no output device")
+    t.set_defaults(func=cmd_self_test)
     b = sub.add_parser("bench", help="measure and print figures (suite remote: the server vs in-process)")
     b.add_argument("--suite", default="remote", help="remote: TTFA/cancel through `voicetrace serve`, concurrency")
     b.add_argument("--engines", default="piper,kokoro")
@@ -317,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--self-test"]:
+        argv = ["self-test", *argv[1:]]
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["app", *argv]  # no command: the desktop window
     args = parser.parse_args(argv)

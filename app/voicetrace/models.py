@@ -84,8 +84,9 @@ def _packaged_entries() -> list[ModelEntry]:
             origin = f["from"]
             if origin.startswith("package:"):
                 path = _package_file(origin.removeprefix("package:"))
-            else:  # parts: assembled into the user cache on first use
-                path = cache_dir() / f["name"]
+            else:  # parts: assembled into the user cache on first use, unless an installer ships it whole
+                bundled = repo_models_dir() / f["name"]
+                path = bundled if getattr(sys, "_MEIPASS", None) and bundled.is_file() else cache_dir() / f["name"]
             files[role] = ModelFile(role, path, f["sha256"], origin)
         out.append(ModelEntry(m["id"], m["engine"], m["title"], int(m["sample_rate"]), m["default_voice"],
                               m["source"], files))
@@ -172,12 +173,18 @@ def _assemble_parts(target: ModelFile) -> None:
 
 
 def _stamp(path: Path) -> Path:
-    return path.with_name(path.name + ".verified")
+    # In the user cache, named after the file's full path: the file itself may sit in a read-only install.
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    return cache_dir() / "verified" / f"{path.name}.{key}"
 
 
 def _mark_verified(path: Path) -> None:
     st = path.stat()
-    _stamp(path).write_text(f"{st.st_size} {st.st_mtime_ns}\n")
+    try:
+        _stamp(path).parent.mkdir(parents=True, exist_ok=True)
+        _stamp(path).write_text(f"{st.st_size} {st.st_mtime_ns}\n")
+    except OSError:
+        pass  # no writable cache: the file is hashed again next time, nothing worse
 
 
 def _known_good(path: Path) -> bool:
@@ -207,7 +214,9 @@ def ensure_files(entry: ModelEntry, verify: bool = False) -> None:
         if not verify and _known_good(f.path):
             continue
         if sha256_file(f.path) != f.sha256:
-            if f.origin.startswith("parts:"):
+            if getattr(sys, "_MEIPASS", None):
+                fix = "reinstall VoiceTrace: the file is part of the installation"
+            elif f.origin.startswith("parts:"):
                 fix = f"delete it to rebuild it from the installed wheels: rm {f.path}"
             else:
                 fix = "reinstall its package: pip install --force-reinstall " + \

@@ -1,0 +1,8 @@
+"""The bundle's entry point: the same command line as the `voicetrace` console script."""
+
+import sys
+
+from voicetrace.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
