@@ -18,7 +18,7 @@ from .audio.shaping import PAUSE_S, add_pause, shape_chunk
 from .contract import AudioArray, Ev
 from .engines.base import SynthResult
 from .errors import UserError
-from .text.planner import Planner, PlannerConfig, split_to_limit
+from .text.planner import MAX_PIECE_CHARS, Planner, PlannerConfig, split_long_word, split_to_limit
 from .trace import Trace, now_ns
 
 if TYPE_CHECKING:
@@ -97,17 +97,24 @@ def produce(worker: EngineWorker, job: StreamJob, emit: Emit) -> None:
             return 0
         parts = split_to_limit(phrase.words, eng.fits)
         first_word = phrase.first_word
+        submitted = 0
         for k, words in enumerate(parts):
-            i = next(next_index)
-            text = " ".join(words)
-            brk_of[i] = phrase.brk if k == len(parts) - 1 else 0
-            # first_word lets a window highlight the phrase being spoken in the text it came from
-            trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words), first_word=first_word,
-                      total_words=planner.total_words)
+            texts = [" ".join(words)]
+            if len(words) == 1 and (len(words[0]) > MAX_PIECE_CHARS or not eng.fits(words[0])):
+                texts = split_long_word(words[0], eng.fits)  # one huge "word": spoken piece by piece
+            for j, text in enumerate(texts):
+                i = next(next_index)
+                last = k == len(parts) - 1 and j == len(texts) - 1
+                brk_of[i] = phrase.brk if last else 0
+                # first_word lets a window highlight the phrase being spoken in the text it came from; the
+                # pieces of one split word count it once
+                trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words) if j == 0 else 0,
+                          first_word=first_word, total_words=planner.total_words)
+                worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i),
+                                  deadline_ns=deadline))
+                submitted += 1
             first_word += len(words)
-            worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i),
-                              deadline_ns=deadline))
-        return len(parts)
+        return submitted
 
     resampler = None
     if eng.rate != job.out_rate:

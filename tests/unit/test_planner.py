@@ -69,3 +69,14 @@ def test_split_to_limit_keeps_words_in_order():
     parts = split_to_limit(words, lambda t: len(t) <= 30)
     assert [w for p in parts for w in p] == list(words)
     assert all(len(" ".join(p)) <= 30 for p in parts)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(min_size=1, max_size=500).filter(lambda s: s.strip() == s and " " not in s),
+       st.integers(2, 80), st.integers(1, 40))
+def test_an_over_long_word_is_spoken_in_pieces_that_fit(word, max_chars, limit):
+    from voicetrace.text.planner import split_long_word
+
+    pieces = split_long_word(word, lambda t: len(t) <= limit, max_chars)
+    assert "".join(pieces) == word  # nothing lost, repeated or reordered
+    assert all(len(p) <= min(max_chars, max(limit, 1)) or len(p) == 1 for p in pieces)

@@ -10,6 +10,7 @@ from ..errors import UserError
 MAX_TEXT_CHARS = 100_000  # about 15 000 words, an hour of speech; documented in README and --help
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # half a UTF-16 pair: not a character, and UTF-8 cannot encode it
 _ABBREVIATIONS = {
     "e.g.": "for example", "i.e.": "that is", "etc.": "et cetera", "vs.": "versus",
     "Dr.": "Doctor", "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Prof.": "Professor",
@@ -26,7 +27,7 @@ def clean_input(text: str) -> str:
     if len(text) > MAX_TEXT_CHARS:
         raise UserError(f"text is {len(text):,} characters, over the maximum of {MAX_TEXT_CHARS:,}",
                         "split it into smaller parts")
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text)).replace("\t", " ")
+    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", _SURROGATE.sub(" ", text))).replace("\t", " ")
     if not text.strip():
         raise UserError("there is no text to speak", "type or paste some words")
     if not any(ch.isalnum() for ch in text):

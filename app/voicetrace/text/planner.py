@@ -170,3 +170,25 @@ def split_to_limit(words: tuple[str, ...], fits: object) -> list[tuple[str, ...]
         return [words]
     mid = len(words) // 2
     return split_to_limit(words[:mid], fits) + split_to_limit(words[mid:], fits)
+
+
+MAX_PIECE_CHARS = 60  # longer than any real word: a longer "word" (a hash, "aaaa…") is spoken in pieces
+
+
+def split_long_word(word: str, fits: object, max_chars: int = MAX_PIECE_CHARS) -> list[str]:
+    """Pieces of a single over-long word, in order, each at most `max_chars` and each `fits` (halving
+    further where the engine's phoneme limit needs it). Joined, the pieces are the word."""
+    assert callable(fits)
+    pieces = [word[i:i + max_chars] for i in range(0, len(word), max_chars)] or [word]
+    out: list[str] = []
+    for p in pieces:
+        out += _halve_until_fits(p, fits)
+    return out
+
+
+def _halve_until_fits(piece: str, fits: object) -> list[str]:
+    assert callable(fits)
+    if len(piece) <= 1 or fits(piece):
+        return [piece]
+    mid = len(piece) // 2
+    return _halve_until_fits(piece[:mid], fits) + _halve_until_fits(piece[mid:], fits)
