@@ -56,7 +56,7 @@ class Request:
 
 
 def check_speed(speed: float) -> float:
-    if not isinstance(speed, int | float) or not math.isfinite(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or not math.isfinite(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
         raise UserError(f"speed {speed!r} is out of range", f"use a number from {MIN_SPEED} to {MAX_SPEED}")
     return float(speed)
 

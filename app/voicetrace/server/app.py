@@ -93,7 +93,7 @@ def build_app(service: SpeechService, token: str | None = None) -> ASGIApp:
         try:
             body = await _read_json(request)
             fmt = body.get("response_format", "wav")
-            if fmt not in FORMATS:
+            if not isinstance(fmt, str) or fmt not in FORMATS:
                 raise Rejected(400, "unsupported_response_format", f"response_format {str(fmt)[:20]!r} is not "
                                "supported here; use pcm (raw s16le, 24 kHz, mono) or wav", param="response_format")
             loop = asyncio.get_running_loop()
@@ -217,6 +217,9 @@ class WsConnection:
 
     def _start(self, data: dict[str, Any]) -> None:
         rid = data.get("request_id") or uuid.uuid4().hex[:12]
+        if not isinstance(rid, str):
+            self._reply_error("request_id must be a string", "invalid_request_id")
+            return
         if rid in self.streams:
             self._reply_error(f"request {str(rid)[:64]!r} is already streaming on this socket",
                               "duplicate_request_id", rid)

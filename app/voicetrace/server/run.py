@@ -10,7 +10,9 @@ import time
 from ..errors import UserError
 from .service import Limits, SpeechService
 
-WS_MAX_BYTES = 1024 * 1024  # larger WebSocket messages close the socket (the app's own limit is lower)
+# Larger WebSocket messages close the socket (code 1009); below it, anything over the service's own limit
+# (4 bytes per character of --max-chars) gets an `error` message and the socket stays.
+WS_MAX_BYTES = 4 * 1024 * 1024
 
 
 def is_loopback(host: str) -> bool:

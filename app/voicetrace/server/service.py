@@ -182,8 +182,8 @@ class SpeechService:
             if not isinstance(text, str):
                 raise Rejected(400, "invalid_type", "input must be a string", param="input")
             if len(text) > self.limits.max_chars:
-                raise Rejected(400, "text_too_long", f"input is {len(text):,} characters, over this server's "
-                               f"maximum of {self.limits.max_chars:,}; split it", param="input")
+                raise Rejected(400, "text_too_long", f"input is {len(text):,} characters, over the maximum of "
+                               f"{self.limits.max_chars:,} on this server; split it", param="input")
             try:
                 text = clean_input(text)
             except UserError as exc:
