@@ -305,3 +305,39 @@ def test_remote_server_that_is_not_there_is_explained_and_the_app_goes_on(window
     _select_engine(w, "piper")
     qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=5_000)
     _speak_until_done(w, qtbot, "Local speech still works.", rows=1)
+
+
+def test_bad_input_corpus_in_the_window(window_factory, qtbot):
+    """The corpus's text and voice cases typed into the window (the speed box cannot hold a bad speed): each is
+    spoken or explained in the banner, and the window goes on."""
+    from corpus.bad_input import CASES
+
+    w = window_factory()
+    _select_engine(w, "piper")
+    problems = []
+    for case in [c for c in CASES if c.speed == 1.0]:
+        w.clear_error()
+        w.editor.setPlainText(case.text)
+        w.voice_box.setEditText(case.voice or "joe")
+        rows = w.table.rowCount()
+        w.speak()
+        if case.expect == "error":
+            try:
+                qtbot.waitUntil(lambda r=rows: w.banner_row.isVisible() or w.table.rowCount() > r, timeout=10_000)
+            except Exception:
+                problems.append(f"{case.name}: nothing happened")
+                continue
+            if w.table.rowCount() > rows and w.core.records[-1]["outcome"] != "failed":
+                problems.append(f"{case.name}: {w.core.records[-1]['outcome']}")
+            elif w.table.rowCount() == rows and case.needle.lower() not in w.banner.text().lower():
+                problems.append(f"{case.name}: banner {w.banner.text()!r}")
+            continue
+        qtbot.waitUntil(lambda r=rows: _first_audio(w) or w.table.rowCount() > r, timeout=30_000)
+        w.interrupt()
+        qtbot.waitUntil(lambda r=rows: w.table.rowCount() > r, timeout=10_000)
+        rec = w.core.records[-1]
+        if rec["outcome"] not in ("cancelled", "done") or rec["stale_samples_after_cancel"]:
+            problems.append(f"{case.name}: {rec['outcome']} {rec['error']!r}")
+    assert problems == []
+    w.voice_box.setEditText("joe")
+    _speak_until_done(w, qtbot, "The window goes on.", rows=w.table.rowCount() + 1)
