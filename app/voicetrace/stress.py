@@ -52,13 +52,15 @@ class StressReport:
     threads: tuple[int, int] = (0, 0)  # before, after
     files: tuple[int, int] = (0, 0)
     rss_mb: tuple[float, float] = (0.0, 0.0)  # after warm-up, at the end
+    rss_every_100: list[float] = field(default_factory=list)  # does it level off (arena) or keep growing (leak)?
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"cycles": self.cycles, "outcomes": dict(self.outcomes), "moments": dict(self.moments),
                 "stale_samples": self.stale_samples, "violations": self.violations[:20],
                 "threads_before_after": self.threads, "open_files_before_after": self.files,
-                "rss_mb_after_warmup_and_end": self.rss_mb, "seconds": round(self.seconds, 1)}
+                "rss_mb_after_warmup_and_end": self.rss_mb, "rss_mb_every_100_cycles": self.rss_every_100,
+                "seconds": round(self.seconds, 1)}
 
 
 def _wait_for(req: Any, pred: Any, timeout: float = 30.0) -> bool:
@@ -117,6 +119,8 @@ def run_cycles(session: Any, engine: str, cycles: int, seed: int = 1234, warmup:
             rep.outcomes[m.outcome] += 1
             rep.moments[moment] += 1
             rep.stale_samples += m.stale_samples_after_cancel
+            if rep.cycles % 100 == 0:
+                rep.rss_every_100.append(rss_mb())
     time.sleep(0.3)
     rep.threads = (rep.threads[0], threading.active_count())
     rep.files = (rep.files[0], open_files())
