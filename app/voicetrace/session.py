@@ -56,7 +56,8 @@ class Request:
 
 
 def check_speed(speed: float) -> float:
-    if isinstance(speed, bool) or not isinstance(speed, int | float) or not math.isfinite(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
+    number = isinstance(speed, int | float) and not isinstance(speed, bool)  # JSON true is not a speed
+    if not number or not math.isfinite(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
         raise UserError(f"speed {speed!r} is out of range", f"use a number from {MIN_SPEED} to {MAX_SPEED}")
     return float(speed)
 
