@@ -244,13 +244,19 @@ def cmd_self_test(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    if args.suite != "remote":
-        raise UserError(f"unknown bench suite {args.suite!r}", "use --suite remote")
-    from .bench_remote import run_remote_suite
-
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    levels = [int(x) for x in args.streams.split(",")]
-    run_remote_suite(engines, args.repeat, Path(args.out), args.device, levels)
+    if args.suite == "remote":
+        from .bench_remote import run_remote_suite
+
+        levels = [int(x) for x in args.streams.split(",")]
+        run_remote_suite(engines, args.repeat, Path(args.out), args.device, levels)
+        return 0
+    if args.suite != "compare":
+        raise UserError(f"unknown bench suite {args.suite!r}", "use --compare (the default) or --suite remote")
+    from .bench_compare import load_texts, run_compare
+
+    texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])
+    run_compare(engines, texts, args.repeat, Path(args.out), args.device, args.play_limit)
     return 0
 
 
@@ -314,10 +320,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help="output device (default: the system's; none → WAV files)")
     t.add_argument("--wav-dir", help="where the WAV files go when there is no output device")
     t.set_defaults(func=cmd_self_test)
-    b = sub.add_parser("bench", help="measure and print figures (suite remote: the server vs in-process)")
-    b.add_argument("--suite", default="remote", help="remote: TTFA/cancel through `voicetrace serve`, concurrency")
+    b = sub.add_parser("bench", help="measure and print figures: --compare (strategies side by side, the "
+                       "default) or --suite remote (the server vs in-process)")
+    b.add_argument("--compare", dest="suite", action="store_const", const="compare",
+                   help="whole utterance vs kokoro-onnx create_stream vs per-sentence vs VoiceTrace")
+    b.add_argument("--suite", default="compare", help="compare (default) or remote")
     b.add_argument("--engines", default="piper,kokoro")
-    b.add_argument("--repeat", type=int, default=10, help="requests per engine and path")
+    b.add_argument("--texts", default="short,sentence,paragraph",
+                   help="names in assets/bench (short, sentence, paragraph, article) or files, comma-separated")
+    b.add_argument("--play-limit", type=float, default=15.0, metavar="S",
+                   help="compare: play each full run at most this long, then cancel it")
+    b.add_argument("--repeat", type=int, default=3, help="runs per engine, strategy and text (remote: pairs)")
     b.add_argument("--streams", default="1,2,4,8,12,16,24,32", help="concurrent Piper stream counts to try")
     b.add_argument("--device", help="output device (default: the system's)")
     b.add_argument("--out", default="build/bench", help="folder for the JSON results")

@@ -55,6 +55,7 @@ class StreamJob:
     buffered_s: Callable[[], float]  # seconds of this stream's audio queued ahead of the listener now
     planner_config: PlannerConfig | None = None
     skipped: list[str] = field(default_factory=list)  # phrases with nothing speakable
+    use_cache: bool = True
 
 
 def produce(worker: EngineWorker, job: StreamJob, emit: Emit) -> None:
@@ -111,11 +112,13 @@ def produce(worker: EngineWorker, job: StreamJob, emit: Emit) -> None:
                 trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words) if j == 0 else 0,
                           first_word=first_word, total_words=planner.total_words)
                 worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i),
-                                  deadline_ns=deadline))
+                                  deadline_ns=deadline, use_cache=job.use_cache))
                 submitted += 1
             first_word += len(words)
         return submitted
 
+    whole = planner.cfg.mode == "whole"  # the batch baseline: nothing plays until everything is made
+    held: list[AudioArray] = []
     resampler = None
     if eng.rate != job.out_rate:
         import soxr
@@ -144,6 +147,11 @@ def produce(worker: EngineWorker, job: StreamJob, emit: Emit) -> None:
         final = in_flight == 0 and planner.done
         if not final:
             audio = add_pause(audio, res.rate, PAUSE_S.get(brk_of[i], 0.0))
+        if whole:
+            held.append(audio)
+            if not final:
+                continue
+            audio, i = np.concatenate(held), 0
         if resampler is not None:
             audio = np.asarray(resampler.resample_chunk(audio, last=final), dtype=np.float32)
         emit(i, audio, final)

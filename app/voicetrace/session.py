@@ -72,6 +72,7 @@ class Session:
         self.on_chunk = on_chunk
         self.workers = workers
         self.planner_configs = planner_configs or {}
+        self.use_cache = True  # the phrase-audio cache; the benchmark compares strategies without it
         self._requests: dict[str, Request] = {}
         self._by_tag: dict[int, Request] = {}
         self._tags = itertools.count(1)
@@ -183,7 +184,8 @@ class Session:
 
     def _feed_inner(self, req: Request) -> None:
         job = StreamJob(req.id, req.text, req.voice, req.speed, req.trace, req.stop, self.player.rate,
-                        lambda: self.player.queued_ms() / 1000, self.planner_configs.get(req.engine), req.skipped)
+                        lambda: self.player.queued_ms() / 1000, self.planner_configs.get(req.engine), req.skipped,
+                        use_cache=self.use_cache)
         self.workers[req.engine].stream(job, lambda i, audio, final: self._write(req, i, audio, final))
 
     def _write(self, req: Request, index: int, audio: AudioArray, final: bool) -> None:

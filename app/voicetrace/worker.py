@@ -31,6 +31,7 @@ class Job:
     cancelled: bool = False
     # When its stream runs out of audio (perf_counter_ns); 0 = now. The worker runs the earliest first.
     deadline_ns: int = 0
+    use_cache: bool = True  # the phrase-audio cache (the benchmark turns it off for a fair comparison)
 
 
 SCHEDULES = ("deadline", "fifo")
@@ -44,6 +45,8 @@ class EngineWorker:
             raise ValueError(f"schedule must be one of {SCHEDULES}")
         self.engine = engine
         self.schedule = schedule
+        # False: a cancel lets the run in flight finish (how baseline streamers stop: between chunks)
+        self.abort_runs = True
         self.state = "created"  # loading | warming | ready | error
         self.error: BaseException | None = None
         self.ready = threading.Event()  # set when ready *or* failed
@@ -122,7 +125,8 @@ class EngineWorker:
             if cur is not None and cur.request_id == request_id:
                 cur.cancelled = True
                 self._idle_waiters.setdefault(request_id, []).append(on_idle)
-                self.engine.cancel()
+                if self.abort_runs:
+                    self.engine.cancel()
                 return
         on_idle(now_ns())  # nothing of it is running: idle for this request right now
 
@@ -173,7 +177,7 @@ class EngineWorker:
             else:
                 job.on_start(now_ns())
                 try:
-                    result = self.engine.synthesize(job.text, job.voice, job.speed)
+                    result = self.engine.synthesize(job.text, job.voice, job.speed, use_cache=job.use_cache)
                 except SynthesisCancelled as exc:
                     error = exc
                 except Exception as exc:  # a failing run fails its request; the worker serves the next

@@ -86,3 +86,22 @@ def test_word_spans_match_the_planners_words(text):
     spans = word_spans(text)
     words = split_words(text)
     assert [text[a:b] for a, b in spans] == [w.text for w in words]
+
+
+def test_bench_summary_per_engine_and_strategy():
+    from voicetrace.bench_compare import summarize
+
+    def run(strategy, ttfa, interrupted=False, silence=None):
+        return {"engine": "piper", "strategy": strategy, "text": "short", "interrupted": interrupted,
+                "ttfa_callback_ms": ttfa - 20, "ttfa_audible_ms": ttfa, "rtf": 0.05, "underruns": 0,
+                "underrun_ms": 0.0, "cancelled": interrupted, "cancel_to_silence_ms": silence,
+                "cancel_to_idle_ms": 1.0 if interrupted else None, "stale_samples_after_cancel": 0}
+
+    runs = [run("whole", 300), run("whole", 500), run("whole", 0, True, 30.0),
+            run("voicetrace", 60), run("voicetrace", 70), run("voicetrace", 0, True, 31.0),
+            run("voicetrace", 0, True, 39.0)]
+    s = summarize(runs)["piper"]
+    assert s["whole"]["ttfa_audible_ms_median"] == 400  # interrupted runs do not count for TTFA
+    assert s["voicetrace"]["ttfa_audible_ms_median"] == 65
+    assert s["voicetrace"]["cancel_to_silence_ms_p99"] == 39.0  # nearest rank: an observed value
+    assert s["voicetrace"]["ttfa_audible_ms_by_text"] == {"short": 65}

@@ -76,6 +76,9 @@ class PlannerConfig:
     first_max_chars: int = 40
     max_chars: int = 300  # model limit proxy (Kokoro: 510 phonemes); the engine re-checks in phonemes
     safety: float = 0.6  # the next phrase's synthesis may use this share of the buffered audio
+    # adaptive: VoiceTrace's (short first phrase, growth by buffered audio). The benchmark's baselines:
+    # sentence: one sentence per phrase (what most wrappers stream); whole: the entire text at once.
+    mode: str = "adaptive"
 
 
 class Planner:
@@ -98,13 +101,24 @@ class Planner:
     def next_phrase(self, buffered_s: float, rtf: float, sec_per_char: float) -> Phrase | None:
         if self.done:
             return None
-        end = self._first_end() if self.count == 0 else self._grown_end(buffered_s, rtf, sec_per_char)
-        end = self._cap_chars(self.pos, end)
+        if self.cfg.mode == "whole":
+            end = len(self.words)
+        elif self.cfg.mode == "sentence":
+            end = self._sentence_end()
+        else:
+            end = self._first_end() if self.count == 0 else self._grown_end(buffered_s, rtf, sec_per_char)
+            end = self._cap_chars(self.pos, end)
         ph = Phrase(self.count, self.pos, tuple(w.text for w in self.words[self.pos:end]),
                     self.words[end - 1].brk)
         self.pos = end
         self.count += 1
         return ph
+
+    def _sentence_end(self) -> int:
+        for i in range(self.pos, len(self.words)):
+            if self.words[i].brk >= SENTENCE:
+                return i + 1
+        return len(self.words)
 
     def _first_end(self) -> int:
         """A few words, ending at the first natural break if there is one early enough."""

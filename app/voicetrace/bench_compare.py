@@ -1,0 +1,351 @@
+"""`voicetrace bench --compare`: the same texts, the same warm engines, the same output device and the same
+trace, four ways of turning text into streamed audio:
+
+- `whole`: synthesise everything, then play (the batch baseline);
+- `kokoro_onnx_stream` (Kokoro only): kokoro-onnx's own `create_stream`, played as it yields;
+- `per_sentence`: one sentence per synthesis call, played as each is ready (what most wrappers do);
+- `voicetrace`: a short first phrase, phrases grown by the audio buffered, pipelined.
+
+The baselines stop the way their originals do, between chunks (the run in flight finishes); VoiceTrace aborts
+the run in flight. The phrase-audio cache is off for every strategy (its own lever is measured separately).
+Long texts are played for at most `play_limit_s` and then cancelled, so an article does not take minutes per
+run; TTFA and underruns are measured within that window."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .contract import Ev
+from .engines.phonemes import ESPEAK_LOCK
+from .errors import UserError
+from .produce import Emit, StreamJob, planner_config_for
+from .report import distribution, percentile
+from .trace import now_ns
+from .worker import EngineWorker
+
+STRATEGIES = ("whole", "kokoro_onnx_stream", "per_sentence", "voicetrace")
+BASELINES = ("whole", "kokoro_onnx_stream", "per_sentence")
+TEXTS_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "bench"
+DEFAULT_TEXTS = ("short", "sentence", "paragraph")
+
+
+class KokoroOnnxStreamWorker(EngineWorker):
+    """kokoro-onnx's `create_stream` on the Kokoro engine's own model, as a chunk source for the Session."""
+
+    def __init__(self, kokoro: EngineWorker) -> None:
+        super().__init__(kokoro.engine)
+        self.state = "ready" if kokoro.state == "ready" else kokoro.state
+        self.error = kokoro.error
+        self.ready.set()
+        self._stopping: dict[str, list[Any]] = {}
+
+    def start(self) -> KokoroOnnxStreamWorker:
+        return self  # no thread of its own: the stream runs on the request's feeder thread
+
+    def stream(self, job: StreamJob, emit: Emit) -> None:
+        import soxr
+
+        kokoro = self.engine._kokoro  # type: ignore[attr-defined]
+        resample = (soxr.ResampleStream(self.engine.rate, job.out_rate, 1, dtype="float32")
+                    if self.engine.rate != job.out_rate else None)
+        self._stopping[job.request_id] = []
+
+        async def run() -> None:
+            gen = kokoro.create_stream(job.text, job.voice, job.speed, "en-us")
+            index = 0
+            pending: np.ndarray | None = None
+            try:
+                while True:
+                    t0 = now_ns()
+                    job.trace.add(Ev.SYNTH_START, t0, index=index)
+                    with ESPEAK_LOCK:  # its first step phonemizes the whole text with espeak-ng
+                        try:
+                            audio, rate = await gen.__anext__()
+                        except StopAsyncIteration:
+                            break
+                    t1 = now_ns()
+                    a = np.asarray(audio, dtype=np.float32).reshape(-1)
+                    job.trace.add(Ev.SYNTH_END, t1, index=index, samples=len(a), rate=rate, compute_ns=t1 - t0,
+                                  cache=[])
+                    job.trace.add(Ev.PHRASE_PLANNED, index=index, text="", words=0, first_word=0, total_words=0)
+                    if job.stop.is_set():
+                        return
+                    # Hold one chunk back: only the generator's end says which chunk is the last.
+                    if pending is not None:
+                        out = resample.resample_chunk(pending) if resample else pending
+                        emit(index - 1, np.asarray(out, dtype=np.float32), False)
+                    pending = a
+                    index += 1
+                if pending is not None and not job.stop.is_set():
+                    out = resample.resample_chunk(pending, last=True) if resample else pending
+                    emit(index - 1, np.asarray(out, dtype=np.float32), True)
+            finally:
+                await gen.aclose()
+
+        try:
+            asyncio.run(run())
+        finally:
+            waiters = self._stopping.pop(job.request_id, [])
+            t = now_ns()
+            for w in waiters:
+                w(t)  # the generator is closed: nothing more runs for this request
+
+    def cancel(self, request_id: str, on_idle: Any) -> None:
+        waiters = self._stopping.get(request_id)
+        if waiters is None:
+            on_idle(now_ns())
+        else:
+            waiters.append(on_idle)  # between chunks, as kokoro-onnx stops: after the batch in flight
+
+
+def strategy_config(strategy: str, engine_kind: str) -> Any:
+    from dataclasses import replace
+
+    base = planner_config_for(engine_kind)
+    return {"whole": replace(base, mode="whole"), "per_sentence": replace(base, mode="sentence")}.get(strategy, base)
+
+
+def load_texts(names: list[str]) -> dict[str, str]:
+    out = {}
+    for n in names:
+        p = Path(n)
+        if not p.is_file():
+            p = TEXTS_DIR / f"{n}.txt"
+        try:
+            out[p.stem] = p.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UserError(f"cannot read bench text {n!r} ({exc})", f"use a file or one of {DEFAULT_TEXTS}") from exc
+    return out
+
+
+def _run_one(session: Any, key: str, text: str, voice: str, play_limit_s: float,
+             cancel_after_audio_s: float | None) -> dict[str, Any]:
+    req = session.submit(text, key, voice)
+    deadline = time.monotonic() + 600
+    first_audio: float | None = None
+    while not req.finished.wait(0.005) and time.monotonic() < deadline:
+        if first_audio is None and any(e.data["n"] > 0 for e in req.trace.of(Ev.PLAY)):
+            first_audio = time.monotonic()
+        if first_audio is None:
+            continue
+        limit = cancel_after_audio_s if cancel_after_audio_s is not None else play_limit_s
+        if time.monotonic() - first_audio >= limit:
+            session.cancel(req.id)
+            req.finished.wait(30)
+            break
+    if not req.finished.is_set():
+        session.cancel(req.id)
+        req.finished.wait(30)
+    time.sleep(0.15)  # stale audio after a cancel would show in the trace now
+    m = session.metrics(req.id).to_dict()
+    m.pop("chunks", None)
+    m["played_s"] = round(sum(e.data["n"] for e in req.trace.of(Ev.PLAY)) / session.player.rate, 3)
+    m["interrupted"] = cancel_after_audio_s is not None
+    return m
+
+
+def run_compare(engines: list[str], texts: dict[str, str], repeat: int, out_dir: Path, device: str | None,
+                play_limit_s: float = 15.0, seed: int = 7) -> dict[str, Any]:
+    from .audio.player import Player
+    from .engines import create_engine
+    from .models import find_model
+    from .session import Session
+
+    rng = random.Random(seed)
+    workers = {e: EngineWorker(create_engine(find_model(e))).start() for e in engines}
+    for w in workers.values():
+        w.wait_ready(300)
+    player = Player(device)
+    player.start()
+    machine = _machine(player)
+    runs: list[dict[str, Any]] = []
+    plan = [(e, s, t) for e in engines for s in STRATEGIES for t in texts
+            if not (s == "kokoro_onnx_stream" and workers[e].engine.entry.engine != "kokoro")]
+    total = len(plan) * repeat * 2
+    done = 0
+    t_start = time.perf_counter()
+    try:
+        for eid, strategy, tname in plan:
+            w = workers[eid]
+            key = f"{eid}/{strategy}"
+            source: EngineWorker = KokoroOnnxStreamWorker(w) if strategy == "kokoro_onnx_stream" else w
+            w.abort_runs = strategy == "voicetrace"
+            session = Session(player, {key: source},
+                              planner_configs={key: strategy_config(strategy, w.engine.entry.engine)})
+            session_use_cache_off(session)
+            try:
+                for k in range(repeat):
+                    for interrupt in (False, True):
+                        cancel_at = rng.uniform(0.5, 2.5) if interrupt else None
+                        m = _run_one(session, key, texts[tname], w.engine.default_voice, play_limit_s, cancel_at)
+                        m.update(engine=eid, strategy=strategy, text=tname, repeat=k)
+                        runs.append(m)
+                        done += 1
+                        _progress(done, total, t_start, m)
+            finally:
+                session.close()
+                w.abort_runs = True
+    finally:
+        player.close()
+        for w in workers.values():
+            w.stop()
+    results = {"machine": machine, "play_limit_s": play_limit_s, "repeat": repeat,
+               "texts": {k: len(v.split()) for k, v in texts.items()}, "runs": runs,
+               "summary": summarize(runs)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+    (out_dir / "report.md").write_text(markdown(results))
+    plot_ttfa(results, out_dir / "ttfa.png")
+    print(markdown(results))
+    return results
+
+
+def session_use_cache_off(session: Any) -> None:
+    """Every strategy without the phrase-audio cache: the Session's StreamJobs are built with use_cache."""
+    session.use_cache = False
+
+
+def _progress(done: int, total: int, t0: float, m: dict[str, Any]) -> None:
+    width = 30
+    filled = int(width * done / total)
+    eta = (time.perf_counter() - t0) / done * (total - done)
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {m['engine']:6s} {m['strategy']:18s} "
+          f"{m['text']:9s} TTFA {m['ttfa_audible_ms'] or float('nan'):7.1f} ms  eta {eta:4.0f} s", end="",
+          file=sys.stderr, flush=True)
+    if done == total:
+        print(file=sys.stderr)
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for r in runs:
+        out.setdefault(r["engine"], {}).setdefault(r["strategy"], []).append(r)
+    summary: dict[str, Any] = {}
+    for eid, by_s in out.items():
+        summary[eid] = {}
+        for s, rs in by_s.items():
+            full = [r for r in rs if not r["interrupted"]]
+            cut = [r for r in rs if r["interrupted"] and r["cancelled"]]
+            silence = [r["cancel_to_silence_ms"] for r in cut if r["cancel_to_silence_ms"] is not None]
+            summary[eid][s] = {
+                "ttfa_callback_ms_median": distribution(r["ttfa_callback_ms"] for r in full)["median"],
+                "ttfa_audible_ms_median": distribution(r["ttfa_audible_ms"] for r in full)["median"],
+                "ttfa_audible_ms_p95": distribution(r["ttfa_audible_ms"] for r in full)["p95"],
+                "rtf_median": distribution(r["rtf"] for r in full)["median"],
+                "underruns": sum(r["underruns"] for r in rs),
+                "underrun_ms": round(sum(r["underrun_ms"] for r in rs), 1),
+                "cancel_to_silence_ms_p99": round(percentile(silence, 99), 3) if silence else None,
+                "cancel_to_idle_ms_median": distribution(r["cancel_to_idle_ms"] for r in cut)["median"],
+                "stale_samples": sum(r["stale_samples_after_cancel"] for r in rs),
+                "ttfa_audible_ms_by_text": {t: distribution(r["ttfa_audible_ms"] for r in full if r["text"] == t)
+                                            ["median"] for t in sorted({r["text"] for r in full})},
+            }
+    return summary
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [f"# VoiceTrace bench --compare\n\n{results['machine']}; {results['repeat']} run(s) per engine, "
+             f"strategy and text, each once in full (played up to {results['play_limit_s']} s) and once "
+             "interrupted 0.5–2.5 s after its first audio. Texts (words): "
+             + ", ".join(f"{k} {v}" for k, v in results["texts"].items()) + ".\n"]
+    for eid, by_s in results["summary"].items():
+        lines += [f"## {eid}\n", "| strategy | TTFA audible median | p95 | TTFA callback median | RTF | underruns "
+                  "(gap ms) | cancel→silence p99 | cancel→engine idle median | stale |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for s in STRATEGIES:
+            if s not in by_s:
+                continue
+            v = by_s[s]
+            lines.append(f"| {s} | {_ms(v['ttfa_audible_ms_median'])} | {_ms(v['ttfa_audible_ms_p95'])} | "
+                         f"{_ms(v['ttfa_callback_ms_median'])} | {v['rtf_median']} | {v['underruns']} "
+                         f"({v['underrun_ms']}) | {_ms(v['cancel_to_silence_ms_p99'])} | "
+                         f"{_ms(v['cancel_to_idle_ms_median'])} | {v['stale_samples']} |")
+        vt = by_s.get("voicetrace")
+        if vt:
+            lines += ["", "TTFA (audible, median) by text — and VoiceTrace's as a ratio of each baseline:", "",
+                      "| text | " + " | ".join(s for s in STRATEGIES if s in by_s) + " |",
+                      "|---|" + "---|" * sum(1 for s in STRATEGIES if s in by_s)]
+            for t in vt["ttfa_audible_ms_by_text"]:
+                cells = []
+                for s in STRATEGIES:
+                    if s not in by_s:
+                        continue
+                    x = by_s[s]["ttfa_audible_ms_by_text"].get(t)
+                    mine = vt["ttfa_audible_ms_by_text"][t]
+                    ratio = f" (VoiceTrace {mine / x:.2f}×)" if s != "voicetrace" and x and mine else ""
+                    cells.append(f"{_ms(x)}{ratio}")
+                lines.append(f"| {t} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1f} ms"
+
+
+def plot_ttfa(results: dict[str, Any], path: Path) -> None:
+    """TTFA (audible) of every full run, one row per engine and strategy, drawn with Qt offscreen."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6 import QtCore, QtGui, QtWidgets
+
+    _app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    rows = [(e, s) for e, by_s in results["summary"].items() for s in STRATEGIES if s in by_s]
+    runs = [r for r in results["runs"] if not r["interrupted"] and r["ttfa_audible_ms"] is not None]
+    if not rows or not runs:
+        return
+    w, row_h, left, top = 1000, 46, 250, 50
+    h = top + row_h * len(rows) + 60
+    img = QtGui.QImage(w, h, QtGui.QImage.Format.Format_RGB32)
+    img.fill(QtGui.QColor("#15171e"))
+    p = QtGui.QPainter(img)
+    p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+    hi = max(r["ttfa_audible_ms"] for r in runs)
+    scale = (w - left - 40) / np.log10(max(hi, 20) / 10)  # log axis from 10 ms
+
+    def x_of(ms: float) -> float:
+        return left + scale * np.log10(max(ms, 10) / 10)
+
+    p.setPen(QtGui.QColor("#e6e6e6"))
+    p.drawText(QtCore.QRectF(0, 8, w, 30), QtCore.Qt.AlignmentFlag.AlignCenter,
+               "Time to first audio (audible, log scale) — every full run")
+    colors = {"whole": "#ff6b6b", "kokoro_onnx_stream": "#f0b429", "per_sentence": "#9b8cff", "voicetrace": "#3ddc97"}
+    texts = sorted({r["text"] for r in runs})
+    for i, (e, s) in enumerate(rows):
+        y = top + row_h * i + row_h / 2
+        p.setPen(QtGui.QColor("#c8c8c8"))
+        p.drawText(QtCore.QRectF(10, y - 12, left - 20, 24), QtCore.Qt.AlignmentFlag.AlignRight, f"{e} · {s}")
+        p.setPen(QtGui.QPen(QtGui.QColor("#2a2e3a"), 1))
+        p.drawLine(QtCore.QPointF(left, y), QtCore.QPointF(w - 30, y))
+        for r in runs:
+            if r["engine"] == e and r["strategy"] == s:
+                dy = (texts.index(r["text"]) - (len(texts) - 1) / 2) * 7
+                p.setBrush(QtGui.QColor(colors[s]))
+                p.setPen(QtCore.Qt.PenStyle.NoPen)
+                p.drawEllipse(QtCore.QPointF(x_of(r["ttfa_audible_ms"]), y + dy), 4.5, 4.5)
+    p.setPen(QtGui.QColor("#9aa0aa"))
+    for ms in (10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000):
+        if ms <= hi * 1.2:
+            x = x_of(ms)
+            p.drawLine(QtCore.QPointF(x, h - 50), QtCore.QPointF(x, h - 44))
+            label = f"{ms / 1000:g} s" if ms >= 1000 else f"{ms} ms"
+            p.drawText(QtCore.QRectF(x - 40, h - 42, 80, 20), QtCore.Qt.AlignmentFlag.AlignCenter, label)
+    p.drawText(QtCore.QRectF(left, h - 22, w - left, 20), QtCore.Qt.AlignmentFlag.AlignLeft,
+               "rows of dots per text, top to bottom: " + ", ".join(texts))
+    p.end()
+    img.save(str(path))  # the format follows the .png suffix
+
+
+def _machine(player: Any) -> str:
+    from .bench_remote import _machine as cpu
+
+    return f"{cpu()}; output {player.device.name} at {player.rate} Hz ({player.output_latency_s * 1000:.1f} ms)"

@@ -1,0 +1,42 @@
+"""One small `voicetrace bench --compare` run (short text, repeat 1, both engines): the files are written and
+agree with each other. Figures are printed, not asserted (the machines are shared)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from voicetrace.report import distribution
+
+pytestmark = [pytest.mark.audio, pytest.mark.models]
+
+
+def test_small_compare_run_writes_consistent_results(jack, tmp_path):
+    out = tmp_path / "bench"
+    p = subprocess.run([sys.executable, "-m", "voicetrace", "bench", "--compare", "--engines", "piper,kokoro",
+                        "--texts", "short", "--repeat", "1", "--play-limit", "0.5", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600, env={**os.environ})
+    assert p.returncode == 0, p.stderr[-3000:]
+    res = json.loads((out / "results.json").read_text())
+    assert (out / "ttfa.png").stat().st_size > 5000
+    report = (out / "report.md").read_text()
+    assert "| voicetrace |" in report and "VoiceTrace" in report
+    s = res["summary"]
+    assert set(s["piper"]) == {"whole", "per_sentence", "voicetrace"}
+    assert set(s["kokoro"]) == {"whole", "kokoro_onnx_stream", "per_sentence", "voicetrace"}
+    assert len(res["runs"]) == 2 * (3 + 4)  # each once in full and once interrupted
+    for r in res["runs"]:
+        assert r["outcome"] in ("done", "cancelled") and r["stale_samples_after_cancel"] == 0
+        assert r["ttfa_audible_ms"] is not None and r["ttfa_audible_ms"] >= r["ttfa_callback_ms"]
+    for eid, by_s in s.items():
+        for strategy, v in by_s.items():
+            full = [r for r in res["runs"] if r["engine"] == eid and r["strategy"] == strategy
+                    and not r["interrupted"]]
+            assert v["ttfa_audible_ms_median"] == distribution(r["ttfa_audible_ms"] for r in full)["median"]
+            assert set(v) >= {"ttfa_callback_ms_median", "ttfa_audible_ms_median", "ttfa_audible_ms_p95",
+                              "rtf_median", "underruns", "cancel_to_silence_ms_p99", "cancel_to_idle_ms_median"}
+    print(report)
