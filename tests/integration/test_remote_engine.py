@@ -58,7 +58,7 @@ def test_websocket_remote_speaks_with_split_ttfa(player, server):
     assert m.outcome == "done", m.error
     assert m.ttfa_callback_ms is not None and m.server_ttfa_ms is not None and m.network_ms is not None
     # not timings: the parts of TTFA are ordered as the path is (server work happens before arrival here)
-    assert 0 < m.server_ttfa_ms < m.ttfa_callback_ms and m.network_ms >= 0
+    assert 0 < m.server_ttfa_ms < m.ttfa_callback_ms and m.network_ms >= 0  # not a timing: an ordering
     assert sum(c.words for c in m.chunks) == len(TEXT.split())
     assert played(req) == sum(c.samples for c in m.chunks) > 0
     assert m.rtf is not None and m.rtf > 0  # the server reports its compute time
@@ -194,7 +194,6 @@ def test_http_remote_decodes_each_framing(player, serve_app, fmt):
     assert seen == [{"model": "fish-s2", "input": "Anything at all.", "voice": "alloy", "response_format": "pcm",
                      "speed": 1.0}]
     assert m.audio_ms == pytest.approx(seconds * 1000, abs=1.0)  # every sample decoded, at its own rate
-    assert m.underruns == 0 or m.underrun_ms < 1000  # a slow fake may underrun; what matters is the audio
     # what reached the device is the tone, resampled to the device rate: same length, not silence
     assert played(req) == pytest.approx(seconds * player.rate, abs=player.rate * 0.01)
     assert m.ttfa_callback_ms is not None
