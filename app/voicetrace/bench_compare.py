@@ -349,3 +349,58 @@ def _machine(player: Any) -> str:
     from .bench_remote import _machine as cpu
 
     return f"{cpu()}; output {player.device.name} at {player.rate} Hz ({player.output_latency_s * 1000:.1f} ms)"
+
+
+FIRST_CHUNK_TEXT = ("When people ask a question they judge the answer by how quickly the first word arrives and how "
+                    "evenly the rest of the reply follows it.")
+
+
+def run_first_chunk(engines: list[str], max_words: int, repeat: int, out_dir: Path, device: str | None
+                    ) -> dict[str, Any]:
+    """The first-chunk lever: TTFA (audible) with the first phrase fixed at 1..max_words words, everything else
+    as VoiceTrace plans it. Each run is played for 2 s, then cancelled; caches off."""
+    from dataclasses import replace
+
+    from .audio.player import Player
+    from .engines import create_engine
+    from .models import find_model
+    from .session import Session
+
+    workers = {e: EngineWorker(create_engine(find_model(e))).start() for e in engines}
+    for w in workers.values():
+        w.wait_ready(300)
+    player = Player(device)
+    player.start()
+    machine = _machine(player)
+    table: dict[str, dict[int, dict[str, Any]]] = {}
+    try:
+        for eid, w in workers.items():
+            table[eid] = {}
+            for k in range(1, max_words + 1):
+                cfg = replace(planner_config_for(w.engine.entry.engine), first_min_words=k, first_max_words=k,
+                              first_max_chars=10_000)
+                session = Session(player, {eid: w}, planner_configs={eid: cfg})
+                session.use_cache = False
+                try:
+                    ms = [_run_one(session, eid, FIRST_CHUNK_TEXT, w.engine.default_voice, 2.0, None)
+                          for _ in range(repeat)]
+                finally:
+                    session.close()
+                table[eid][k] = {"ttfa_audible_ms": distribution(m["ttfa_audible_ms"] for m in ms),
+                                 "underruns": sum(m["underruns"] for m in ms)}
+                print(f"  {eid} first phrase {k:2d} words: TTFA audible median "
+                      f"{table[eid][k]['ttfa_audible_ms']['median']} ms", file=sys.stderr)
+    finally:
+        player.close()
+        for w in workers.values():
+            w.stop()
+    res = {"machine": machine, "text": FIRST_CHUNK_TEXT, "repeat": repeat, "first_chunk": table}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "first_chunk.json").write_text(json.dumps(res, indent=1))
+    lines = [f"first-chunk lever — {machine}; {repeat} runs each", "",
+             "| first phrase words | " + " | ".join(f"{e} TTFA audible median" for e in table) + " |",
+             "|---|" + "---|" * len(table)]
+    for k in range(1, max_words + 1):
+        lines.append(f"| {k} | " + " | ".join(_ms(table[e][k]["ttfa_audible_ms"]["median"]) for e in table) + " |")
+    print("\n".join(lines))
+    return res

@@ -251,8 +251,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         levels = [int(x) for x in args.streams.split(",")]
         run_remote_suite(engines, args.repeat, Path(args.out), args.device, levels)
         return 0
+    if args.suite == "first-chunk":
+        from .bench_compare import run_first_chunk
+
+        run_first_chunk(engines, args.max_words, args.repeat, Path(args.out), args.device)
+        return 0
     if args.suite != "compare":
-        raise UserError(f"unknown bench suite {args.suite!r}", "use --compare (the default) or --suite remote")
+        raise UserError(f"unknown bench suite {args.suite!r}",
+                        "use --compare (the default), --suite first-chunk or --suite remote")
     from .bench_compare import load_texts, run_compare
 
     texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])
@@ -324,12 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "default) or --suite remote (the server vs in-process)")
     b.add_argument("--compare", dest="suite", action="store_const", const="compare",
                    help="whole utterance vs kokoro-onnx create_stream vs per-sentence vs VoiceTrace")
-    b.add_argument("--suite", default="compare", help="compare (default) or remote")
+    b.add_argument("--suite", default="compare",
+                   help="compare (default), first-chunk (TTFA vs first phrase of 1–12 words) or remote")
     b.add_argument("--engines", default="piper,kokoro")
     b.add_argument("--texts", default="short,sentence,paragraph",
                    help="names in assets/bench (short, sentence, paragraph, article) or files, comma-separated")
     b.add_argument("--play-limit", type=float, default=15.0, metavar="S",
                    help="compare: play each full run at most this long, then cancel it")
+    b.add_argument("--max-words", type=int, default=12, help="first-chunk: the longest first phrase to try")
     b.add_argument("--repeat", type=int, default=3, help="runs per engine, strategy and text (remote: pairs)")
     b.add_argument("--streams", default="1,2,4,8,12,16,24,32", help="concurrent Piper stream counts to try")
     b.add_argument("--device", help="output device (default: the system's)")

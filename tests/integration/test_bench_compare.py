@@ -40,3 +40,15 @@ def test_small_compare_run_writes_consistent_results(jack, tmp_path):
             assert set(v) >= {"ttfa_callback_ms_median", "ttfa_audible_ms_median", "ttfa_audible_ms_p95",
                               "rtf_median", "underruns", "cancel_to_silence_ms_p99", "cancel_to_idle_ms_median"}
     print(report)
+
+
+def test_first_chunk_lever_run_writes_a_row_per_size(jack, tmp_path):
+    p = subprocess.run([sys.executable, "-m", "voicetrace", "bench", "--suite", "first-chunk", "--engines", "piper",
+                        "--max-words", "3", "--repeat", "1", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert p.returncode == 0, p.stderr[-3000:]
+    res = json.loads((tmp_path / "first_chunk.json").read_text())
+    rows = res["first_chunk"]["piper"]
+    assert sorted(rows) == ["1", "2", "3"]
+    assert all(r["ttfa_audible_ms"]["n"] == 1 and r["ttfa_audible_ms"]["median"] > 0 for r in rows.values())
+    assert "| 3 |" in p.stdout
