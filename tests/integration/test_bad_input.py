@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -135,6 +136,7 @@ def test_corpus_over_one_websocket(server):
             msg = {"type": "start", "request_id": rid, "text": case.text, "voice": case.voice, "speed": case.speed}
             ws.send(json.dumps(msg, allow_nan=True))
             outcome = None
+            said = ""
             while outcome is None:
                 m = ws.recv(timeout=HANG_S)
                 if isinstance(m, bytes):
@@ -149,13 +151,18 @@ def test_corpus_over_one_websocket(server):
                     outcome = "speech"
                 elif d["type"] == "error":
                     outcome = "error"
+                    said = f"{d.get('code')}: {d.get('message')}"
                     if not d.get("message"):
                         problems.append(f"{case.name}: error without a message")
             if outcome != case.expect:
-                problems.append(f"{case.name}: {outcome}")
+                problems.append(f"{case.name}: {outcome} ({said if outcome == 'error' else ''})")
         ws.send(json.dumps({"type": "ping"}))  # the socket survived all of it
         while True:
             m = ws.recv(timeout=HANG_S)
             if isinstance(m, str) and json.loads(m).get("type") == "pong":
                 break
     assert problems == []
+    deadline = time.monotonic() + 10  # every stream the corpus started has ended: no thread left behind
+    while any(t.name.startswith("serve-") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("serve-")]

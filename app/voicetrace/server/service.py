@@ -217,9 +217,13 @@ class SpeechService:
         stream.start()
         return stream
 
-    def _ended(self, stream: ServerStream) -> None:
+    def _release(self, stream: ServerStream) -> None:
+        """Free the stream's slot: it ended, or it was stopped and the engine no longer works for it."""
         with self._lock:
             self._active.pop(stream.id, None)
+
+    def _ended(self, stream: ServerStream) -> None:
+        self._release(stream)
         self.metrics.ended(stream)
 
     def close(self) -> None:
@@ -322,6 +326,7 @@ class ServerStream:
 
         def idle(t_idle: int) -> None:
             self.trace.add(Ev.ENGINE_IDLE, t_idle)
+            self.service._release(self)  # the slot is free once the engine is; the thread ends on its own
             self.service.metrics.cancelled(self.engine, (t_idle - t) / 1e9)
             on_idle(round((t_idle - t) / 1e6, 3))
 
