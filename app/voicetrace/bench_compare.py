@@ -152,19 +152,26 @@ def _run_one(session: Any, key: str, text: str, voice: str, play_limit_s: float,
     return m
 
 
-def run_compare(engines: list[str], texts: dict[str, str], repeat: int, out_dir: Path, device: str | None,
-                play_limit_s: float = 15.0, seed: int = 7) -> dict[str, Any]:
+def _warm_engines_and_device(engines: list[str], device: str | None) -> tuple[dict[str, EngineWorker], Any]:
+    """Every engine loaded and warm, then the output stream running: nothing measured waits for either."""
     from .audio.player import Player
     from .engines import create_engine
     from .models import find_model
-    from .session import Session
 
-    rng = random.Random(seed)
     workers = {e: EngineWorker(create_engine(find_model(e))).start() for e in engines}
     for w in workers.values():
         w.wait_ready(300)
     player = Player(device)
     player.start()
+    return workers, player
+
+
+def run_compare(engines: list[str], texts: dict[str, str], repeat: int, out_dir: Path, device: str | None,
+                play_limit_s: float = 15.0, seed: int = 7) -> dict[str, Any]:
+    from .session import Session
+
+    rng = random.Random(seed)
+    workers, player = _warm_engines_and_device(engines, device)
     machine = _machine(player)
     runs: list[dict[str, Any]] = []
     plan = [(e, s, t) for e in engines for s in STRATEGIES for t in texts
@@ -361,16 +368,9 @@ def run_first_chunk(engines: list[str], max_words: int, repeat: int, out_dir: Pa
     as VoiceTrace plans it. Each run is played for 2 s, then cancelled; caches off."""
     from dataclasses import replace
 
-    from .audio.player import Player
-    from .engines import create_engine
-    from .models import find_model
     from .session import Session
 
-    workers = {e: EngineWorker(create_engine(find_model(e))).start() for e in engines}
-    for w in workers.values():
-        w.wait_ready(300)
-    player = Player(device)
-    player.start()
+    workers, player = _warm_engines_and_device(engines, device)
     machine = _machine(player)
     table: dict[str, dict[int, dict[str, Any]]] = {}
     try:
