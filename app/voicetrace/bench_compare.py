@@ -149,6 +149,9 @@ def _run_one(session: Any, key: str, text: str, voice: str, play_limit_s: float,
     m.pop("chunks", None)
     m["played_s"] = round(sum(e.data["n"] for e in req.trace.of(Ev.PLAY)) / session.player.rate, 3)
     m["interrupted"] = cancel_after_audio_s is not None
+    cancel = req.trace.first(Ev.CANCEL)
+    m["submit_ns"] = req.trace.first(Ev.SUBMIT).t_ns  # absolute, for the observer's check
+    m["cancel_ns"] = cancel.t_ns if cancel is not None else None
     return m
 
 
@@ -167,47 +170,58 @@ def _warm_engines_and_device(engines: list[str], device: str | None) -> tuple[di
 
 
 def run_compare(engines: list[str], texts: dict[str, str], repeat: int, out_dir: Path, device: str | None,
-                play_limit_s: float = 15.0, seed: int = 7) -> dict[str, Any]:
-    from .session import Session
+                play_limit_s: float = 15.0, seed: int = 7, observe: bool = False, wer: int = 0
+                ) -> dict[str, Any]:
+    from contextlib import nullcontext
+
+    from .observer import Observer, RunMarks, check_runs, summarize_checks
 
     rng = random.Random(seed)
     workers, player = _warm_engines_and_device(engines, device)
     machine = _machine(player)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    observer = Observer(out_dir / "observer.npz") if observe else None
     runs: list[dict[str, Any]] = []
     plan = [(e, s, t) for e in engines for s in STRATEGIES for t in texts
             if not (s == "kokoro_onnx_stream" and workers[e].engine.entry.engine != "kokoro")]
     total = len(plan) * repeat * 2
-    done = 0
     t_start = time.perf_counter()
+    done = 0
+    transcripts: list[dict[str, Any]] = []
+
+    def progress(m: dict[str, Any]) -> None:
+        nonlocal done
+        done += 1
+        _progress(done, total, t_start, m)
+
     try:
-        for eid, strategy, tname in plan:
-            w = workers[eid]
-            key = f"{eid}/{strategy}"
-            source: EngineWorker = KokoroOnnxStreamWorker(w) if strategy == "kokoro_onnx_stream" else w
-            w.abort_runs = strategy == "voicetrace"
-            session = Session(player, {key: source},
-                              planner_configs={key: strategy_config(strategy, w.engine.entry.engine)})
-            session_use_cache_off(session)
-            try:
-                for k in range(repeat):
-                    for interrupt in (False, True):
-                        cancel_at = rng.uniform(0.5, 2.5) if interrupt else None
-                        m = _run_one(session, key, texts[tname], w.engine.default_voice, play_limit_s, cancel_at)
-                        m.update(engine=eid, strategy=strategy, text=tname, repeat=k)
-                        runs.append(m)
-                        done += 1
-                        _progress(done, total, t_start, m)
-            finally:
-                session.close()
-                w.abort_runs = True
+        # The observer starts after the player, whose JACK port it connects to, and ends before it.
+        with observer or nullcontext():
+            for eid, strategy, tname in plan:
+                runs += _run_strategy(player, workers[eid], eid, strategy, texts, tname, repeat, play_limit_s, rng,
+                                      progress)
+        transcripts = _wer_pass(player, workers, wer) if wer else []
     finally:
         player.close()
         for w in workers.values():
             w.stop()
-    results = {"machine": machine, "play_limit_s": play_limit_s, "repeat": repeat,
-               "texts": {k: len(v.split()) for k, v in texts.items()}, "runs": runs,
-               "summary": summarize(runs)}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"machine": machine, "play_limit_s": play_limit_s, "repeat": repeat,
+                               "texts": {k: len(v.split()) for k, v in texts.items()}, "runs": runs,
+                               "summary": summarize(runs)}
+    if observer is not None and observer.recording is not None:
+        checks = check_runs(observer.recording, [RunMarks(r["submit_ns"], r["ttfa_audible_ms"], r["ttfa_voiced_ms"],
+                                                          r["cancel_ns"], r["cancel_to_silence_ms"]) for r in runs])
+        for r, c in zip(runs, checks, strict=True):
+            r["observer"] = c
+        results["summary"]["observer"] = summarize_checks(checks, observer.recording)
+    if transcripts:
+        from .wer import wer_percent
+
+        results["wer_runs"] = transcripts
+        for eid, by_s in engine_summaries(results):
+            for s, v in by_s.items():
+                v["wer"] = wer_percent([(t["reference"], t["heard"]) for t in transcripts
+                                        if t["engine"] == eid and t["strategy"] == s])
     (out_dir / "results.json").write_text(json.dumps(results, indent=1))
     (out_dir / "report.md").write_text(markdown(results))
     plot_ttfa(results, out_dir / "ttfa.png")
@@ -215,9 +229,68 @@ def run_compare(engines: list[str], texts: dict[str, str], repeat: int, out_dir:
     return results
 
 
-def session_use_cache_off(session: Any) -> None:
-    """Every strategy without the phrase-audio cache: the Session's StreamJobs are built with use_cache."""
+def _run_strategy(player: Any, w: EngineWorker, eid: str, strategy: str, texts: dict[str, str], tname: str,
+                  repeat: int, play_limit_s: float, rng: random.Random, progress: Any) -> list[dict[str, Any]]:
+    """`repeat` pairs of runs of one text with one strategy: once in full, once interrupted at a random point."""
+    key, session = strategy_session(player, w, eid, strategy)
+    runs = []
+    try:
+        for k in range(repeat):
+            for interrupt in (False, True):
+                cancel_at = rng.uniform(0.5, 2.5) if interrupt else None
+                m = _run_one(session, key, texts[tname], w.engine.default_voice, play_limit_s, cancel_at)
+                m.update(engine=eid, strategy=strategy, text=tname, repeat=k)
+                progress(m)
+                runs.append(m)
+    finally:
+        session.close()
+        w.abort_runs = True
+    return runs
+
+
+def _wer_pass(player: Any, workers: dict[str, EngineWorker], n_sentences: int) -> list[dict[str, Any]]:
+    """Every WER sentence through every strategy, captured as the callback sent it (joins and any gaps
+    included), then transcribed while nothing plays."""
+    from .wer import Transcriber, load_sentences, word_errors
+
+    sentences = load_sentences()[:n_sentences]
+    asr = Transcriber()
+    out = []
+    for eid, w in workers.items():
+        for strategy in STRATEGIES:
+            if strategy == "kokoro_onnx_stream" and w.engine.entry.engine != "kokoro":
+                continue
+            key, session = strategy_session(player, w, eid, strategy)
+            try:
+                for text in sentences:
+                    player.start_capture(60.0)
+                    req = session.submit(text, key, w.engine.default_voice)
+                    req.finished.wait(120)
+                    time.sleep(0.1)  # the last callback's block has been copied
+                    audio = player.stop_capture()
+                    heard = asr.transcribe(audio, player.rate)
+                    errors, words = word_errors(text, heard)
+                    out.append({"engine": eid, "voice": w.engine.default_voice, "strategy": strategy,
+                                "reference": text, "heard": heard, "errors": errors, "words": words})
+                    print(f"\r  WER {eid:6s} {strategy:18s} {len(out):3d} sentences", end="", file=sys.stderr)
+            finally:
+                session.close()
+                w.abort_runs = True
+    print(file=sys.stderr)
+    return out
+
+
+def strategy_session(player: Any, w: EngineWorker, eid: str, strategy: str) -> tuple[str, Any]:
+    """A Session that speaks with `strategy` on the engine's warm worker. Baselines stop between chunks, as their
+    originals do; no strategy uses the phrase-audio cache (its own lever is measured separately)."""
+    from .session import Session
+
+    key = f"{eid}/{strategy}"
+    source: EngineWorker = KokoroOnnxStreamWorker(w) if strategy == "kokoro_onnx_stream" else w
+    w.abort_runs = strategy == "voicetrace"
+    session = Session(player, {key: source}, planner_configs={key: strategy_config(strategy, w.engine.entry.engine)})
     session.use_cache = False
+    return key, session
 
 
 def _progress(done: int, total: int, t0: float, m: dict[str, Any]) -> None:
@@ -263,10 +336,10 @@ def markdown(results: dict[str, Any]) -> str:
              f"strategy and text, each once in full (played up to {results['play_limit_s']} s) and once "
              "interrupted 0.5–2.5 s after its first audio. Texts (words): "
              + ", ".join(f"{k} {v}" for k, v in results["texts"].items()) + ".\n"]
-    for eid, by_s in results["summary"].items():
+    for eid, by_s in engine_summaries(results):
         lines += [f"## {eid}\n", "| strategy | TTFA audible median | p95 | TTFA callback median | RTF | underruns "
-                  "(gap ms) | cancel→silence p99 | cancel→engine idle median | stale |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "(gap ms) | cancel→silence p99 | cancel→engine idle median | stale | WER |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for s in STRATEGIES:
             if s not in by_s:
                 continue
@@ -274,7 +347,8 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {s} | {_ms(v['ttfa_audible_ms_median'])} | {_ms(v['ttfa_audible_ms_p95'])} | "
                          f"{_ms(v['ttfa_callback_ms_median'])} | {v['rtf_median']} | {v['underruns']} "
                          f"({v['underrun_ms']}) | {_ms(v['cancel_to_silence_ms_p99'])} | "
-                         f"{_ms(v['cancel_to_idle_ms_median'])} | {v['stale_samples']} |")
+                         f"{_ms(v['cancel_to_idle_ms_median'])} | {v['stale_samples']} | "
+                         f"{'—' if v.get('wer') is None else str(v['wer']) + ' %'} |")
         vt = by_s.get("voicetrace")
         if vt:
             lines += ["", "TTFA (audible, median) by text — and VoiceTrace's as a ratio of each baseline:", "",
@@ -291,7 +365,25 @@ def markdown(results: dict[str, Any]) -> str:
                     cells.append(f"{_ms(x)}{ratio}")
                 lines.append(f"| {t} | " + " | ".join(cells) + " |")
         lines.append("")
+    obs = results["summary"].get("observer")
+    if obs:
+        lines += ["## Independent observer\n",
+                  "A separate process (a JACK client of its own) recorded what left VoiceTrace's output port, with "
+                  "JACK frame times; onsets and silences found in that recording, minus what the app reported "
+                  f"(JACK playback latency {obs['latency_ms']} ms added to both; {obs['lost_blocks']} blocks lost; "
+                  f"clock drift over the run {obs['clock_drift_ns'] / 1000:.0f} µs):\n",
+                  "| metric | runs | median difference | largest difference |", "|---|---|---|---|",
+                  f"| TTFA audible (first sample) | {obs['trials']} | {_ms(obs['ttfa_diff_ms_median'])} | "
+                  f"{_ms(obs['ttfa_diff_ms_max'])} |",
+                  f"| TTFA voiced (> −40 dBFS) | {obs['trials']} | {_ms(obs['voiced_diff_ms_median'])} | "
+                  f"{_ms(obs['voiced_diff_ms_max'])} |",
+                  f"| cancel → silence | {obs['cancel_trials']} | {_ms(obs['cancel_diff_ms_median'])} | "
+                  f"{_ms(obs['cancel_diff_ms_max'])} |", ""]
     return "\n".join(lines)
+
+
+def engine_summaries(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(k, v) for k, v in results["summary"].items() if k not in ("observer", "wer")]
 
 
 def _ms(x: float | None) -> str:
@@ -306,7 +398,7 @@ def plot_ttfa(results: dict[str, Any], path: Path) -> None:
     from PySide6 import QtCore, QtGui, QtWidgets
 
     _app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    rows = [(e, s) for e, by_s in results["summary"].items() for s in STRATEGIES if s in by_s]
+    rows = [(e, s) for e, by_s in engine_summaries(results) for s in STRATEGIES if s in by_s]
     runs = [r for r in results["runs"] if not r["interrupted"] and r["ttfa_audible_ms"] is not None]
     if not rows or not runs:
         return

@@ -262,7 +262,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .bench_compare import load_texts, run_compare
 
     texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])
-    run_compare(engines, texts, args.repeat, Path(args.out), args.device, args.play_limit)
+    run_compare(engines, texts, args.repeat, Path(args.out), args.device, args.play_limit, observe=args.observe,
+                wer=args.wer)
     return 0
 
 
@@ -337,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="names in assets/bench (short, sentence, paragraph, article) or files, comma-separated")
     b.add_argument("--play-limit", type=float, default=15.0, metavar="S",
                    help="compare: play each full run at most this long, then cancel it")
+    b.add_argument("--observe", action="store_true",
+                   help="compare: check TTFA and cancel→silence with an independent JACK recorder process")
+    b.add_argument("--wer", nargs="?", type=int, const=15, default=0, metavar="N",
+                   help="compare: word error rate of each strategy's played audio over the first N (default all "
+                   "15) sentences of assets/bench/wer.txt, transcribed offline by Whisper tiny.en")
     b.add_argument("--max-words", type=int, default=12, help="first-chunk: the longest first phrase to try")
     b.add_argument("--repeat", type=int, default=3, help="runs per engine, strategy and text (remote: pairs)")
     b.add_argument("--streams", default="1,2,4,8,12,16,24,32", help="concurrent Piper stream counts to try")

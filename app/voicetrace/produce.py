@@ -24,12 +24,13 @@ from .trace import Trace, now_ns
 if TYPE_CHECKING:
     from .worker import EngineWorker
 
-# Kokoro costs ~0.3-0.4 s of compute per second of audio, so its first phrase is one or two short words;
+# Kokoro costs ~0.3-0.4 s of compute per second of audio, so its first phrase is two short words (one when it
+# ends at a break: "Sure,"); a lone unbroken word hurt intelligibility (bench --wer);
 # its later phrases stay near a sentence (150 chars), which also bounds peak memory: onnxruntime keeps the
 # arena its largest run needed (both engines loaded, 150-word paragraphs: 746 MB at 180 chars, 662 MB at 150).
 PLANNER_DEFAULTS = {
-    "kokoro": PlannerConfig(first_min_words=1, first_max_words=3, first_max_chars=12, max_chars=150),
-    "piper": PlannerConfig(first_min_words=1, first_max_words=3, first_max_chars=16, max_chars=200),
+    "kokoro": PlannerConfig(first_min_words=2, first_max_words=3, first_max_chars=12, max_chars=150),
+    "piper": PlannerConfig(first_min_words=2, first_max_words=3, first_max_chars=16, max_chars=200),
 }
 
 

@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.audio, pytest.mark.models]
 def test_small_compare_run_writes_consistent_results(jack, tmp_path):
     out = tmp_path / "bench"
     p = subprocess.run([sys.executable, "-m", "voicetrace", "bench", "--compare", "--engines", "piper,kokoro",
-                        "--texts", "short", "--repeat", "1", "--play-limit", "0.5", "--out", str(out)],
+                        "--texts", "short", "--repeat", "1", "--play-limit", "0.5", "--observe", "--wer", "1",
+                        "--out", str(out)],
                        capture_output=True, text=True, timeout=600, env={**os.environ})
     assert p.returncode == 0, p.stderr[-3000:]
     res = json.loads((out / "results.json").read_text())
@@ -32,8 +33,19 @@ def test_small_compare_run_writes_consistent_results(jack, tmp_path):
     for r in res["runs"]:
         assert r["outcome"] in ("done", "cancelled") and r["stale_samples_after_cancel"] == 0
         assert r["ttfa_audible_ms"] is not None and r["ttfa_audible_ms"] >= r["ttfa_callback_ms"]
+    obs = s.pop("observer")
+    assert obs["trials"] == len(res["runs"]) and obs["cancel_trials"] >= 7  # every run seen; every interrupt
+    assert obs["lost_blocks"] == 0
+    # The recorder and the app time the same first sample from two clocks: they must agree (the issue's ±5 ms).
+    assert abs(obs["ttfa_diff_ms_median"]) <= 5 and abs(obs["cancel_diff_ms_median"]) <= 5
+    assert all(r["observer"]["obs_ttfa_audible_ms"] is not None for r in res["runs"])
+    assert len(res["wer_runs"]) == 3 + 4  # one sentence through every strategy
+    assert "Independent observer" in report
     for eid, by_s in s.items():
         for strategy, v in by_s.items():
+            assert 0 <= v["wer"] <= 100
+            heard = [t for t in res["wer_runs"] if t["engine"] == eid and t["strategy"] == strategy]
+            assert v["wer"] == round(100 * sum(t["errors"] for t in heard) / sum(t["words"] for t in heard), 2)
             full = [r for r in res["runs"] if r["engine"] == eid and r["strategy"] == strategy
                     and not r["interrupted"]]
             assert v["ttfa_audible_ms_median"] == distribution(r["ttfa_audible_ms"] for r in full)["median"]

@@ -53,6 +53,19 @@ def test_cancel_latencies_and_no_stale_samples():
     assert m.stale_samples_after_cancel == 0
 
 
+def test_cancel_in_a_gap_counts_from_when_the_audio_stopped():
+    """The ring had run dry before the cancel: silence began when the last sample left, not at the flush."""
+    t = base_trace()  # the last piece ends at 101 ms + 256 frames = 111.67 ms (DAC)
+    t.add(Ev.UNDERRUN, 90 * MS, frames=256, dac_ns=111 * MS)
+    t.add(Ev.CANCEL, 95 * MS)
+    t.add(Ev.FLUSH_SEEN, 100 * MS, t_cb_ns=100 * MS, dac_ns=121 * MS)
+    assert abs(derive(t).cancel_to_silence_ms - (101 + 256 / 24 - 95)) < 1e-3
+    t2 = base_trace()
+    t2.add(Ev.CANCEL, 115 * MS)  # after the last sample reached the DAC: already silent
+    t2.add(Ev.FLUSH_SEEN, 120 * MS, t_cb_ns=120 * MS, dac_ns=141 * MS)
+    assert derive(t2).cancel_to_silence_ms == 0.0
+
+
 def test_stale_samples_are_counted():
     t = base_trace()
     t.add(Ev.CANCEL, 85 * MS)

@@ -71,6 +71,7 @@ def _break_after(tok: str) -> int:
 @dataclass
 class PlannerConfig:
     first_min_words: int = 2
+    first_break_min_words: int = 1  # a first phrase ending at a clause break may be this short
     first_max_words: int = 5
     # TTFA ≈ the first phrase's synthesis, which grows with its audio length: cap its characters too.
     first_max_chars: int = 40
@@ -132,10 +133,14 @@ class Planner:
                 break
         lo = min(hi, self.pos + self.cfg.first_min_words)
         for i in range(self.pos, hi):
-            if self.words[i].brk >= CLAUSE and i + 1 >= lo:
+            # "Sure," / "Okay." stand alone naturally; a bare "She" or "Before" spoken as its own utterance was
+            # misheard by the WER check ("Kate opened", "Soon, open"), so without a break it takes min words.
+            if self.words[i].brk >= CLAUSE and i + 1 >= self.pos + self.cfg.first_break_min_words:
                 return i + 1
         end = max(lo, self.pos + 1)
-        while end < hi and self.words[end - 1].text.lower().strip(",.") in _LEANING:
+        # Never end on a word that leans on the next ("the", "you"): past the character cap if need be.
+        stop = min(n, self.pos + self.cfg.first_max_words)
+        while end < stop and self.words[end - 1].text.lower().strip(",.") in _LEANING:
             end += 1
         return end
 

@@ -1,0 +1,307 @@
+"""The independent observer: a separate process, a JACK client of its own, records what leaves VoiceTrace's
+output port with JACK's frame times, so the app's own TTFA and cancel→silence figures can be checked against
+what was actually sent to the (virtual) sound card.
+
+The recorder (`python -m voicetrace.observer record ...`) knows nothing about requests: it connects an input
+port to the app's output ports and writes every cycle's samples with the cycle's frame time. JACK's clock is
+mapped to ours (perf_counter_ns) with bracketed paired reads, and a frame becomes audible `latency` frames after
+its cycle starts — the playback latency JACK reports for the app's port. The analysis below then finds, for each
+request, the first sample of its audio and the first sample of silence after its cancel, and compares them with
+the app's trace.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import UserError
+from .report import distribution
+
+# The app plays exact zeros between requests and its fade ends on zero, so the first non-zero sample is where a
+# request's audio begins. (A −80 dBFS threshold moved onsets up to 8 ms late: models start at ~1e-7.)
+AUDIBLE_THRESHOLD = 0.0
+VOICED_THRESHOLD = 0.01  # -40 dBFS, the app's own "first voiced sample" level
+_HEADER = struct.Struct("<II")  # frame time of the cycle, frames in it
+
+
+@dataclass
+class Recording:
+    samples: np.ndarray  # float32, every frame the app's ports carried while recording
+    block_start: np.ndarray  # int64: index into samples where each JACK cycle's block starts
+    block_t_ns: np.ndarray  # int64: when each block's first frame left the app, on perf_counter_ns
+    rate: int
+    latency_ns: int  # JACK's playback latency of the app's port: leaving the app → at the DAC
+    lost_blocks: int
+    clock_offset_ns: int  # perf_counter_ns − jack time at the start (diagnostic)
+    clock_drift_ns: int  # the same offset at the end minus at the start (diagnostic)
+
+    def dac_ns(self, index: int) -> int:
+        """When the sample at `index` reaches the DAC, on the app's clock."""
+        b = int(np.searchsorted(self.block_start, index, side="right")) - 1
+        return int(self.block_t_ns[b] + (index - self.block_start[b]) * 1e9 / self.rate) + self.latency_ns
+
+    def index_at(self, t_ns: int) -> int:
+        """The first sample that reaches the DAC at or after `t_ns`."""
+        b = int(np.searchsorted(self.block_t_ns + self.latency_ns, t_ns, side="right")) - 1
+        if b < 0:
+            return 0
+        off = int(np.ceil((t_ns - self.latency_ns - self.block_t_ns[b]) * self.rate / 1e9))
+        return min(int(self.block_start[b]) + max(off, 0), len(self.samples))
+
+    @classmethod
+    def load(cls, path: Path) -> Recording:
+        with np.load(path) as z:
+            meta = json.loads(str(z["meta"]))
+            return cls(z["samples"], z["block_start"], z["block_t_ns"], meta["rate"], meta["latency_ns"],
+                       meta["lost_blocks"], meta["clock_offset_ns"], meta["clock_drift_ns"])
+
+
+def first_above(x: np.ndarray, lo: int, hi: int, threshold: float) -> int | None:
+    """Index of the first sample in x[lo:hi] whose magnitude exceeds `threshold`."""
+    hit = np.flatnonzero(np.abs(x[lo:hi]) > threshold)
+    return lo + int(hit[0]) if hit.size else None
+
+
+def silence_after(x: np.ndarray, lo: int, hi: int, threshold: float) -> int | None:
+    """Index of the first sample of the silence that ends x[lo:hi]: one past its last sample above
+    `threshold`, or `lo` when nothing in the window is (None for an empty window)."""
+    if hi <= lo:
+        return None
+    hit = np.flatnonzero(np.abs(x[lo:hi]) > threshold)
+    return lo + int(hit[-1]) + 1 if hit.size else lo
+
+
+_DIFF_KEY = {"ttfa_audible": "ttfa_diff_ms", "ttfa_voiced": "voiced_diff_ms", "cancel_to_silence": "cancel_diff_ms"}
+
+
+@dataclass(frozen=True)
+class RunMarks:
+    """What the app reported for one request, on its clock."""
+
+    submit_ns: int
+    ttfa_audible_ms: float | None
+    ttfa_voiced_ms: float | None
+    cancel_ns: int | None
+    cancel_to_silence_ms: float | None
+
+
+def check_runs(rec: Recording, marks: list[RunMarks]) -> list[dict[str, float | None]]:
+    """For each request (requests run one after another), the observer's TTFA and cancel→silence, and their
+    differences from the app's (observer − app, ms). A request's window ends where the next one is submitted."""
+    out = []
+    for k, m in enumerate(marks):
+        lo = rec.index_at(m.submit_ns)
+        hi = rec.index_at(marks[k + 1].submit_ns) if k + 1 < len(marks) else len(rec.samples)
+        row: dict[str, float | None] = {"obs_ttfa_audible_ms": None, "obs_ttfa_voiced_ms": None,
+                                        "obs_cancel_to_silence_ms": None, "ttfa_diff_ms": None,
+                                        "voiced_diff_ms": None, "cancel_diff_ms": None}
+        onset = first_above(rec.samples, lo, hi, AUDIBLE_THRESHOLD)
+        voiced = first_above(rec.samples, lo, hi, VOICED_THRESHOLD)
+        quiet = (silence_after(rec.samples, max(lo, rec.index_at(m.cancel_ns) - 1), hi, 0.0)
+                 if m.cancel_ns is not None else None)
+        for name, index, since, app_ms in (("ttfa_audible", onset, m.submit_ns, m.ttfa_audible_ms),
+                                           ("ttfa_voiced", voiced, m.submit_ns, m.ttfa_voiced_ms),
+                                           ("cancel_to_silence", quiet, m.cancel_ns, m.cancel_to_silence_ms)):
+            if index is None or since is None:
+                continue
+            seen = round((rec.dac_ns(index) - since) / 1e6, 3)
+            row[f"obs_{name}_ms"] = seen
+            if app_ms is not None:
+                row[_DIFF_KEY[name]] = round(seen - app_ms, 3)
+        out.append(row)
+    return out
+
+
+def summarize_checks(rows: list[dict[str, float | None]], rec: Recording) -> dict[str, Any]:
+    """`summary.observer`: the differences, observer − app. `_max` is the largest magnitude, with its sign."""
+
+    def signed_max(key: str) -> float | None:
+        xs = [r[key] for r in rows if r[key] is not None]
+        return max(xs, key=abs) if xs else None  # type: ignore[arg-type]
+
+    return {
+        "ttfa_diff_ms_median": distribution(r["ttfa_diff_ms"] for r in rows)["median"],
+        "ttfa_diff_ms_max": signed_max("ttfa_diff_ms"),
+        "voiced_diff_ms_median": distribution(r["voiced_diff_ms"] for r in rows)["median"],
+        "voiced_diff_ms_max": signed_max("voiced_diff_ms"),
+        "cancel_diff_ms_median": distribution(r["cancel_diff_ms"] for r in rows)["median"],
+        "cancel_diff_ms_max": signed_max("cancel_diff_ms"),
+        "trials": sum(r["ttfa_diff_ms"] is not None for r in rows),
+        "cancel_trials": sum(r["cancel_diff_ms"] is not None for r in rows),
+        "lost_blocks": rec.lost_blocks,
+        "clock_drift_ns": rec.clock_drift_ns,
+        "latency_ms": round(rec.latency_ns / 1e6, 3),
+    }
+
+
+class Observer:
+    """Runs the recorder process for the duration of a `with` block; `.recording` afterwards."""
+
+    def __init__(self, out: Path, source: str = "PortAudio") -> None:
+        self.out = out
+        self.source = source
+        self.recording: Recording | None = None
+        self._proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> Observer:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "voicetrace.observer", "record", "--source", self.source, "--out", str(self.out)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().strip()  # "ready" once its port is connected and recording
+        if line != "ready":
+            err = self._proc.stderr.read() if self._proc.stderr else ""
+            self._proc.kill()
+            raise UserError(f"the observer could not start: {(line + ' ' + err).strip()[-400:]}",
+                            "--observe needs a running JACK server, the app playing to it, and `pip install "
+                            "JACK-Client` (in the `bench` extra)")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        self._proc.stdin.write("stop\n")
+        self._proc.stdin.flush()
+        _, err = self._proc.communicate(timeout=60)
+        if self._proc.returncode != 0:
+            raise UserError(f"the observer failed: {err.strip()[-400:]}", "see the JACK server's log")
+        self.recording = Recording.load(self.out)
+
+
+# ---- the recorder process ---------------------------------------------------------------------------------
+
+class _JackTime:
+    """JACK's time functions that JACK-Client does not wrap, through libjack itself."""
+
+    class _Range(ctypes.Structure):
+        _fields_ = [("min", ctypes.c_uint32), ("max", ctypes.c_uint32)]
+
+    def __init__(self, client: Any) -> None:
+        import jack
+
+        lib = ctypes.CDLL("libjack.so.0")
+        lib.jack_frames_to_time.restype = ctypes.c_uint64
+        lib.jack_frames_to_time.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+        lib.jack_get_time.restype = ctypes.c_uint64
+        lib.jack_port_get_latency_range.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(self._Range)]
+        self._lib = lib
+        self._ffi = jack._ffi
+        self._client = self._ptr(client)
+
+    def _ptr(self, obj: Any) -> int:
+        return int(self._ffi.cast("uintptr_t", obj._ptr))
+
+    def frames_to_us(self, frame: int) -> int:
+        return int(self._lib.jack_frames_to_time(self._client, frame))
+
+    def playback_latency(self, port: Any) -> int:
+        r = self._Range()
+        self._lib.jack_port_get_latency_range(self._ptr(port), 1, ctypes.byref(r))  # 1 = JackPlaybackLatency
+        return int(r.max)
+
+    def offset_ns(self) -> int:
+        """perf_counter_ns − jack_get_time, from the tightest of several bracketed paired reads."""
+        best = None
+        for _ in range(50):
+            a = time.perf_counter_ns()
+            j = self._lib.jack_get_time()
+            b = time.perf_counter_ns()
+            if best is None or b - a < best[0]:
+                best = (b - a, (a + b) // 2 - j * 1000)
+        assert best is not None
+        return best[1]
+
+
+def _record(source: str, out: Path) -> int:
+    import threading
+
+    import jack
+
+    client = jack.Client("voicetrace-observer", no_start_server=True)
+    port = client.inports.register("in")
+    rate, block = client.samplerate, client.blocksize
+    rb = jack.RingBuffer(1 << 22)  # ~40 s at 24 kHz: the reader drains it every few ms
+    header = bytearray(_HEADER.size)
+    lost = [0]
+
+    @client.set_process_callback
+    def process(frames: int) -> None:
+        data = port.get_buffer()
+        if rb.write_space < len(header) + len(data):
+            lost[0] += 1
+            return
+        _HEADER.pack_into(header, 0, client.last_frame_time, frames)
+        rb.write(header)
+        rb.write(data)
+
+    jt = _JackTime(client)
+    client.activate()
+    sources = [p for p in client.get_ports(name_pattern=f"^{source}[^:]*:", is_output=True, is_audio=True)]
+    if not sources:
+        print(f"no output port of a JACK client named {source!r}", file=sys.stderr)
+        return 1
+    for p in sources:
+        client.connect(p, port)
+    latency = max(jt.playback_latency(p) for p in sources)
+    offset0 = jt.offset_ns()
+    chunks: list[np.ndarray] = []
+    frames_at: list[int] = []
+    t_ns: list[int] = []
+    stop = threading.Event()
+
+    def wait_for_stop() -> None:
+        sys.stdin.readline()
+        stop.set()
+
+    threading.Thread(target=wait_for_stop, daemon=True).start()
+    print("ready", flush=True)
+    pos = 0
+    while True:
+        stopping = stop.is_set()
+        while rb.read_space >= _HEADER.size:
+            frame, n = _HEADER.unpack(bytes(rb.peek(_HEADER.size)))
+            if rb.read_space < _HEADER.size + 4 * n:
+                break
+            rb.read_advance(_HEADER.size)
+            chunks.append(np.frombuffer(bytes(rb.read(4 * n)), dtype=np.float32))
+            frames_at.append(pos)
+            t_ns.append(jt.frames_to_us(frame) * 1000)  # the DLL's mapping, taken while it is current
+            pos += n
+        if stopping:
+            break
+        time.sleep(0.005)
+    offset1 = jt.offset_ns()
+    client.deactivate()
+    client.close()
+    meta = {"rate": rate, "block": block, "latency_ns": int(latency * 1e9 / rate), "lost_blocks": lost[0],
+            "clock_offset_ns": offset0, "clock_drift_ns": offset1 - offset0}
+    # Blocks are stamped with the offset measured at the start; the drift over a bench run is reported.
+    np.savez(out, samples=np.concatenate(chunks) if chunks else np.zeros(0, np.float32),
+             block_start=np.asarray(frames_at, dtype=np.int64),
+             block_t_ns=np.asarray(t_ns, dtype=np.int64) + offset0, meta=json.dumps(meta))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m voicetrace.observer")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("record", help="record the app's JACK output ports until a line arrives on stdin")
+    r.add_argument("--source", default="PortAudio", help="JACK client name whose output ports are recorded")
+    r.add_argument("--out", required=True, type=Path, help=".npz file written at the end")
+    args = ap.parse_args(argv)
+    return _record(args.source, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
