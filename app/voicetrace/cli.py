@@ -94,7 +94,15 @@ def cmd_speak(args: argparse.Namespace) -> int:
     engine_id = engine.name
     player.start()  # the stream runs (silence) before any request: no request waits for a device to open
     session = Session(player, {engine_id: worker})
+    listening: Any = None
+    current: list[Any] = []
     try:
+        if args.barge_in == "voice":
+            from .bargein import BargeInConfig, VoiceBargeIn
+
+            listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
+                                     args.input_device, BargeInConfig(min_speech_ms=args.min_speech_ms,
+                                                                      headphones=args.headphones))
         if not args.cold:
             worker.wait_ready()
             if args.voice:
@@ -102,6 +110,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
         if args.wav:
             player.start_capture(seconds=min(WAV_MAX_S, 30.0 + len(text) * 0.12 / args.speed))
         req = session.submit(text, engine_id, args.voice, args.speed)
+        current.append(req)
         t0 = req.trace.events[0].t_ns
         try:
             if args.cancel_after is not None:
@@ -115,11 +124,16 @@ def cmd_speak(args: argparse.Namespace) -> int:
             req.finished.wait(5)
         # Keep listening a little after the end: a stale sample after the cancel ack would show up here.
         time.sleep(0.15)
+        if listening is not None:
+            listening.close()  # the listener writes what it ignored into the trace as it stops
+            listening = None
         m = session.metrics(req.id)
         latency_ms = round(player.output_latency_s * 1000, 3)
         if args.wav:
             _write_wav(args.wav, player.stop_capture(), player.rate)
     finally:
+        if listening is not None:
+            listening.close()
         session.close()
         player.close()
         worker.stop()
@@ -178,17 +192,27 @@ def _print_summary(m: dict[str, Any]) -> None:
     if m["cancelled"]:
         print(f"  cancel → silence {f(m['cancel_to_silence_ms'])}  → engine idle {f(m['cancel_to_idle_ms'])}  "
               f"stale samples {m['stale_samples_after_cancel']}")
+    b = m.get("barge_in")
+    if b:
+        if b["trigger_ms"] is not None:
+            print(f"  barge-in: you spoke at {f(b['true_onset_ms'])} (VAD {f(b['speech_onset_ms'])}), trigger "
+                  f"{f(b['trigger_ms'])}, your onset → silence {f(b['onset_to_silence_ms'])}")
+        print(f"  barge-in: ignored {b['ignored']['too_short']} short burst(s) and {b['ignored']['own_voice']} "
+              "stretch(es) of its own voice")
     print(f"  engine load {f(m['engine_load_ms'])}  warm-up {f(m['warmup_ms'])}  peak RSS {m['peak_rss_mb']} MB")
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from .audio.devices import list_output_devices
+    from .audio.devices import list_input_devices, list_output_devices
 
     devices = list_output_devices()
     if not devices:
         print("no audio output devices", file=sys.stderr)
         return 1
-    for d in devices:
+    inputs = list_input_devices()
+    for k, d in enumerate(devices + inputs):
+        if k == len(devices):
+            print("inputs (--input-device, for barge-in by voice):")
         mark = "*" if d.is_default else " "
         print(f"{mark} {d.index:3d}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.default_samplerate:.0f} Hz)")
     return 0
@@ -256,9 +280,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         run_first_chunk(engines, args.max_words, args.repeat, Path(args.out), args.device)
         return 0
+    if args.suite == "barge-in":
+        from .bench_bargein import run_barge_in_suite
+
+        run_barge_in_suite(args.trials, Path(args.out), args.device)
+        return 0
     if args.suite != "compare":
         raise UserError(f"unknown bench suite {args.suite!r}",
-                        "use --compare (the default), --suite first-chunk or --suite remote")
+                        "use --compare (the default), --suite first-chunk, --suite remote or --suite barge-in")
     from .bench_compare import load_texts, run_compare
 
     texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])
@@ -304,8 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wav", metavar="OUT.wav", help="also write exactly what was sent to the device (up to 30 min)")
     s.add_argument("--json", action="store_true", help="print one JSON object with every metric")
     s.add_argument("--cold", action="store_true", help="submit before the engine is warm (TTFA includes loading)")
+    s.add_argument("--barge-in", choices=["voice"],
+                   help="voice: listen to the microphone while speaking and stop when the user talks")
+    s.add_argument("--input-device", help="barge-in microphone: index or name substring (see `voicetrace devices`)")
+    s.add_argument("--headphones", action="store_true",
+                   help="barge-in: the microphone cannot hear the speakers (no self-interruption gate)")
+    s.add_argument("--min-speech-ms", type=float, default=200.0, metavar="MS",
+                   help="barge-in: speech must last this long to interrupt (coughs and clicks are shorter)")
     s.set_defaults(func=cmd_speak)
-    d = sub.add_parser("devices", help="list audio output devices")
+    d = sub.add_parser("devices", help="list audio output and input devices")
     d.set_defaults(func=cmd_devices)
     m = sub.add_parser("models", help="list models (packaged and user-supplied)")
     m.add_argument("--verify", action="store_true", help="re-check every file's checksum")
@@ -332,7 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--compare", dest="suite", action="store_const", const="compare",
                    help="whole utterance vs kokoro-onnx create_stream vs per-sentence vs VoiceTrace")
     b.add_argument("--suite", default="compare",
-                   help="compare (default), first-chunk (TTFA vs first phrase of 1–12 words) or remote")
+                   help="compare (default), first-chunk (TTFA vs first phrase of 1–12 words), remote, or barge-in "
+                   "(voice barge-in with speech injected into the JACK microphone)")
+    b.add_argument("--trials", type=int, default=20, help="barge-in: user-speech trials (plus echo/noise trials)")
     b.add_argument("--engines", default="piper,kokoro")
     b.add_argument("--texts", default="short,sentence,paragraph",
                    help="names in assets/bench (short, sentence, paragraph, article) or files, comma-separated")

@@ -52,6 +52,10 @@ class Ev(enum.StrEnum):
     FAILED = "failed"  # data: error
     DONE = "done"  # the last sample of the request left the callback
     REMOTE = "remote"  # a remote server's own timings arrived. data: what (first_audio | cancelled), its ms
+    # Voice barge-in decided to cancel (stamped when it decided). data: speech_onset_ns (first VAD-positive
+    # frame, ADC time), true_onset_ns (first sample above −40 dBFS in the microphone's residual)
+    BARGE_IN = "barge_in"
+    VOICE_IGNORED = "voice_ignored"  # listening ended for the request. data: too_short, own_voice (counts)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class DeskCore:
         self._finishing: list[tuple[Request, Session, Player]] = []
         self._by_id: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self.voice: Any = None  # VoiceBargeIn while barge-in by voice is on
         self._record_added = threading.Condition(self._lock)
 
     # ---- engines -----------------------------------------------------------------------------------
@@ -116,6 +117,8 @@ class DeskCore:
             old_player, old_session = self.player, self.session
             self.player, self.session = player, Session(player, self.workers)
             self.device_error = None
+        if self.voice is not None:
+            self.voice.listener.player = player  # the gate's reference: what the new device plays
         if old_session is not None:
             old_session.close()
         if old_player is not None:
@@ -154,6 +157,30 @@ class DeskCore:
 
         self._releasing = threading.Thread(target=release, name="release-device", daemon=True)
         self._releasing.start()
+
+    # ---- barge-in by voice -------------------------------------------------------------------------
+    def start_voice_barge_in(self, input_spec: str | int | None, headphones: bool,
+                             min_speech_ms: float = 200.0) -> str:
+        """Listen to the microphone while speaking; user speech interrupts, the same path as the Interrupt
+        button. Blocking (opens the microphone): call it off the UI thread. Returns the microphone's name."""
+        from .bargein import BargeInConfig, VoiceBargeIn
+
+        self.stop_voice_barge_in()
+        if self.player is None:
+            raise DeviceError("no output device is open", "barge-in by voice listens while the app speaks")
+        self.voice = VoiceBargeIn(self.player, self.current, lambda _rid: self.interrupt(), input_spec,
+                                  BargeInConfig(min_speech_ms=min_speech_ms, headphones=headphones))
+        return str(self.voice.mic.device.name)
+
+    def stop_voice_barge_in(self) -> None:
+        voice, self.voice = self.voice, None
+        if voice is not None:
+            voice.close()
+
+    def list_input_devices(self) -> list[OutputDevice]:
+        from .audio.devices import list_input_devices
+
+        return list_input_devices()
 
     def list_devices(self) -> list[OutputDevice]:
         """The output devices now. With no device open, PortAudio is re-initialised first so devices plugged
@@ -266,6 +293,7 @@ class DeskCore:
 
     def close(self) -> None:
         """Interrupt what plays, log it like any finished request, then release the device and engines."""
+        self.stop_voice_barge_in()
         self.interrupt()
         with self._lock:
             pending = [r for r, _, _ in self._finishing]

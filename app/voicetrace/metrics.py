@@ -51,6 +51,8 @@ class RequestMetrics:
     # the rest up to the first chunk's arrival here (network both ways, framing). None for local engines.
     server_ttfa_ms: float | None = None
     network_ms: float | None = None
+    # Voice barge-in (None when the request was not listened to): see `barge_in_metrics`.
+    barge_in: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,6 +132,7 @@ def derive(trace: Trace) -> RequestMetrics:
     idle = trace.first(Ev.ENGINE_IDLE)
     ack = trace.first(Ev.CANCEL_ACK)
     to_silence = to_idle = latency = None
+    silence_at: int | None = None
     stale = 0
     if cancel is not None:
         if flush is not None:
@@ -141,6 +144,7 @@ def derive(trace: Trace) -> RequestMetrics:
             silence_dac = (max(max(p.data["dac_ns"] + int(p.data["n"] * 1e9 / rate) for p in sent), cancel.t_ns)
                            if sent else flush.data["dac_ns"])
             to_silence = _ms(silence_dac, cancel.t_ns)
+            silence_at = silence_dac
             stale += sum(p.data["n"] for p in plays
                          if p.data["t_cb_ns"] >= flush.data["t_cb_ns"] and not p.data["faded"])
         if idle is not None:
@@ -173,4 +177,25 @@ def derive(trace: Trace) -> RequestMetrics:
         cancelled=cancel is not None, cancel_to_silence_ms=to_silence, cancel_to_idle_ms=to_idle,
         cancellation_latency_ms=latency, stale_samples_after_cancel=stale, cache=cache,
         error=failed.data.get("error") if failed else None, first_chunk_cached=first_cached,
-        server_ttfa_ms=server_ttfa, network_ms=network)
+        server_ttfa_ms=server_ttfa, network_ms=network, barge_in=barge_in_metrics(trace, t0, silence_at))
+
+
+def barge_in_metrics(trace: Trace, t0: int, silence_ns: int | None) -> dict[str, Any] | None:
+    """ms after submit: speech onset (first VAD-positive frame), true onset (first voiced microphone sample),
+    trigger; then true onset → silence, the latency a person talking over the app feels. `false_triggers`:
+    detections that did not interrupt (bursts shorter than the minimum, and the app's own voice caught by the
+    gate) — each would have been a false interruption without those rules."""
+    bi = trace.first(Ev.BARGE_IN)
+    ign = trace.first(Ev.VOICE_IGNORED)
+    if bi is None and ign is None:
+        return None
+    too_short = int(ign.data["too_short"]) if ign else 0
+    own = int(ign.data["own_voice"]) if ign else 0
+    out: dict[str, Any] = {"speech_onset_ms": None, "true_onset_ms": None, "trigger_ms": None,
+                           "onset_to_silence_ms": None, "false_triggers": too_short + own,
+                           "ignored": {"too_short": too_short, "own_voice": own}}
+    if bi is not None:
+        out.update(speech_onset_ms=_ms(bi.data["speech_onset_ns"], t0), true_onset_ms=_ms(bi.data["true_onset_ns"], t0),
+                   trigger_ms=_ms(bi.t_ns, t0),
+                   onset_to_silence_ms=_ms(silence_ns, bi.data["true_onset_ns"]) if silence_ns else None)
+    return out

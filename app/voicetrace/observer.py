@@ -179,7 +179,7 @@ class Observer:
 
 # ---- the recorder process ---------------------------------------------------------------------------------
 
-class _JackTime:
+class JackTime:
     """JACK's time functions that JACK-Client does not wrap, through libjack itself."""
 
     class _Range(ctypes.Structure):
@@ -204,8 +204,14 @@ class _JackTime:
         return int(self._lib.jack_frames_to_time(self._client, frame))
 
     def playback_latency(self, port: Any) -> int:
+        return self._latency(port, 1)  # JackPlaybackLatency
+
+    def capture_latency(self, port: Any) -> int:
+        return self._latency(port, 0)  # JackCaptureLatency
+
+    def _latency(self, port: Any, mode: int) -> int:
         r = self._Range()
-        self._lib.jack_port_get_latency_range(self._ptr(port), 1, ctypes.byref(r))  # 1 = JackPlaybackLatency
+        self._lib.jack_port_get_latency_range(self._ptr(port), mode, ctypes.byref(r))
         return int(r.max)
 
     def offset_ns(self) -> int:
@@ -243,7 +249,7 @@ def _record(source: str, out: Path) -> int:
         rb.write(header)
         rb.write(data)
 
-    jt = _JackTime(client)
+    jt = JackTime(client)
     client.activate()
     sources = [p for p in client.get_ports(name_pattern=f"^{source}[^:]*:", is_output=True, is_audio=True)]
     if not sources:

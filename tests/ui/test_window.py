@@ -341,3 +341,33 @@ def test_bad_input_corpus_in_the_window(window_factory, qtbot):
     assert problems == []
     w.voice_box.setEditText("joe")
     _speak_until_done(w, qtbot, "The window goes on.", rows=w.table.rowCount() + 1)
+
+
+def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_factory, qtbot, kokoro_worker):
+    """Tick "Barge-in by voice" (speakers mode: the microphone also hears the app), speak, then a user's voice
+    comes into the microphone: it stops, and the readout and cancel graph show speech onset → silence."""
+    import numpy as np
+
+    from voicetrace.inject import Injector
+
+    w = window_factory()
+    assert not w.voice_toggle.isChecked()  # off by default
+    _select_engine(w, "piper")
+    w.voice_toggle.setChecked(True)
+    qtbot.waitUntil(lambda: w.voice_state.text().startswith("listening"), timeout=10_000)
+    assert "ignoring its own voice" in w.voice_state.text()
+    user = kokoro_worker.engine.synthesize("Stop, stop, please stop talking.", "jf_alpha", 1.0,
+                                           use_cache=False).audio.astype(np.float32)
+    with Injector(echo_gain=0.5) as injector:
+        w.editor.setPlainText(PARAGRAPH)
+        w.speak()
+        qtbot.waitUntil(lambda: _first_audio(w), timeout=10_000)
+        injector.play(user, 0.7)
+        qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=15_000)
+    rec = w.core.records[-1]
+    assert rec["outcome"] == "cancelled" and rec["barge_in"]["trigger_ms"] is not None
+    assert "voice barge-in: you spoke → silence" in w.readout.text()
+    assert len(w.graphs.c_voice.getData()[1]) == 1
+    w.voice_toggle.setChecked(False)
+    qtbot.waitUntil(lambda: w.core.voice is None, timeout=5_000)
+    _speak_until_done(w, qtbot, "Okay.", 2)  # and without it, it speaks on as before

@@ -64,18 +64,27 @@ def exit_now_if_portaudio_unsafe(code: int) -> None:
 
 
 def list_output_devices() -> list[OutputDevice]:
+    return _list_devices("output")
+
+
+def list_input_devices() -> list[OutputDevice]:
+    """Microphones, in the same record as outputs (`channels` = input channels)."""
+    return _list_devices("input")
+
+
+def _list_devices(kind: str) -> list[OutputDevice]:
     sd = _sd()
     try:
         devices = sd.query_devices()
-        default_out = sd.default.device[1]
+        default = sd.default.device[1 if kind == "output" else 0]
         apis = sd.query_hostapis()
     except Exception as exc:  # PortAudio raises its own error type when it cannot enumerate
         raise DeviceError(f"cannot list audio devices ({exc})", "check that a sound server is running") from exc
     found = []
     for i, d in enumerate(devices):
-        if d["max_output_channels"] > 0:
-            found.append(OutputDevice(i, d["name"], apis[d["hostapi"]]["name"], d["max_output_channels"],
-                                      float(d["default_samplerate"]), i == default_out))
+        if d[f"max_{kind}_channels"] > 0:
+            found.append(OutputDevice(i, d["name"], apis[d["hostapi"]]["name"], d[f"max_{kind}_channels"],
+                                      float(d["default_samplerate"]), i == default))
     return found
 
 
@@ -86,6 +95,19 @@ def resolve_output_device(spec: str | int | None) -> OutputDevice:
     if not devices:
         raise DeviceError("no audio output device found",
                           "connect one, start a sound server (PipeWire/PulseAudio/JACK), or use --wav OUT.wav")
+    return _choose(devices, spec, "output")
+
+
+def resolve_input_device(spec: str | int | None) -> OutputDevice:
+    """The microphone, chosen by the same conventions as the output."""
+    devices = list_input_devices()
+    if not devices:
+        raise DeviceError("no microphone (audio input device) found",
+                          "connect one or start a sound server; barge-in by voice needs an input")
+    return _choose(devices, spec, "input")
+
+
+def _choose(devices: list[OutputDevice], spec: str | int | None, kind: str) -> OutputDevice:
     names = ", ".join(f"{d.index}: {d.name}" for d in devices)
     if spec is None or spec == "":
         for d in devices:
@@ -97,11 +119,11 @@ def resolve_output_device(spec: str | int | None) -> OutputDevice:
         for d in devices:
             if d.index == idx:
                 return d
-        raise DeviceError(f"no output device with index {idx}", f"choose one of: {names}")
+        raise DeviceError(f"no {kind} device with index {idx}", f"choose one of: {names}")
     matches = [d for d in devices if str(spec).lower() in d.name.lower()]
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise DeviceError(f"no output device matches {spec!r}", f"choose one of: {names}")
+        raise DeviceError(f"no {kind} device matches {spec!r}", f"choose one of: {names}")
     raise DeviceError(f"{spec!r} matches several devices ({', '.join(d.name for d in matches)})",
                       "give more of the name or the index")

@@ -67,6 +67,10 @@ class Player:
         # What was sent to the device, last SCOPE_S seconds, for the window's level meter and waveform.
         self.scope = np.zeros(int(SCOPE_S * self.rate), dtype=np.float32)
         self.scope_pos = 0  # total frames ever written to the scope (index = pos % len)
+        # The last callback's first frame: its scope position and DAC time (maps scope frames to our clock for
+        # the barge-in gate's reference of what the speakers played).
+        self._scope_mark_pos = 0
+        self._scope_mark_dac = 0
         self.volume = 1.0  # applied in the callback, after the ring: it scales what the device plays
         self._stream: Any = None
         self._lock = threading.Lock()  # guards start/close only, never taken by the callback
@@ -113,6 +117,22 @@ class Player:
         if n <= end:
             return self.scope[end - n:end].copy()
         return np.concatenate([self.scope[len(self.scope) - (n - end):], self.scope[:end]])
+
+    def sent_at(self, t_from_ns: int, n: int) -> AudioArray | None:
+        """The `n` frames that reached the DAC from `t_from_ns` on (our clock), from the scope; None when that
+        is not all in the scope yet or any more. Read outside the callback: a torn mark shifts it by a block."""
+        mark_pos, mark_dac = self._scope_mark_pos, self._scope_mark_dac
+        start = mark_pos + round((t_from_ns - mark_dac) * self.rate / 1e9)
+        end = start + n
+        if mark_dac == 0 or start < self.scope_pos - len(self.scope) + self.blocksize or end > self.scope_pos:
+            return None
+        idx = np.arange(start, end) % len(self.scope)
+        return self.scope[idx]
+
+    def sent_until_ns(self) -> int:
+        """The DAC time up to which the scope holds what was sent (0 before the first callback)."""
+        mark_pos, mark_dac = self._scope_mark_pos, self._scope_mark_dac
+        return mark_dac + int((self.scope_pos - mark_pos) * 1e9 / self.rate) if mark_dac else 0
 
     @property
     def output_latency_s(self) -> float:
@@ -201,6 +221,8 @@ class Player:
             if self.volume != 1.0:
                 out *= self.volume  # in place: no allocation
             sc = self.scope
+            self._scope_mark_dac = self._cb_dac
+            self._scope_mark_pos = self.scope_pos
             p = self.scope_pos % len(sc)
             n = min(frames, len(sc) - p)
             sc[p:p + n] = out[:n]

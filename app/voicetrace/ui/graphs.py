@@ -104,6 +104,9 @@ class LiveGraphs(QtWidgets.QWidget):
         self.c_idle = self.cancel.plot([], [], pen=None, symbol="s", symbolSize=6, symbolBrush=IDLE_COLOR,
                                        name="cancel→idle")
         self.c_sil_med = self.cancel.plot([], [], pen=pg.mkPen(SILENCE_COLOR, width=2), name="silence median")
+        # Voice barge-in: from when the user started talking (the true onset in the microphone) to silence.
+        self.c_voice = self.cancel.plot([], [], pen=None, symbol="t1", symbolSize=9, symbolBrush="#f0b429",
+                                        name="your speech→silence")
 
         self.wave = _plot("Output (what the device plays)", "", "ms")
         self.wave.setYRange(-1, 1)
@@ -157,6 +160,9 @@ class LiveGraphs(QtWidgets.QWidget):
         self.points_cancel = len(y)
         x, y = _points(interrupts, "cancel_to_idle_ms")
         self.c_idle.setData(x, y)
+        voice = [(i + 1.0, float(r["barge_in"]["onset_to_silence_ms"])) for i, r in enumerate(interrupts)
+                 if (r.get("barge_in") or {}).get("onset_to_silence_ms") is not None]
+        self.c_voice.setData([a for a, _ in voice], [b for _, b in voice])
 
     # ---- the current request -----------------------------------------------------------------------
     def set_timeline(self, tl: Timeline | None, now_ms: float) -> None:

@@ -40,6 +40,8 @@ class _Bridge(QtCore.QObject):
     """Carries results from helper threads to the Qt thread (queued signal)."""
     device_opened = QtCore.Signal(object, str)  # (Player | None, error message)
     devices_listed = QtCore.Signal(list, str)  # (output devices, error message)
+    voice_started = QtCore.Signal(str, str)  # (microphone name, error message)
+    inputs_listed = QtCore.Signal(list, str)  # (input devices, error message)
 
 
 class TextEditor(QtWidgets.QPlainTextEdit):
@@ -104,6 +106,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._bridge = _Bridge()
         self._bridge.device_opened.connect(self._on_device_opened)
         self._bridge.devices_listed.connect(self._on_devices_listed)
+        self._bridge.voice_started.connect(self._on_voice_started)
+        self._bridge.inputs_listed.connect(self._on_inputs_listed)
         self._t_start = time.perf_counter()
         self.setWindowTitle("VoiceTrace")
         self.setAcceptDrops(True)
@@ -199,6 +203,7 @@ class MainWindow(QtWidgets.QMainWindow):
         form.addWidget(QtWidgets.QLabel("Volume"), 1, 4)
         form.addWidget(self.volume, 1, 5)
         form.addWidget(self.remote_row, 2, 0, 1, 6)
+        form.addWidget(self._build_voice_row(), 3, 0, 1, 6)
         form.setColumnStretch(1, 1)
         form.setColumnStretch(3, 1)
 
@@ -269,6 +274,83 @@ class MainWindow(QtWidgets.QMainWindow):
         QtGui.QShortcut(QtGui.QKeySequence("Escape"), self, self.interrupt,
                         QtCore.Qt.ShortcutContext.ApplicationShortcut)
 
+    def _build_voice_row(self) -> QtWidgets.QWidget:
+        self.voice_toggle = QtWidgets.QCheckBox("Barge-in by voice")
+        self.voice_toggle.setToolTip("Listen to the microphone while speaking: when you talk (at least "
+                                     "200 ms), it stops, as Interrupt does")
+        self.voice_toggle.toggled.connect(self._on_voice_toggled)
+        self.input_box = QtWidgets.QComboBox()
+        self.input_box.setMinimumContentsLength(14)
+        self.input_box.setToolTip("The microphone")
+        self.input_box.activated.connect(lambda _i: self._restart_voice())
+        self.headphones = QtWidgets.QCheckBox("Headphones")
+        self.headphones.setToolTip("The microphone cannot hear the app: no self-interruption gate. Leave off "
+                                   "with speakers: the app then ignores its own voice in the microphone")
+        self.headphones.toggled.connect(lambda _on: self._restart_voice())
+        self.voice_state = QtWidgets.QLabel("off")
+        self.voice_state.setObjectName("voiceState")
+        row = QtWidgets.QWidget()
+        h = QtWidgets.QHBoxLayout(row)
+        h.setContentsMargins(0, 0, 0, 0)
+        h.addWidget(self.voice_toggle)
+        h.addWidget(QtWidgets.QLabel("Microphone"))
+        h.addWidget(self.input_box, 1)
+        h.addWidget(self.headphones)
+        h.addWidget(self.voice_state, 1)
+        return row
+
+    def _on_voice_toggled(self, on: bool) -> None:
+        if on:
+            self.voice_state.setText("finding microphones…")
+
+            def work() -> None:
+                try:
+                    self._bridge.inputs_listed.emit(self.core.list_input_devices(), "")
+                except Exception as exc:  # shown in the window
+                    self._bridge.inputs_listed.emit([], str(exc))
+
+            threading.Thread(target=work, name="list-inputs", daemon=True).start()
+        else:
+            threading.Thread(target=self.core.stop_voice_barge_in, name="stop-voice", daemon=True).start()
+            self.voice_state.setText("off")
+
+    def _on_inputs_listed(self, devices: list[OutputDevice], error: str) -> None:
+        self.input_box.clear()
+        for d in devices:
+            self.input_box.addItem(f"{d.name}  ({d.hostapi})", d.index)
+        if not devices:
+            self.voice_toggle.setChecked(False)
+            self.show_error((f"{error}\n" if error else "") + "No microphone was found, so barge-in by voice is "
+                            "off.\nConnect one (or start a sound server), then tick it again.")
+            return
+        want = str(self.settings.value("input_device", ""))
+        pick = self.input_box.findText(want) if want else -1
+        self.input_box.setCurrentIndex(pick if pick >= 0 else next((i for i, d in enumerate(devices)
+                                                                    if d.is_default), 0))
+        self._restart_voice()
+
+    def _restart_voice(self) -> None:
+        if not self.voice_toggle.isChecked() or self.input_box.count() == 0:
+            return
+        index, headphones = self.input_box.currentData(), self.headphones.isChecked()
+        self.voice_state.setText("opening the microphone…")
+
+        def work() -> None:
+            try:
+                self._bridge.voice_started.emit(self.core.start_voice_barge_in(index, headphones), "")
+            except Exception as exc:  # shown in the window; the app keeps working without it
+                self._bridge.voice_started.emit("", str(exc))
+
+        threading.Thread(target=work, name="start-voice", daemon=True).start()
+
+    def _on_voice_started(self, name: str, error: str) -> None:
+        if error:
+            self.voice_toggle.setChecked(False)
+            self.show_error(f"Barge-in by voice is off: {error}")
+            return
+        mode = "headphones" if self.headphones.isChecked() else "speakers: ignoring its own voice"
+        self.voice_state.setText(f"listening ({mode})")
+
     def _build_demo(self) -> QtWidgets.QWidget:
         w = QtWidgets.QWidget()
         g = QtWidgets.QGridLayout(w)
@@ -328,6 +410,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.demo_max.setValue(float(s.value("demo/max_s", 3.0)))  # type: ignore[arg-type]
         if not self.remote_url.text():
             self.remote_url.setText(str(s.value("remote/url", "")))
+        self.headphones.blockSignals(True)  # barge-in by voice itself always starts off
+        self.headphones.setChecked(str(s.value("voice_barge_in/headphones", "false")) == "true")
+        self.headphones.blockSignals(False)
         chosen = engine or str(s.value("engine", "kokoro"))
         i = self.engine_box.findData(chosen)
         self.engine_box.setCurrentIndex(max(0, i))
@@ -344,6 +429,9 @@ class MainWindow(QtWidgets.QMainWindow):
         s.setValue("volume", self.volume.value())
         if self.device_box.currentData() is not None:
             s.setValue("device", self.device_box.currentText())
+        if self.input_box.currentData() is not None:
+            s.setValue("input_device", self.input_box.currentText())
+        s.setValue("voice_barge_in/headphones", self.headphones.isChecked())
         s.setValue("demo/rounds", self.demo_rounds.value())
         s.setValue("demo/min_s", self.demo_min.value())
         s.setValue("demo/max_s", self.demo_max.value())
@@ -731,6 +819,12 @@ class MainWindow(QtWidgets.QMainWindow):
             parts.append("<br>" + f"cancel→silence <b>{f(last['cancel_to_silence_ms'])}</b> · "
                          f"cancel→idle <b>{f(last['cancel_to_idle_ms'])}</b> · stale samples "
                          + (f"{stale}" if stale == 0 else f"<span style='color:#ff5c5c'>{stale}</span>"))
+        b = last.get("barge_in")
+        if b and b.get("trigger_ms") is not None:
+            parts.append("<br>" + f"voice barge-in: you spoke → silence <b>{f(b['onset_to_silence_ms'])}</b> "
+                         f"(heard after {f(b['speech_onset_ms'] - b['true_onset_ms'])}, decided after "
+                         f"{f(b['trigger_ms'] - b['true_onset_ms'])}, cancel→silence "
+                         f"{f(last['cancel_to_silence_ms'])})")
         if last["outcome"] == "failed" and last.get("error"):
             self.show_error(f"That request failed: {last['error']}")
         self.readout.setText(" · ".join(parts).replace(" · <br>", "<br>"))

@@ -1,0 +1,86 @@
+"""The microphone: one PortAudio input stream whose callback copies blocks into a ring and notes when its
+first frame was at the ADC, on our clock. Everything else (VAD, echo gate) reads it from another thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from ..contract import AudioArray
+from ..errors import DeviceError
+from .devices import OutputDevice, _sd, resolve_input_device
+
+
+class Microphone:
+    def __init__(self, device: str | int | None = None, blocksize: int = 256, ring_seconds: float = 10.0,
+                 samplerate: int | None = None) -> None:
+        self.device: OutputDevice = resolve_input_device(device)
+        self.rate = int(samplerate or self.device.default_samplerate)
+        self.blocksize = blocksize
+        self.buf = np.zeros(int(ring_seconds * self.rate), dtype=np.float32)
+        self.pos = 0  # frames ever written (index = pos % len)
+        self._mark_pos = 0  # the last callback's first frame and its ADC time on perf_counter_ns
+        self._mark_adc = 0
+        self.callback_errors = 0
+        self.overflows = 0
+        self._stream: Any = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        sd = _sd()
+        with self._lock:
+            if self._stream is not None:
+                return
+            try:
+                self._stream = sd.InputStream(samplerate=self.rate, blocksize=self.blocksize, channels=1,
+                                              dtype="float32", device=self.device.index, latency="low",
+                                              callback=self._callback)
+                self._stream.start()
+            except Exception as exc:
+                self._stream = None
+                raise DeviceError(f"cannot open microphone {self.device.name!r} at {self.rate} Hz ({exc})",
+                                  "pick another with --input-device (see `voicetrace devices`)") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._stream is not None:
+                self._stream.close()
+                self._stream = None
+
+    @property
+    def input_latency_s(self) -> float:
+        return float(self._stream.latency) if self._stream is not None else 0.0
+
+    def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
+        try:
+            now = time.perf_counter_ns()
+            adc, cur = time_info.inputBufferAdcTime, time_info.currentTime
+            # PortAudio's stream clock → ours, as the player does for the DAC (the ADC time is in the past).
+            adc_ns = now + int((adc - cur) * 1e9) if adc > 0 and cur > 0 else now
+            if status:
+                self.overflows += 1
+            b = self.buf
+            p = self.pos % len(b)
+            n = min(frames, len(b) - p)
+            b[p:p + n] = indata[:n, 0]
+            if n < frames:
+                b[:frames - n] = indata[n:frames, 0]
+            self._mark_adc = adc_ns
+            self._mark_pos = self.pos
+            self.pos += frames
+        except Exception:
+            self.callback_errors += 1
+
+    def read(self, since: int) -> tuple[int, AudioArray, int]:
+        """Frames from position `since` up to now (at most the ring's length): (their first position, the
+        samples, the ADC time of the first on our clock)."""
+        end = self.pos
+        start = max(since, end - len(self.buf) + self.blocksize)
+        idx = np.arange(start, end) % len(self.buf)
+        return start, self.buf[idx], self.adc_ns(start)
+
+    def adc_ns(self, position: int) -> int:
+        return self._mark_adc + int((position - self._mark_pos) * 1e9 / self.rate)
