@@ -77,6 +77,10 @@ def cmd_speak(args: argparse.Namespace) -> int:
     from .session import Session
     from .worker import EngineWorker
 
+    if args.barge_in == "voice":
+        from .audio.devices import resolve_input_device
+
+        resolve_input_device(args.input_device)  # a missing microphone is said before anything loads
     try:
         player = Player(args.device)
     except DeviceError:
