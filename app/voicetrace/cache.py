@@ -35,6 +35,10 @@ class LruCache(Generic[V]):
                 self._data.popitem(last=False)
         return value, False
 
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
     def __len__(self) -> int:
         return len(self._data)
 

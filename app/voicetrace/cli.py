@@ -284,6 +284,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         run_first_chunk(engines, args.max_words, args.repeat, Path(args.out), args.device)
         return 0
+    if args.suite == "levers":
+        from .bench_levers import run_levers
+
+        run_levers(engines, args.repeat, Path(args.out), args.device)
+        return 0
     if args.suite == "barge-in":
         from .bench_bargein import run_barge_in_suite
 
@@ -291,7 +296,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     if args.suite != "compare":
         raise UserError(f"unknown bench suite {args.suite!r}",
-                        "use --compare (the default), --suite first-chunk, --suite remote or --suite barge-in")
+                        "use --compare (the default), --suite first-chunk, levers, remote or barge-in")
     from .bench_compare import load_texts, run_compare
 
     texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])
@@ -372,8 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--compare", dest="suite", action="store_const", const="compare",
                    help="whole utterance vs kokoro-onnx create_stream vs per-sentence vs VoiceTrace")
     b.add_argument("--suite", default="compare",
-                   help="compare (default), first-chunk (TTFA vs first phrase of 1–12 words), remote, or barge-in "
-                   "(voice barge-in with speech injected into the JACK microphone)")
+                   help="compare (default), first-chunk (TTFA vs first phrase of 1–12 words), levers (onnxruntime "
+                   "options, chunking, phrase cache, memory), remote, or barge-in (voice barge-in with speech "
+                   "injected into the JACK microphone)")
     b.add_argument("--trials", type=int, default=20, help="barge-in: user-speech trials (plus echo/noise trials)")
     b.add_argument("--engines", default="piper,kokoro")
     b.add_argument("--texts", default="short,sentence,paragraph",

@@ -40,6 +40,22 @@ def test_first_phrase_is_short_and_ends_at_a_natural_break():
     assert ph is not None and ph.words == ("Sure,",) and ph.brk == CLAUSE
 
 
+def test_first_phrase_takes_two_words_unless_the_first_ends_at_a_break():
+    """bench --wer: a lone unbroken first word ("She", "Before") was misheard when spoken as its own utterance."""
+    cfg = PlannerConfig(first_min_words=2, first_break_min_words=1, first_max_words=3, first_max_chars=12)
+    assert Planner("She opened the window.", cfg).next_phrase(0, 0.3, 0.07).words == ("She", "opened")
+    assert Planner("Okay. She opened it.", cfg).next_phrase(0, 0.3, 0.07).words == ("Okay.",)
+    # past the character cap rather than end on "the"
+    assert Planner("If the printer keeps jamming", cfg).next_phrase(0, 0.3, 0.07).words == ("If", "the", "printer")
+
+
+@given(words_st, st.integers(1, 12))
+def test_fixed_mode_cuts_every_n_words(words, n):
+    phrases = run_planner(" ".join(words), PlannerConfig(mode="fixed", fixed_words=n), [0.0, 5.0])
+    assert [len(ph.words) for ph in phrases[:-1]] == [n] * (len(phrases) - 1)
+    assert [w for ph in phrases for w in ph.words] == " ".join(words).split()
+
+
 def test_first_phrase_does_not_end_on_a_leaning_word():
     ph = Planner("I think that the answer is forty two", PlannerConfig(first_min_words=2, first_max_words=5)) \
         .next_phrase(0, 0.3, 0.07)

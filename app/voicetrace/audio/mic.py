@@ -26,6 +26,8 @@ class Microphone:
         self._mark_adc = 0
         self.callback_errors = 0
         self.overflows = 0
+        self._cb_t = 0
+        self._started_ns = 0
         self._stream: Any = None
         self._lock = threading.Lock()
 
@@ -38,6 +40,7 @@ class Microphone:
                 self._stream = sd.InputStream(samplerate=self.rate, blocksize=self.blocksize, channels=1,
                                               dtype="float32", device=self.device.index, latency="low",
                                               callback=self._callback)
+                self._started_ns = time.perf_counter_ns()
                 self._stream.start()
             except Exception as exc:
                 self._stream = None
@@ -50,6 +53,10 @@ class Microphone:
                 self._stream.close()
                 self._stream = None
 
+    def seconds_since_callback(self) -> float:
+        """A microphone that was unplugged (or whose server stopped) stops calling back."""
+        return (time.perf_counter_ns() - max(self._cb_t, self._started_ns)) / 1e9
+
     @property
     def input_latency_s(self) -> float:
         return float(self._stream.latency) if self._stream is not None else 0.0
@@ -57,6 +64,7 @@ class Microphone:
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         try:
             now = time.perf_counter_ns()
+            self._cb_t = now
             adc, cur = time_info.inputBufferAdcTime, time_info.currentTime
             # PortAudio's stream clock → ours, as the player does for the DAC (the ADC time is in the past).
             adc_ns = now + int((adc - cur) * 1e9) if adc > 0 and cur > 0 else now

@@ -61,7 +61,9 @@ def execution_providers(device: str) -> list[str]:
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
-def make_session(path: str, threads: int = 2, device: str = "cpu") -> Any:
+def make_session(path: str, threads: int = 2, device: str = "cpu", spinning: bool = False,
+                 opt_level: str = "all", optimized_path: str | None = None) -> Any:
+    """The app's defaults; the other arguments exist for `bench --suite levers` (each measured there)."""
     import onnxruntime as ort
 
     providers = execution_providers(device)
@@ -71,7 +73,12 @@ def make_session(path: str, threads: int = 2, device: str = "cpu") -> Any:
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     # A spinning idle pool steals the other core from the neighbour engine and the UI (DESIGN §3).
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    opts.graph_optimization_level = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                                     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                                     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[opt_level]
+    if optimized_path is not None:
+        opts.optimized_model_filepath = optimized_path  # written while loading: a later load can use it
     try:
         return ort.InferenceSession(path, sess_options=opts, providers=providers)
     except Exception as exc:  # onnxruntime raises its own types for a bad/truncated graph
@@ -98,6 +105,7 @@ class Engine(abc.ABC):
         self._cancel_pending = False
         self.load_ms: float | None = None
         self.warmup_ms: float | None = None
+        self.tuning: dict[str, Any] = {}  # make_session's options, for the benchmark's levers
         self._default_voice = entry.default_voice
 
     # ---- the interface ---------------------------------------------------------------------------

@@ -39,7 +39,7 @@ class KokoroEngine(Engine):
                              "reinstall or replace it") from exc
         if not self._voices:
             raise ModelError(f"voice file {voices_path} holds no voices", "reinstall or replace it")
-        self._session = make_session(str(self.entry.path("model")), device=self.device)
+        self._session = make_session(str(self.entry.path("model")), device=self.device, **self.tuning)
         with ESPEAK_LOCK:
             self._kokoro = Kokoro.from_session(self._session, str(voices_path))
         if self.entry.default_voice not in self._voices:  # a user model with other voice names

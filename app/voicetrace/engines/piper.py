@@ -38,7 +38,7 @@ class PiperEngine(Engine):
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"Piper voice config {cfg_path} is unreadable ({exc})",
                              "replace it with the .onnx.json that came with the voice") from exc
-        self._session = make_session(str(self.entry.path("model")), device=self.device)
+        self._session = make_session(str(self.entry.path("model")), device=self.device, **self.tuning)
         self._backend = espeak_backend(language)
 
     def voices(self) -> list[str]:

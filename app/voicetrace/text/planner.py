@@ -80,6 +80,7 @@ class PlannerConfig:
     # adaptive: VoiceTrace's (short first phrase, growth by buffered audio). The benchmark's baselines:
     # sentence: one sentence per phrase (what most wrappers stream); whole: the entire text at once.
     mode: str = "adaptive"
+    fixed_words: int = 8  # mode "fixed": every phrase this many words (the bench's fixed-size chunking)
 
 
 class Planner:
@@ -106,6 +107,8 @@ class Planner:
             end = len(self.words)
         elif self.cfg.mode == "sentence":
             end = self._sentence_end()
+        elif self.cfg.mode == "fixed":
+            end = min(len(self.words), self.pos + self.cfg.fixed_words)
         else:
             end = self._first_end() if self.count == 0 else self._grown_end(buffered_s, rtf, sec_per_char)
             end = self._cap_chars(self.pos, end)

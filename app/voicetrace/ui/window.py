@@ -792,6 +792,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self._update_readout(records)
         self._update_engine_state()
         self._update_current()
+        voice = self.core.voice
+        if voice is not None and voice.mic.seconds_since_callback() > 2.0 \
+                and not self.voice_state.text().startswith("the microphone stopped"):
+            self.voice_state.setText("the microphone stopped (unplugged?): untick and tick to reopen it")
         player = self.core.player
         if player is not None:
             self.graphs.add_ring_level(time.perf_counter() - self._t_start, player.queued_ms())

@@ -1,0 +1,206 @@
+"""`voicetrace bench --suite levers`: the performance levers, each with before/after, one run, one machine.
+
+- onnxruntime session options (offline, per engine): threads, spinning, graph optimisation level — load time,
+  first-phrase compute, RTF; and loading a saved optimised graph instead of optimising at every start.
+- Chunking: fixed-size phrases vs the planner driven by the engine's measured cost (played, paragraph).
+- The phrase-audio cache: TTFA of a short reply on a miss and on a hit (played).
+- Memory: peak RSS of a process with each engine, and both, after speaking the paragraph (separate processes).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .report import distribution
+
+FIRST = "When people"
+SENTENCE = "When people ask a question they judge the answer by how quickly the first word arrives."
+REPLIES = ("Sure.", "One moment.", "Let me check.")
+ORT_VARIANTS: list[tuple[str, dict[str, Any]]] = [
+    ("app default: 2 threads, no spinning, all graph optimisations", {}),
+    ("1 thread", {"threads": 1}),
+    ("spinning thread pool", {"spinning": True}),
+    ("basic graph optimisation only", {"opt_level": "basic"}),
+]
+
+
+def _ort_lever(engine_id: str, repeat: int) -> list[dict[str, Any]]:
+    from .engines import create_engine
+    from .models import find_model
+
+    rows = []
+    for name, tuning in ORT_VARIANTS:
+        eng = create_engine(find_model(engine_id))
+        eng.tuning = dict(tuning)
+        eng.load()
+        eng.warm()
+        first = [eng.synthesize(FIRST, eng.default_voice, 1.0, use_cache=False).compute_ns / 1e6
+                 for _ in range(repeat)]
+        sent = [eng.synthesize(SENTENCE, eng.default_voice, 1.0, use_cache=False) for _ in range(repeat)]
+        rtf = [r.compute_ns / 1e9 / (len(r.audio) / r.rate) for r in sent]
+        rows.append({"variant": name, "load_ms": round(eng.load_ms or 0, 1),
+                     "first_phrase_compute_ms": round(statistics.median(first), 1),
+                     "rtf": round(statistics.median(rtf), 4)})
+        print(f"  {engine_id}: {name}: {rows[-1]}", file=sys.stderr)
+    rows.append(_saved_graph_lever(engine_id))
+    return rows
+
+
+def _saved_graph_lever(engine_id: str) -> dict[str, Any]:
+    """Session load time: optimising the graph at every start vs loading a graph saved already optimised."""
+    import onnxruntime as ort
+
+    from .models import find_model
+
+    src = str(find_model(engine_id).path("model"))
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = str(Path(tmp) / "optimised.onnx")
+
+        def load(path: str, level: Any, out: str | None = None) -> float:
+            opts = ort.SessionOptions()
+            opts.graph_optimization_level = level
+            if out:
+                opts.optimized_model_filepath = out
+            t = time.perf_counter()
+            ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+            return (time.perf_counter() - t) * 1000
+
+        load(src, ort.GraphOptimizationLevel.ORT_ENABLE_ALL, saved)  # writes the optimised graph
+        fresh = statistics.median(load(src, ort.GraphOptimizationLevel.ORT_ENABLE_ALL) for _ in range(3))
+        reuse = statistics.median(load(saved, ort.GraphOptimizationLevel.ORT_DISABLE_ALL) for _ in range(3))
+    return {"variant": "saved optimised graph (session load only)", "load_ms": round(reuse, 1),
+            "baseline_load_ms": round(fresh, 1), "first_phrase_compute_ms": None, "rtf": None}
+
+
+def _played_levers(engines: list[str], repeat: int, device: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    from .bench_compare import _run_one, _warm_engines_and_device, load_texts
+    from .produce import planner_config_for
+    from .session import Session
+
+    paragraph = load_texts(["paragraph"])["paragraph"]
+    workers, player = _warm_engines_and_device(engines, device)
+    chunking: dict[str, Any] = {}
+    cache: dict[str, Any] = {}
+    try:
+        for eid, w in workers.items():
+            base = planner_config_for(w.engine.entry.engine)
+            chunking[eid] = {}
+            for name, cfg in (("fixed 8-word phrases", replace(base, mode="fixed", fixed_words=8)),
+                              ("cost-model planner (app)", base)):
+                session = Session(player, {eid: w}, planner_configs={eid: cfg})
+                session.use_cache = False
+                try:
+                    ms = [_run_one(session, eid, paragraph, w.engine.default_voice, 15.0, None) for _ in range(repeat)]
+                finally:
+                    session.close()
+                chunking[eid][name] = {"ttfa_audible_ms": distribution(m["ttfa_audible_ms"] for m in ms)["median"],
+                                       "underruns": sum(m["underruns"] for m in ms),
+                                       "underrun_ms": round(sum(m["underrun_ms"] for m in ms), 1), "runs": repeat}
+                print(f"  {eid}: {name}: {chunking[eid][name]}", file=sys.stderr)
+            session = Session(player, {eid: w})
+            w.engine.audio_cache.clear()
+            try:
+                miss, hit = [], []
+                for text in REPLIES:
+                    m1 = _run_one(session, eid, text, w.engine.default_voice, 15.0, None)
+                    m2 = _run_one(session, eid, text, w.engine.default_voice, 15.0, None)
+                    assert m2["first_chunk_cached"], "the second identical reply must come from the cache"
+                    miss.append(m1["ttfa_audible_ms"])
+                    hit.append(m2["ttfa_audible_ms"])
+            finally:
+                session.close()
+            cache[eid] = {"replies": list(REPLIES), "miss_ttfa_audible_ms": miss, "hit_ttfa_audible_ms": hit}
+            print(f"  {eid}: phrase cache: {cache[eid]}", file=sys.stderr)
+    finally:
+        player.close()
+        for w in workers.values():
+            w.stop()
+    return chunking, cache
+
+
+def _memory_lever() -> dict[str, float]:
+    out = {}
+    for engines in ("piper", "kokoro", "piper,kokoro"):
+        p = subprocess.run([sys.executable, "-m", "voicetrace.bench_levers", "peak-rss", engines],
+                           capture_output=True, text=True, timeout=600)
+        out[engines] = float(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else float("nan")
+        print(f"  peak RSS {engines}: {out[engines]} MB", file=sys.stderr)
+    return out
+
+
+def peak_rss_after_paragraph(engines: list[str]) -> float:
+    """Load and warm the engines, produce the paragraph with the app's planner (no device), return peak RSS MB."""
+    import threading
+
+    from .bench_compare import load_texts
+    from .engines import create_engine
+    from .models import find_model
+    from .produce import StreamJob, produce
+    from .trace import Trace
+    from .worker import EngineWorker
+
+    text = load_texts(["paragraph"])["paragraph"]
+    for eid in engines:
+        w = EngineWorker(create_engine(find_model(eid))).start()
+        w.wait_ready(300)
+        job = StreamJob(eid, text, w.engine.default_voice, 1.0, Trace(eid), threading.Event(), 24_000,
+                        lambda: 5.0, use_cache=False)  # plenty buffered: the planner's longest phrases
+        produce(w, job, lambda *_: None)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_levers(engines: list[str], repeat: int, out_dir: Path, device: str | None) -> dict[str, Any]:
+    from .bench_remote import _machine
+
+    res: dict[str, Any] = {"machine": _machine(), "repeat": repeat,
+                           "ort": {e: _ort_lever(e, max(repeat, 3)) for e in engines}}
+    res["chunking"], res["phrase_cache"] = _played_levers(engines, repeat, device)
+    res["peak_rss_mb"] = _memory_lever()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "levers.json").write_text(json.dumps(res, indent=1))
+    text = markdown(res)
+    (out_dir / "levers.md").write_text(text)
+    print(text)
+    return res
+
+
+def markdown(res: dict[str, Any]) -> str:
+    def ms(x: float | None) -> str:
+        return "—" if x is None else f"{x:.0f} ms"
+
+    lines = [f"levers — {res['machine']}", "", "onnxruntime session options (offline; compute of the first phrase "
+             f"“{FIRST}” and RTF of one sentence, medians):", "",
+             "| engine | variant | session load | first phrase compute | RTF |", "|---|---|---|---|---|"]
+    for eid, rows in res["ort"].items():
+        for r in rows:
+            load = ms(r["load_ms"]) + (f" (vs {ms(r['baseline_load_ms'])} optimising at start)"
+                                       if "baseline_load_ms" in r else "")
+            lines.append(f"| {eid} | {r['variant']} | {load} | {ms(r['first_phrase_compute_ms'])} | "
+                         f"{'—' if r['rtf'] is None else r['rtf']} |")
+    lines += ["", "Chunking (paragraph, played, each run up to 15 s):", "",
+              "| engine | chunking | TTFA audible median | underruns (gap ms) |", "|---|---|---|---|"]
+    for eid, by in res["chunking"].items():
+        for name, v in by.items():
+            lines.append(f"| {eid} | {name} | {ms(v['ttfa_audible_ms'])} | {v['underruns']} ({v['underrun_ms']}) |")
+    lines += ["", "Phrase-audio cache (TTFA audible of a short reply):", "",
+              "| engine | reply | miss | hit |", "|---|---|---|---|"]
+    for eid, c in res["phrase_cache"].items():
+        for t, a, b in zip(c["replies"], c["miss_ttfa_audible_ms"], c["hit_ttfa_audible_ms"], strict=True):
+            lines.append(f"| {eid} | {t} | {ms(a)} | {ms(b)} |")
+    lines += ["", "Peak RSS after speaking the paragraph: " + ", ".join(
+        f"{k} {v:.0f} MB" for k, v in res["peak_rss_mb"].items())]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["peak-rss"]:
+        print(f"{peak_rss_after_paragraph(sys.argv[2].split(',')):.1f}")
