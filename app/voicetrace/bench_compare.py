@@ -225,6 +225,7 @@ def run_compare(engines: list[str], texts: dict[str, str], repeat: int, out_dir:
     (out_dir / "results.json").write_text(json.dumps(results, indent=1))
     (out_dir / "report.md").write_text(markdown(results))
     plot_ttfa(results, out_dir / "ttfa.png")
+    plot_cancel(results, out_dir / "cancel.png")
     print(markdown(results))
     return results
 
@@ -391,7 +392,27 @@ def _ms(x: float | None) -> str:
 
 
 def plot_ttfa(results: dict[str, Any], path: Path) -> None:
-    """TTFA (audible) of every full run, one row per engine and strategy, drawn with Qt offscreen."""
+    """TTFA (audible) of every full run, one row per engine and strategy, one line of dots per text."""
+    runs = [r for r in results["runs"] if not r["interrupted"] and r["ttfa_audible_ms"] is not None]
+    texts = sorted({r["text"] for r in runs})
+    _dot_plot(results, runs, path, "Time to first audio (audible, log scale) — every full run", 10.0,
+              lambda r: [(texts.index(r["text"]), r["ttfa_audible_ms"])],
+              "rows of dots per text, top to bottom: " + ", ".join(texts))
+
+
+def plot_cancel(results: dict[str, Any], path: Path) -> None:
+    """Cancel → silence (upper dots) and cancel → engine idle (lower) of every interrupted run."""
+    runs = [r for r in results["runs"] if r["interrupted"] and r["cancelled"]]
+    _dot_plot(results, runs, path, "Cancel latency (log scale) — every interrupted run", 0.1,
+              lambda r: [(k, v) for k, v in enumerate((r["cancel_to_silence_ms"], r["cancel_to_idle_ms"]))
+                         if v is not None],
+              "upper dots: cancel → silence (at the DAC); lower: cancel → engine idle")
+
+
+def _dot_plot(results: dict[str, Any], runs: list[dict[str, Any]], path: Path, title: str, lo_ms: float,
+              values: Any, footer: str) -> None:
+    """One row per engine and strategy, a dot per value on a log axis from `lo_ms`; drawn with Qt offscreen.
+    `values(run)` gives (line within the row, ms) pairs."""
     import os
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -399,47 +420,44 @@ def plot_ttfa(results: dict[str, Any], path: Path) -> None:
 
     _app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     rows = [(e, s) for e, by_s in engine_summaries(results) for s in STRATEGIES if s in by_s]
-    runs = [r for r in results["runs"] if not r["interrupted"] and r["ttfa_audible_ms"] is not None]
-    if not rows or not runs:
+    points = [(r, k, v) for r in runs for k, v in values(r)]
+    if not rows or not points:
         return
+    lines = max(k for _, k, _ in points) + 1
     w, row_h, left, top = 1000, 46, 250, 50
     h = top + row_h * len(rows) + 60
     img = QtGui.QImage(w, h, QtGui.QImage.Format.Format_RGB32)
     img.fill(QtGui.QColor("#15171e"))
     p = QtGui.QPainter(img)
     p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-    hi = max(r["ttfa_audible_ms"] for r in runs)
-    scale = (w - left - 40) / np.log10(max(hi, 20) / 10)  # log axis from 10 ms
+    hi = max(v for _, _, v in points)
+    scale = (w - left - 40) / np.log10(max(hi, lo_ms * 2) / lo_ms)
 
     def x_of(ms: float) -> float:
-        return left + scale * np.log10(max(ms, 10) / 10)
+        return left + scale * np.log10(max(ms, lo_ms) / lo_ms)
 
     p.setPen(QtGui.QColor("#e6e6e6"))
-    p.drawText(QtCore.QRectF(0, 8, w, 30), QtCore.Qt.AlignmentFlag.AlignCenter,
-               "Time to first audio (audible, log scale) — every full run")
+    p.drawText(QtCore.QRectF(0, 8, w, 30), QtCore.Qt.AlignmentFlag.AlignCenter, title)
     colors = {"whole": "#ff6b6b", "kokoro_onnx_stream": "#f0b429", "per_sentence": "#9b8cff", "voicetrace": "#3ddc97"}
-    texts = sorted({r["text"] for r in runs})
     for i, (e, s) in enumerate(rows):
         y = top + row_h * i + row_h / 2
         p.setPen(QtGui.QColor("#c8c8c8"))
         p.drawText(QtCore.QRectF(10, y - 12, left - 20, 24), QtCore.Qt.AlignmentFlag.AlignRight, f"{e} · {s}")
         p.setPen(QtGui.QPen(QtGui.QColor("#2a2e3a"), 1))
         p.drawLine(QtCore.QPointF(left, y), QtCore.QPointF(w - 30, y))
-        for r in runs:
+        p.setBrush(QtGui.QColor(colors[s]))
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        for r, k, v in points:
             if r["engine"] == e and r["strategy"] == s:
-                dy = (texts.index(r["text"]) - (len(texts) - 1) / 2) * 7
-                p.setBrush(QtGui.QColor(colors[s]))
-                p.setPen(QtCore.Qt.PenStyle.NoPen)
-                p.drawEllipse(QtCore.QPointF(x_of(r["ttfa_audible_ms"]), y + dy), 4.5, 4.5)
+                p.drawEllipse(QtCore.QPointF(x_of(v), y + (k - (lines - 1) / 2) * 7), 4.5, 4.5)
     p.setPen(QtGui.QColor("#9aa0aa"))
-    for ms in (10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000):
-        if ms <= hi * 1.2:
+    for ms in (0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000):
+        if lo_ms <= ms <= hi * 1.2:
             x = x_of(ms)
             p.drawLine(QtCore.QPointF(x, h - 50), QtCore.QPointF(x, h - 44))
-            label = f"{ms / 1000:g} s" if ms >= 1000 else f"{ms} ms"
+            label = f"{ms / 1000:g} s" if ms >= 1000 else f"{ms:g} ms"
             p.drawText(QtCore.QRectF(x - 40, h - 42, 80, 20), QtCore.Qt.AlignmentFlag.AlignCenter, label)
-    p.drawText(QtCore.QRectF(left, h - 22, w - left, 20), QtCore.Qt.AlignmentFlag.AlignLeft,
-               "rows of dots per text, top to bottom: " + ", ".join(texts))
+    p.drawText(QtCore.QRectF(left, h - 22, w - left, 20), QtCore.Qt.AlignmentFlag.AlignLeft, footer)
     p.end()
     img.save(str(path))  # the format follows the .png suffix
 

@@ -23,7 +23,7 @@ def test_small_compare_run_writes_consistent_results(jack, tmp_path):
                        capture_output=True, text=True, timeout=600, env={**os.environ})
     assert p.returncode == 0, p.stderr[-3000:]
     res = json.loads((out / "results.json").read_text())
-    assert (out / "ttfa.png").stat().st_size > 5000
+    assert (out / "ttfa.png").stat().st_size > 5000 and (out / "cancel.png").stat().st_size > 5000
     report = (out / "report.md").read_text()
     assert "| voicetrace |" in report and "VoiceTrace" in report
     s = res["summary"]

@@ -127,3 +127,21 @@ def _choose(devices: list[OutputDevice], spec: str | int | None, kind: str) -> O
         raise DeviceError(f"no {kind} device matches {spec!r}", f"choose one of: {names}")
     raise DeviceError(f"{spec!r} matches several devices ({', '.join(d.name for d in matches)})",
                       "give more of the name or the index")
+
+
+def open_stream(kind: str, device: OutputDevice, rate: int, blocksize: int, callback: Any) -> Any:
+    """A started mono float32 PortAudio stream (`kind` output or input) at low latency, or DeviceError."""
+    sd = _sd()
+    cls = sd.OutputStream if kind == "output" else sd.InputStream
+    stream = None
+    try:
+        stream = cls(samplerate=rate, blocksize=blocksize, channels=1, dtype="float32", device=device.index,
+                     latency="low", callback=callback)
+        stream.start()
+        return stream
+    except Exception as exc:
+        if stream is not None:
+            stream.close()
+        what, flag = ("output device", "--device") if kind == "output" else ("microphone", "--input-device")
+        raise DeviceError(f"cannot open {what} {device.name!r} at {rate} Hz ({exc})",
+                          f"pick another with {flag} (see `voicetrace devices`)") from exc

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import AudioArray
-from ..errors import DeviceError
-from .devices import OutputDevice, _sd, resolve_input_device
+from .devices import OutputDevice, open_stream, resolve_input_device
 
 
 class Microphone:
@@ -32,20 +31,10 @@ class Microphone:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        sd = _sd()
         with self._lock:
-            if self._stream is not None:
-                return
-            try:
-                self._stream = sd.InputStream(samplerate=self.rate, blocksize=self.blocksize, channels=1,
-                                              dtype="float32", device=self.device.index, latency="low",
-                                              callback=self._callback)
+            if self._stream is None:
                 self._started_ns = time.perf_counter_ns()
-                self._stream.start()
-            except Exception as exc:
-                self._stream = None
-                raise DeviceError(f"cannot open microphone {self.device.name!r} at {self.rate} Hz ({exc})",
-                                  "pick another with --input-device (see `voicetrace devices`)") from exc
+                self._stream = open_stream("input", self.device, self.rate, self.blocksize, self._callback)
 
     def close(self) -> None:
         with self._lock:

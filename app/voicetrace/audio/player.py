@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import AudioArray
-from ..errors import DeviceError
-from .devices import OutputDevice, _sd, resolve_output_device
+from .devices import OutputDevice, open_stream, resolve_output_device
 from .ring import TaggedRing
 
 K_PLAY, K_UNDERRUN, K_END, K_FLUSH, K_STATUS = range(5)
@@ -78,20 +77,10 @@ class Player:
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
-        sd = _sd()
         with self._lock:
-            if self._stream is not None:
-                return
-            try:
-                self._stream = sd.OutputStream(samplerate=self.rate, blocksize=self.blocksize, channels=1,
-                                               dtype="float32", device=self.device.index,
-                                               latency="low", callback=self._callback)
+            if self._stream is None:
                 self._started_ns = time.perf_counter_ns()
-                self._stream.start()
-            except Exception as exc:
-                self._stream = None
-                raise DeviceError(f"cannot open output device {self.device.name!r} at {self.rate} Hz ({exc})",
-                                  "pick another with --device (see `voicetrace devices`)") from exc
+                self._stream = open_stream("output", self.device, self.rate, self.blocksize, self._callback)
 
     def close(self) -> None:
         with self._lock:
