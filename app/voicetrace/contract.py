@@ -42,7 +42,8 @@ class Ev(enum.StrEnum):
     PHRASE_PLANNED = "phrase_planned"  # data: index, text, words
     SYNTH_START = "synth_start"  # data: index
     SYNTH_END = "synth_end"  # data: index, samples, rate, compute_ns, cache
-    CHUNK_READY = "chunk_ready"  # the chunk entered the ring. data: index, samples (device rate), voiced_offset
+    # the chunk entered the ring. data: index, samples (device rate), voiced_offset, sound_end (trailing pause)
+    CHUNK_READY = "chunk_ready"
     PLAY = "play"  # a callback copied samples of a chunk. data: index, chunk_offset, n, dac_ns, faded
     UNDERRUN = "underrun"  # a callback found the ring short mid-request. data: frames, dac_ns
     CANCEL = "cancel"  # the user's interruption (click / API call)

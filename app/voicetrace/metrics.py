@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .contract import Ev, TtsMetrics
+from .contract import Ev, TraceEvent, TtsMetrics
 from .trace import Trace
 
 
@@ -136,12 +136,13 @@ def derive(trace: Trace) -> RequestMetrics:
     stale = 0
     if cancel is not None:
         if flush is not None:
-            # Silence starts after the last sample of this request sent up to and including the flushing
-            # callback (the end of the fade). If the ring had already run dry (a gap between chunks), silence
-            # began then — at the cancel at the latest: the independent observer showed 14 ms of difference
-            # when this counted to the flushing callback instead. Nothing ever played: the flushing callback.
+            # Silence starts after the last sounding sample of this request sent up to and including the
+            # flushing callback (the end of the fade). If the ring had run dry, or what played was a chunk's
+            # trailing punctuation pause (zeros), silence began then — at the cancel at the latest: the
+            # independent observer showed 14–37 ms of difference when this counted to the flushing callback.
+            # Nothing ever played: the flushing callback.
             sent = [p for p in audible if p.data["t_cb_ns"] <= flush.data["t_cb_ns"]]
-            silence_dac = (max(max(p.data["dac_ns"] + int(p.data["n"] * 1e9 / rate) for p in sent), cancel.t_ns)
+            silence_dac = (max(max(_sound_end_dac(p, ready, rate) for p in sent), cancel.t_ns)
                            if sent else flush.data["dac_ns"])
             to_silence = _ms(silence_dac, cancel.t_ns)
             silence_at = silence_dac
@@ -178,6 +179,16 @@ def derive(trace: Trace) -> RequestMetrics:
         cancellation_latency_ms=latency, stale_samples_after_cancel=stale, cache=cache,
         error=failed.data.get("error") if failed else None, first_chunk_cached=first_cached,
         server_ttfa_ms=server_ttfa, network_ms=network, barge_in=barge_in_metrics(trace, t0, silence_at))
+
+
+def _sound_end_dac(piece: TraceEvent, ready: dict[int, TraceEvent], rate: int) -> int:
+    """DAC time just after the last non-zero sample in a PLAY piece (its start if the piece is all pause)."""
+    d = piece.data
+    chunk = ready.get(d["index"])
+    end = d["chunk_offset"] + d["n"]
+    if chunk is not None and chunk.data.get("sound_end") is not None:
+        end = max(d["chunk_offset"], min(end, int(chunk.data["sound_end"])))
+    return int(d["dac_ns"] + (end - d["chunk_offset"]) * 1e9 / rate)
 
 
 def barge_in_metrics(trace: Trace, t0: int, silence_ns: int | None) -> dict[str, Any] | None:

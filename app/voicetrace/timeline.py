@@ -18,6 +18,7 @@ class Timeline:
     phrases: dict[int, tuple[int, int, str]] = field(default_factory=dict)  # index → (first word, words, text)
     total_words: int = 0
     cancel_ms: float | None = None
+    speech_ms: float | None = None  # voice barge-in: when the user started talking (true onset)
     end_ms: float | None = None  # DONE / CANCEL_ACK / FAILED
 
     def chunk_at(self, t_ms: float) -> int | None:
@@ -62,6 +63,8 @@ def build(events: list[TraceEvent]) -> Timeline | None:
             tl.underruns.append(ms(d["dac_ns"]))
         elif e.kind == Ev.CANCEL:
             tl.cancel_ms = ms(e.t_ns)
+        elif e.kind == Ev.BARGE_IN:
+            tl.speech_ms = ms(d["true_onset_ns"])
         elif e.kind in (Ev.DONE, Ev.CANCEL_ACK, Ev.FAILED):
             tl.end_ms = ms(e.t_ns)
     return tl

@@ -368,6 +368,8 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
     assert rec["outcome"] == "cancelled" and rec["barge_in"]["trigger_ms"] is not None
     assert "voice barge-in: you spoke → silence" in w.readout.text()
     assert len(w.graphs.c_voice.getData()[1]) == 1
+    qtbot.waitUntil(lambda: w.graphs.speech_line.isVisible(), timeout=2_000)  # "you spoke" on the timeline
+    assert w.graphs.speech_line.value() < w.graphs.cancel_line.value()
     w.voice_toggle.setChecked(False)
     qtbot.waitUntil(lambda: w.core.voice is None, timeout=5_000)
     _speak_until_done(w, qtbot, "Okay.", 2)  # and without it, it speaks on as before

@@ -66,7 +66,15 @@ def test_cancel_in_a_gap_counts_from_when_the_audio_stopped():
     assert derive(t2).cancel_to_silence_ms == 0.0
 
 
-def test_stale_samples_are_counted():
+def test_cancel_during_a_punctuation_pause_counts_from_the_last_sound():
+    """The chunk's trailing pause (zeros) was playing when the cancel came: it was silent from the pause on."""
+    t = base_trace()
+    t.add(Ev.CHUNK_READY, 53 * MS, index=0, samples=12000, voiced_offset=480, sound_end=500)  # pause from 500
+    t.add(Ev.CANCEL, 85 * MS)
+    t.add(Ev.FLUSH_SEEN, 90 * MS, t_cb_ns=90 * MS, dac_ns=111 * MS)
+    # frame 500 lies in the third piece (offsets 412..667, DAC 101 ms): 88 frames in
+    assert abs(derive(t).cancel_to_silence_ms - (101 + 88 / 24 - 85)) < 1e-3  # not the piece's end (111.7 ms)
+
     t = base_trace()
     t.add(Ev.CANCEL, 85 * MS)
     t.add(Ev.ENGINE_IDLE, 86 * MS)

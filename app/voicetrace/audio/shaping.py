@@ -40,6 +40,12 @@ def add_pause(audio: AudioArray, rate: int, pause_s: float) -> AudioArray:
     return np.concatenate([audio, np.zeros(int(pause_s * rate), np.float32)])
 
 
+def sound_end(audio: AudioArray) -> int:
+    """One past the last non-zero sample: where the chunk's trailing silence (its punctuation pause) begins."""
+    nz = np.flatnonzero(audio)
+    return int(nz[-1]) + 1 if nz.size else 0
+
+
 def voiced_offset(audio: AudioArray) -> int:
     loud = np.flatnonzero(np.abs(audio) > VOICED_THRESHOLD)
     return int(loud[0]) if loud.size else -1

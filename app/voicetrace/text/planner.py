@@ -15,7 +15,8 @@ _NO_SENTENCE_END = {"dr.", "mr.", "mrs.", "ms.", "prof.", "st.", "e.g.", "i.e.",
 # A first phrase should not end on a word that leans on the next one.
 _LEANING = {"a", "an", "the", "to", "of", "and", "or", "but", "in", "on", "at", "for", "with", "my", "your",
             "our", "their", "his", "her", "its", "is", "are", "was", "be", "i", "we", "you", "it", "that",
-            "this", "as", "by", "from", "not", "so", "if", "than", "very"}
+            "this", "as", "by", "from", "not", "so", "if", "than", "very", "has", "have", "had", "will", "can",
+            "would", "could", "should", "were", "been"}
 _TOKEN = re.compile(r"\S+|\n\s*\n")
 
 
@@ -132,8 +133,9 @@ class Planner:
         for i in range(self.pos, hi):
             chars += len(self.words[i].text) + (i > self.pos)
             if chars > self.cfg.first_max_chars:
-                hi = max(self.pos + 1, i)
+                hi = max(self.pos + self.cfg.first_min_words, i)  # the minimum words win over the cap
                 break
+        hi = min(n, hi)
         lo = min(hi, self.pos + self.cfg.first_min_words)
         for i in range(self.pos, hi):
             # "Sure," / "Okay." stand alone naturally; a bare "She" or "Before" spoken as its own utterance was
@@ -173,7 +175,20 @@ class Planner:
             return best_sentence
         if best_break > 0:
             return best_break
-        return max(self.pos + 1, min(i, n))
+        return self._soft_cut(max(self.pos + 1, min(i, n)))
+
+    def _soft_cut(self, end: int) -> int:
+        """A cut inside a clause (the budget ran out before a break): not after a word that leans on the next
+        ("leaves from the | second"), and not leaving one or two words of the clause to stand alone ("… a warm |
+        coat."). Both were heard as errors by the WER check."""
+        n = len(self.words)
+        rest = next((i + 1 for i in range(end - 1, n) if self.words[i].brk >= CLAUSE), n)
+        if rest - end <= 2:
+            return rest
+        cut = end
+        while cut - 1 > self.pos and self.words[cut - 1].text.lower().strip(",.") in _LEANING:
+            cut -= 1
+        return cut if cut > self.pos else end
 
     def _cap_chars(self, start: int, end: int) -> int:
         chars = 0

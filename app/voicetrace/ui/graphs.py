@@ -88,6 +88,10 @@ class LiveGraphs(QtWidgets.QWidget):
         self.cancel_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(SILENCE_COLOR, width=2, style=dash))
         self.cancel_line.hide()
         self.chunks.addItem(self.cancel_line)
+        self.speech_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#f0b429", width=2, style=dash),
+                                           label="you spoke", labelOpts={"position": 0.9, "color": "#f0b429"})
+        self.speech_line.hide()
+        self.chunks.addItem(self.speech_line)
         self.now_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1))
         self.chunks.addItem(self.now_line)
 
@@ -183,6 +187,11 @@ class LiveGraphs(QtWidgets.QWidget):
             self.cancel_line.show()
         else:
             self.cancel_line.hide()
+        if tl.speech_ms is not None:
+            self.speech_line.setValue(tl.speech_ms)
+            self.speech_line.show()
+        else:
+            self.speech_line.hide()
         end = tl.end_ms if tl.end_ms is not None else now_ms
         self.now_line.setValue(min(now_ms, end))
         right = max([end] + [b for _, b in tl.play.values()])
