@@ -96,3 +96,17 @@ def test_an_over_long_word_is_spoken_in_pieces_that_fit(word, max_chars, limit):
     pieces = split_long_word(word, lambda t: len(t) <= limit, max_chars)
     assert "".join(pieces) == word  # nothing lost, repeated or reordered
     assert all(len(p) <= min(max_chars, max(limit, 1)) or len(p) == 1 for p in pieces)
+
+
+def test_a_cut_inside_a_clause_avoids_leaning_words_and_orphans():
+    """Kokoro-like budgets: the second phrase must cut inside the clause. It does not end on a word leaning on
+    the next, and does not leave one or two words of the sentence alone."""
+    text = "Okay. So please bring your ticket and a warm coat."
+    cfg = PlannerConfig(first_min_words=2, first_max_words=3, first_max_chars=12, max_chars=150)
+    for budget_s in (0.3, 0.5, 0.8, 1.2):
+        p = Planner(text, cfg)
+        p.next_phrase(0, 0.35, 0.07)
+        ph = p.next_phrase(budget_s, 0.35, 0.07)
+        assert ph.words[-1].lower() not in {"the", "a", "and", "your"}
+        rest = p.words[p.pos:]
+        assert not (0 < len(rest) <= 2 and rest[-1].brk >= SENTENCE and ph.brk < CLAUSE)
