@@ -47,7 +47,7 @@ def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain
     nrng = np.random.default_rng(seed)
     workers, player = _warm_engines_and_device(["piper", "kokoro"], device)
     machine = _machine(player)
-    kokoro = workers["kokoro"].engine
+    kokoro = workers["kokoro"].engine  # idle: only used here, before any request, for the users' lines
     clips = []
     for text, voice in USER_LINES:
         a = kokoro.synthesize(text, voice, 1.0, use_cache=False).audio.astype(np.float32)

@@ -23,6 +23,7 @@ USER = "Wait, stop, that is not what I asked for."
 @pytest.fixture(scope="module")
 def user_speech(kokoro_worker) -> tuple[np.ndarray, int]:
     """A different voice from the app's (Kokoro jf_alpha, the app speaks Piper): 24 kHz, and its true onset."""
+    kokoro_worker.engine.clear_cancel()  # idle between tests; an earlier test's cancel may still be pending
     res = kokoro_worker.engine.synthesize(USER, "jf_alpha", 1.0, use_cache=False)
     assert res.rate == 24_000
     audio = res.audio.astype(np.float32)

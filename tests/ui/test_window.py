@@ -356,6 +356,7 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
     w.voice_toggle.setChecked(True)
     qtbot.waitUntil(lambda: w.voice_state.text().startswith("listening"), timeout=10_000)
     assert "ignoring its own voice" in w.voice_state.text()
+    kokoro_worker.engine.clear_cancel()  # idle between tests; an earlier test's cancel may still be pending
     user = kokoro_worker.engine.synthesize("Stop, stop, please stop talking.", "jf_alpha", 1.0,
                                            use_cache=False).audio.astype(np.float32)
     with Injector(echo_gain=0.5) as injector:
