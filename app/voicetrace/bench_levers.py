@@ -155,6 +155,10 @@ def peak_rss_after_paragraph(engines: list[str]) -> float:
         job = StreamJob(eid, text, w.engine.default_voice, 1.0, Trace(eid), threading.Event(), 24_000,
                         lambda: 5.0, use_cache=False)  # plenty buffered: the planner's longest phrases
         produce(w, job, lambda *_: None)
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child of a 1 GB bench reported 1 GB.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

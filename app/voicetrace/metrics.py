@@ -142,8 +142,9 @@ def derive(trace: Trace) -> RequestMetrics:
             # independent observer showed 14–37 ms of difference when this counted to the flushing callback.
             # Nothing ever played: the flushing callback.
             sent = [p for p in audible if p.data["t_cb_ns"] <= flush.data["t_cb_ns"]]
-            silence_dac = (max(max(_sound_end_dac(p, ready, rate) for p in sent), cancel.t_ns)
-                           if sent else flush.data["dac_ns"])
+            sounding = [e for e in (_sound_end_dac(p, ready, rate) for p in sent) if e is not None]
+            silence_dac = (max(max(sounding), cancel.t_ns) if sounding
+                           else cancel.t_ns if sent else flush.data["dac_ns"])
             to_silence = _ms(silence_dac, cancel.t_ns)
             silence_at = silence_dac
             stale += sum(p.data["n"] for p in plays
@@ -181,13 +182,16 @@ def derive(trace: Trace) -> RequestMetrics:
         server_ttfa_ms=server_ttfa, network_ms=network, barge_in=barge_in_metrics(trace, t0, silence_at))
 
 
-def _sound_end_dac(piece: TraceEvent, ready: dict[int, TraceEvent], rate: int) -> int:
-    """DAC time just after the last non-zero sample in a PLAY piece (its start if the piece is all pause)."""
+def _sound_end_dac(piece: TraceEvent, ready: dict[int, TraceEvent], rate: int) -> int | None:
+    """DAC time just after the last non-zero sample in a PLAY piece; None if the piece is all silence (a chunk's
+    leading or trailing pause: the observer found cancels charged 22–28 ms for those)."""
     d = piece.data
     chunk = ready.get(d["index"])
-    end = d["chunk_offset"] + d["n"]
-    if chunk is not None and chunk.data.get("sound_end") is not None:
-        end = max(d["chunk_offset"], min(end, int(chunk.data["sound_end"])))
+    start, end = d["chunk_offset"], d["chunk_offset"] + d["n"]
+    if chunk is not None:
+        end = min(end, int(chunk.data.get("sound_end", end)))
+        if max(start, int(chunk.data.get("sound_start", 0))) >= end:
+            return None
     return int(d["dac_ns"] + (end - d["chunk_offset"]) * 1e9 / rate)
 
 

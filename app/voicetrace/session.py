@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .audio.player import K_END, K_FLUSH, K_PLAY, K_UNDERRUN, Player, PlayerEvent
-from .audio.shaping import sound_end, voiced_offset
+from .audio.shaping import sound_end, sound_start, voiced_offset
 from .contract import AudioArray, Ev, TtsChunk
 from .errors import UserError
 from .metrics import RequestMetrics, derive
@@ -197,7 +197,8 @@ class Session:
         if t_ready is None:
             return
         ready = req.trace.add(Ev.CHUNK_READY, t_ready, index=index, samples=len(audio),
-                              voiced_offset=voiced_offset(audio), sound_end=sound_end(audio))
+                              voiced_offset=voiced_offset(audio), sound_start=sound_start(audio),
+                              sound_end=sound_end(audio))
         if self.on_chunk is not None:
             started = req.trace.of(Ev.SYNTH_START)
             t_start = next((e.t_ns for e in started if e.data["index"] == index), ready.t_ns)

@@ -75,6 +75,16 @@ def test_cancel_during_a_punctuation_pause_counts_from_the_last_sound():
     # frame 500 lies in the third piece (offsets 412..667, DAC 101 ms): 88 frames in
     assert abs(derive(t).cancel_to_silence_ms - (101 + 88 / 24 - 85)) < 1e-3  # not the piece's end (111.7 ms)
 
+
+def test_pieces_of_a_chunks_leading_silence_do_not_count_as_sound():
+    t = base_trace()  # chunk 0 sounds only from sample 700 on: every piece played so far was its leading pause
+    t.add(Ev.CHUNK_READY, 53 * MS, index=0, samples=12000, voiced_offset=800, sound_start=700, sound_end=11000)
+    t.add(Ev.CANCEL, 95 * MS)
+    t.add(Ev.FLUSH_SEEN, 100 * MS, t_cb_ns=100 * MS, dac_ns=121 * MS)
+    assert derive(t).cancel_to_silence_ms == 0.0  # nothing sounding was ever sent: silent at the cancel
+
+
+def test_stale_samples_are_counted():
     t = base_trace()
     t.add(Ev.CANCEL, 85 * MS)
     t.add(Ev.ENGINE_IDLE, 86 * MS)

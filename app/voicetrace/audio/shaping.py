@@ -40,6 +40,12 @@ def add_pause(audio: AudioArray, rate: int, pause_s: float) -> AudioArray:
     return np.concatenate([audio, np.zeros(int(pause_s * rate), np.float32)])
 
 
+def sound_start(audio: AudioArray) -> int:
+    """The first non-zero sample (the chunk's length when it is all silence)."""
+    nz = np.flatnonzero(audio)
+    return int(nz[0]) if nz.size else len(audio)
+
+
 def sound_end(audio: AudioArray) -> int:
     """One past the last non-zero sample: where the chunk's trailing silence (its punctuation pause) begins."""
     nz = np.flatnonzero(audio)
