@@ -71,9 +71,9 @@ def check_consistent(m, t_inject_ns, onset_frame, t0_ns):
     true_onset_ns = t0_ns + b["true_onset_ms"] * 1e6
     injected_onset_ns = t_inject_ns + onset_frame * 1e9 / 24_000
     # within two JACK periods plus the capture latency of where the clip's first voiced sample was put
-    assert abs(true_onset_ns - injected_onset_ns) < 40e6, (true_onset_ns - injected_onset_ns) / 1e6
+    assert abs(true_onset_ns - injected_onset_ns) < 40e6, (true_onset_ns - injected_onset_ns) / 1e6  # not a timing
     assert b["true_onset_ms"] <= b["speech_onset_ms"] + 32 <= b["trigger_ms"] + 32  # not a timing: order
-    assert b["trigger_ms"] - b["speech_onset_ms"] >= 200 - 32  # the minimum speech rule held
+    assert b["trigger_ms"] - b["speech_onset_ms"] >= 200 - 32  # not a timing: the minimum speech rule held
     # not a timing: the parts add up (the cancel is stamped just after the trigger decided)
     assert b["onset_to_silence_ms"] == pytest.approx(
         b["trigger_ms"] - b["true_onset_ms"] + m.cancel_to_silence_ms, abs=20)
