@@ -2,7 +2,7 @@
 
 import sys
 
-from voicetrace.cli import main
+from voicetrace.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,7 +18,7 @@ import numpy as np
 import soxr
 
 from voicetrace.audio.vad import VAD_FRAME, VAD_RATE, VoiceDetector
-from voicetrace.bargein import remove_echo
+from voicetrace.bargein.listener import remove_echo
 
 RATE = VAD_RATE
 DELAY = int(0.040 * RATE)  # loudspeaker → microphone, after the devices' own latencies
@@ -28,7 +28,7 @@ NEED = 7  # 7 × 32 ms ≈ the 200 ms minimum
 
 def speech() -> tuple[np.ndarray, np.ndarray]:
     from voicetrace.engines import create_engine
-    from voicetrace.models import find_model
+    from voicetrace.engines.catalog import find_model
 
     piper = create_engine(find_model("piper"))
     piper.load()

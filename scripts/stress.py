@@ -8,11 +8,11 @@ import json
 import sys
 
 from voicetrace.audio.player import Player
+from voicetrace.core.session import Session
+from voicetrace.core.worker import EngineWorker
 from voicetrace.engines import create_engine
-from voicetrace.models import find_model
-from voicetrace.session import Session
-from voicetrace.stress import run_cycles
-from voicetrace.worker import EngineWorker
+from voicetrace.engines.catalog import find_model
+from voicetrace.testing.stress import run_cycles
 
 
 def main() -> int:

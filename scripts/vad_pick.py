@@ -20,7 +20,7 @@ MIN_SPEECH_MS = 200
 
 def speech_clips() -> list[tuple[str, np.ndarray]]:
     from voicetrace.engines import create_engine
-    from voicetrace.models import find_model
+    from voicetrace.engines.catalog import find_model
 
     lines = ["Wait, stop, that is not what I asked for.", "Hang on a second.", "No.",
              "Could you say that again more slowly?", "Okay, thank you, that is enough."]

@@ -37,9 +37,9 @@ def jack() -> None:
 
 
 def _warm_worker(model_id: str):
+    from voicetrace.core.worker import EngineWorker
     from voicetrace.engines import create_engine
-    from voicetrace.models import find_model
-    from voicetrace.worker import EngineWorker
+    from voicetrace.engines.catalog import find_model
 
     worker = EngineWorker(create_engine(find_model(model_id))).start()
     worker.wait_ready(300)

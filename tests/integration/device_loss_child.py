@@ -9,7 +9,7 @@ import time
 
 from voicetrace.audio.devices import exit_now_if_portaudio_unsafe
 from voicetrace.contract import Ev
-from voicetrace.desk import DeskCore
+from voicetrace.desk.core import DeskCore
 from voicetrace.errors import UserError
 
 core = DeskCore()

@@ -18,9 +18,9 @@ from websockets.sync.client import connect
 
 from corpus.bad_input import CASES  # tests/ is on the path (its conftest.py puts it there)
 from voicetrace.contract import Ev
+from voicetrace.core.session import Session
 from voicetrace.errors import UserError
-from voicetrace.server.protocol import unpack_frame
-from voicetrace.session import Session
+from voicetrace.remote.protocol import unpack_frame
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from voicetrace.bargein import BargeInConfig, VoiceBargeIn
+from voicetrace.bargein.listener import BargeInConfig, VoiceBargeIn
 from voicetrace.contract import Ev
-from voicetrace.session import Session
+from voicetrace.core.session import Session
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 
@@ -33,7 +33,7 @@ def user_speech(kokoro_worker) -> tuple[np.ndarray, int]:
 def speak_with_barge_in(player, piper_worker, inject, *, headphones=False, speak_s=None, text=LONG):
     """Speak `text` with voice barge-in on; `inject(injector, req)` plays into the microphone after the first
     audio. Returns (metrics, the injection's return value, the submit time)."""
-    from voicetrace.inject import Injector
+    from voicetrace.testing.inject import Injector
 
     session = Session(player, {"piper": piper_worker})
     current: list = []
@@ -113,7 +113,7 @@ def test_cli_barge_in_voice_reports_it_in_json(jack, user_speech):
 
     import jack as jackc
 
-    from voicetrace.inject import Injector
+    from voicetrace.testing.inject import Injector
 
     clip, _ = user_speech
     p = subprocess.Popen([sys.executable, "-m", "voicetrace", "speak", "--engine", "piper", "--barge-in", "voice",

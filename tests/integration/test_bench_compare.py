@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from voicetrace.report import distribution
+from voicetrace.core.report import distribution
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 

@@ -15,11 +15,11 @@ import wave
 import pytest
 
 from voicetrace.contract import Ev
+from voicetrace.core.session import Session
+from voicetrace.core.worker import EngineWorker, Job
 from voicetrace.engines import create_engine
+from voicetrace.engines.catalog import find_model
 from voicetrace.errors import ModelError
-from voicetrace.models import find_model
-from voicetrace.session import Session
-from voicetrace.worker import EngineWorker, Job
 
 pytestmark = [pytest.mark.models]
 

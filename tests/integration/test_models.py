@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from voicetrace.engines import create_engine
+from voicetrace.engines.catalog import catalog, ensure_files, find_model
 from voicetrace.errors import ModelError
-from voicetrace.models import catalog, ensure_files, find_model
 
 pytestmark = [pytest.mark.models]
 

@@ -19,9 +19,9 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from voicetrace.contract import Ev
+from voicetrace.core.session import Session
 from voicetrace.remote import client as remote_client
 from voicetrace.remote.client import RemoteEngine, RemoteWorker
-from voicetrace.session import Session
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 

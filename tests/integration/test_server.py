@@ -16,7 +16,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from voicetrace.server.protocol import RATE, unpack_frame
+from voicetrace.remote.protocol import RATE, unpack_frame
 
 pytestmark = [pytest.mark.models]
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from voicetrace.contract import Ev, TtsChunk
-from voicetrace.session import Session
+from voicetrace.core.session import Session
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 

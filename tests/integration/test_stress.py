@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from voicetrace.session import Session
-from voicetrace.stress import run_cycles
+from voicetrace.core.session import Session
+from voicetrace.testing.stress import run_cycles
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 

@@ -11,8 +11,8 @@ import pytest
 from PySide6 import QtCore
 
 from voicetrace.contract import Ev
-from voicetrace.desk import DeskCore
-from voicetrace.report import COLUMNS
+from voicetrace.core.report import COLUMNS
+from voicetrace.desk.core import DeskCore
 from voicetrace.ui.window import MainWindow
 
 PARAGRAPH = ("The quick brown fox jumps over the lazy dog, and then it runs far away into the green forest. "
@@ -204,7 +204,7 @@ def test_text_errors_are_shown_and_nothing_is_lost(window_factory, qtbot, tmp_pa
 
 
 def test_corrupt_model_shows_error_and_other_engine_keeps_working(window_factory, qtbot, tmp_path, monkeypatch):
-    from voicetrace.models import find_model
+    from voicetrace.engines.catalog import find_model
 
     joe = find_model("piper")
     (tmp_path / "en_US-broken-medium.onnx").write_bytes(b"this is not an onnx model")
@@ -348,7 +348,7 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
     comes into the microphone: it stops, and the readout and cancel graph show speech onset → silence."""
     import numpy as np
 
-    from voicetrace.inject import Injector
+    from voicetrace.testing.inject import Injector
 
     w = window_factory()
     assert not w.voice_toggle.isChecked()  # off by default

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicetrace.bargein import SpeechRuns, remove_echo
+from voicetrace.bargein.listener import SpeechRuns, remove_echo
 
 RATE = 24_000
 HOP = 768  # 32 ms

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from voicetrace import bench_bargein, bench_levers
+from voicetrace.bench import barge_in as bench_bargein
+from voicetrace.bench import levers as bench_levers
 
 
 def test_levers_report_has_a_row_per_variant_and_reply() -> None:

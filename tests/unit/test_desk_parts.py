@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from voicetrace.contract import Ev
-from voicetrace.report import COLUMNS, distribution, markdown_report, percentile, to_csv
+from voicetrace.core.report import COLUMNS, distribution, markdown_report, percentile, to_csv
+from voicetrace.core.timeline import build
+from voicetrace.core.trace import Trace
 from voicetrace.text.planner import split_words, word_spans
-from voicetrace.timeline import build
-from voicetrace.trace import Trace
 
 
 def _record(**kw):
@@ -89,7 +89,7 @@ def test_word_spans_match_the_planners_words(text):
 
 
 def test_bench_summary_per_engine_and_strategy():
-    from voicetrace.bench_compare import summarize
+    from voicetrace.bench.compare import summarize
 
     def run(strategy, ttfa, interrupted=False, silence=None):
         return {"engine": "piper", "strategy": strategy, "text": "short", "interrupted": interrupted,

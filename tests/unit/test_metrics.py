@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from voicetrace.contract import Ev
-from voicetrace.metrics import derive
-from voicetrace.trace import Trace
+from voicetrace.core.metrics import derive
+from voicetrace.core.trace import Trace
 
 MS = 1_000_000
 RATE = 24000

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicetrace.observer import Recording, RunMarks, check_runs, first_above, silence_after, summarize_checks
+from voicetrace.bench.observer import Recording, RunMarks, check_runs, first_above, silence_after, summarize_checks
 
 RATE = 24_000
 BLOCK = 256

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicetrace.cache import LruCache
+from voicetrace.engines.cache import LruCache
 from voicetrace.engines.voices import parse_blend
 from voicetrace.errors import UserError
 from voicetrace.text.normalize import MAX_TEXT_CHARS, clean_input, normalize_for_speech

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voicetrace.wer import normalise, wer_percent, word_errors
+from voicetrace.bench.wer import normalise, wer_percent, word_errors
 
 
 def test_normalise_ignores_case_and_punctuation_but_keeps_contractions() -> None:

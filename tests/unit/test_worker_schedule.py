@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
+from voicetrace.core.worker import EngineWorker, Job
 from voicetrace.engines.base import SynthResult
-from voicetrace.worker import EngineWorker, Job
 
 
 class GateEngine:

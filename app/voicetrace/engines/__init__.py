@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..models import ModelEntry
 from .base import Engine
+from .catalog import ModelEntry
 
 
 def create_engine(entry: ModelEntry, device: str = "cpu") -> Engine:

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import LruCache
 from ..contract import AudioArray
 from ..errors import ModelError, SynthesisCancelled, UserError
-from ..models import ModelEntry, ensure_files
 from ..text.normalize import normalize_for_speech
+from .cache import LruCache
+from .catalog import ModelEntry, ensure_files
 
 SHORT_PHRASE_CHARS = 40  # audio of phrases up to this long is cached ("Sure.", "One moment.")
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import LruCache
 from ..contract import AudioArray
 from ..errors import ModelError, UserError
 from .base import Engine, as_mono_f32, make_session
+from .cache import LruCache
 from .phonemes import ESPEAK_LOCK, ensure_espeak
 from .voices import parse_blend
 

@@ -23,14 +23,14 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from ..contract import AudioArray, Ev
+from ..core.pipeline import Emit, StreamJob
+from ..core.trace import now_ns
+from ..core.worker import EngineWorker
 from ..engines.base import Engine
+from ..engines.catalog import ModelEntry
 from ..errors import UserError
-from ..models import ModelEntry
-from ..produce import Emit, StreamJob
-from ..server.protocol import OPENAI_VOICES, RATE, from_pcm16, unpack_frame
-from ..trace import now_ns
-from ..worker import EngineWorker
 from .decode import decoder_for
+from .protocol import OPENAI_VOICES, RATE, from_pcm16, unpack_frame
 
 STALL_S = 15.0  # no message from the server for this long during a request: it is stuck or gone
 CANCEL_ACK_S = 3.0  # a cancel unacknowledged this long: the connection is dropped (the server then aborts)

@@ -18,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .protocol import openai_error, pack_frame, streaming_wav_header
+from ..remote.protocol import openai_error, pack_frame, streaming_wav_header
 from .service import Item, Rejected, ServerStream, SpeechService
 
 MAX_BODY = 256 * 1024  # a speech request is JSON with at most max_chars of text

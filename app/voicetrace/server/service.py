@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..contract import AudioArray, Ev
+from ..core.session import check_speed
+from ..core.trace import Trace, now_ns
+from ..core.worker import EngineWorker
 from ..engines import create_engine
+from ..engines.catalog import find_model
 from ..errors import UserError
-from ..models import find_model
-from ..session import check_speed
+from ..remote.protocol import MAX_ID_CHARS, OPENAI_MODELS, OPENAI_VOICES, RATE, to_pcm16
 from ..text.normalize import clean_input
-from ..trace import Trace, now_ns
-from ..worker import EngineWorker
-from .metrics import ServerMetrics
-from .protocol import MAX_ID_CHARS, OPENAI_MODELS, OPENAI_VOICES, RATE, to_pcm16
+from .prometheus import ServerMetrics
 
 MAX_UNSENT = 16
 MAX_VOICE_CHARS = 200
@@ -262,7 +262,7 @@ class ServerStream:
 
     # ---- producing -----------------------------------------------------------------------------------
     def _run(self) -> None:
-        from ..produce import StreamJob
+        from ..core.pipeline import StreamJob
 
         worker = self.service.workers[self.engine]
         job = StreamJob(self.id, self.text, self.voice, self.speed, self.trace, self.stop, RATE, self._buffered_s)

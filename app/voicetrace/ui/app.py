@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..audio.devices import exit_now_if_portaudio_unsafe
-from ..desk import DeskCore
+from ..desk.core import DeskCore
 from .window import MainWindow
 
 STYLE = """

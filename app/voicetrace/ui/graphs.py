@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ..timeline import Timeline
+from ..core.timeline import Timeline
 
 pg.setConfigOptions(antialias=True, background="#15171c", foreground="#c8ccd4")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..report import COLUMNS, flat_row
+from ..core.report import COLUMNS, flat_row
 
 SHOWN = 200
 

@@ -16,16 +16,16 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .. import __version__
 from ..audio.devices import OutputDevice
 from ..audio.player import Player
-from ..demo import DEMO_PARAGRAPH, BargeInDemo, DemoConfig
-from ..desk import PRELOAD, REMOTE, DeskCore
+from ..core.report import distribution, markdown_report, to_csv
+from ..core.session import MAX_SPEED, MIN_SPEED
+from ..core.timeline import Timeline, build
+from ..core.trace import now_ns
+from ..desk.core import PRELOAD, REMOTE, DeskCore
+from ..desk.demo import DEMO_PARAGRAPH, BargeInDemo, DemoConfig
+from ..engines.catalog import ModelEntry, catalog
 from ..errors import UserError
-from ..models import ModelEntry, catalog
-from ..report import distribution, markdown_report, to_csv
-from ..session import MAX_SPEED, MIN_SPEED
 from ..text.normalize import MAX_TEXT_CHARS, clean_input
 from ..text.planner import word_spans
-from ..timeline import Timeline, build
-from ..trace import now_ns
 from .graphs import LiveGraphs
 from .table import MetricsTable
 

@@ -1,5 +1,5 @@
-"""The model catalog: packaged models from PyPI wheels (per models/manifest.json) plus models a user drops
-into the models folder. Resolves files, assembles Kokoro's int8 model once, and verifies checksums."""
+"""The model catalog: packaged models from PyPI wheels (per `data/manifest.json`, inside the package) plus
+models a user drops into a models folder. Resolves files, assembles Kokoro's int8 model once, and verifies checksums."""
 
 from __future__ import annotations
 
@@ -12,23 +12,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelError
+from ..errors import ModelError
 
-_PACKAGE_ROOT = Path(__file__).resolve().parent
+MANIFEST = Path(__file__).resolve().parent / "data" / "manifest.json"
+# app/voicetrace/engines → the repository root, when running from a source checkout (not from a wheel)
+_SOURCE_ROOT = Path(__file__).resolve().parents[3]
 
 
-def repo_models_dir() -> Path:
-    frozen = getattr(sys, "_MEIPASS", None)  # a PyInstaller bundle carries models/ beside the code
-    return Path(frozen) / "models" if frozen else _PACKAGE_ROOT.parent.parent / "models"
+def bundle_models_dir() -> Path | None:
+    """A PyInstaller bundle carries the assembled Kokoro model in models/ beside the code."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    return Path(frozen) / "models" if frozen else None
 
 
 def models_dirs() -> list[Path]:
-    """Where user models are looked for: $VOICETRACE_MODELS_DIR, else the repo's models/ and the user's."""
+    """Where user models are looked for: $VOICETRACE_MODELS_DIR, else the checkout's models/ (when running
+    from the sources) and the user's data folder."""
     env = os.environ.get("VOICETRACE_MODELS_DIR")
     if env:
         return [Path(p) for p in env.split(os.pathsep) if p]
     data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return [repo_models_dir(), data_home / "voicetrace" / "models"]
+    dirs = [data_home / "voicetrace" / "models"]
+    bundled = bundle_models_dir()
+    if bundled is not None:
+        dirs.insert(0, bundled)
+    elif (_SOURCE_ROOT / "pyproject.toml").is_file():
+        dirs.insert(0, _SOURCE_ROOT / "models")
+    return dirs
 
 
 def cache_dir() -> Path:
@@ -60,12 +70,12 @@ class ModelEntry:
 
 
 def _manifest() -> dict[str, Any]:
-    path = Path(os.environ.get("VOICETRACE_MANIFEST") or repo_models_dir() / "manifest.json")
+    path = Path(os.environ.get("VOICETRACE_MANIFEST") or MANIFEST)
     try:
         return dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:
         raise ModelError(f"model manifest {path} is missing or unreadable ({exc})",
-                         "restore models/manifest.json from the VoiceTrace sources") from exc
+                         "reinstall VoiceTrace: the manifest is part of the package") from exc
 
 
 def _package_file(spec: str) -> Path:
@@ -85,8 +95,9 @@ def _packaged_entries() -> list[ModelEntry]:
             if origin.startswith("package:"):
                 path = _package_file(origin.removeprefix("package:"))
             else:  # parts: assembled into the user cache on first use, unless an installer ships it whole
-                bundled = repo_models_dir() / f["name"]
-                path = bundled if getattr(sys, "_MEIPASS", None) and bundled.is_file() else cache_dir() / f["name"]
+                bundled_dir = bundle_models_dir()
+                bundled = bundled_dir / f["name"] if bundled_dir is not None else None
+                path = bundled if bundled is not None and bundled.is_file() else cache_dir() / f["name"]
             files[role] = ModelFile(role, path, f["sha256"], origin)
         out.append(ModelEntry(m["id"], m["engine"], m["title"], int(m["sample_rate"]), m["default_voice"],
                               m["source"], files))

@@ -9,9 +9,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .desk import DeskCore
-from .report import distribution
-from .trace import now_ns
+from ..core.report import distribution
+from ..core.trace import now_ns
+from .core import DeskCore
 
 # Long enough (about 25 s) that any interrupt time a demo asks for lands while it speaks.
 DEMO_PARAGRAPH = (

@@ -23,17 +23,17 @@ from typing import Any
 
 import numpy as np
 
-from .contract import Ev
-from .engines.phonemes import ESPEAK_LOCK
-from .errors import UserError
-from .produce import Emit, StreamJob, planner_config_for
-from .report import distribution, percentile
-from .trace import now_ns
-from .worker import EngineWorker
+from ..contract import Ev
+from ..core.pipeline import Emit, StreamJob, planner_config_for
+from ..core.report import distribution, percentile
+from ..core.trace import now_ns
+from ..core.worker import EngineWorker
+from ..engines.phonemes import ESPEAK_LOCK
+from ..errors import UserError
 
 STRATEGIES = ("whole", "kokoro_onnx_stream", "per_sentence", "voicetrace")
 BASELINES = ("whole", "kokoro_onnx_stream", "per_sentence")
-TEXTS_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "bench"
+TEXTS_DIR = Path(__file__).resolve().parent / "texts"
 DEFAULT_TEXTS = ("short", "sentence", "paragraph")
 
 
@@ -157,9 +157,9 @@ def _run_one(session: Any, key: str, text: str, voice: str, play_limit_s: float,
 
 def _warm_engines_and_device(engines: list[str], device: str | None) -> tuple[dict[str, EngineWorker], Any]:
     """Every engine loaded and warm, then the output stream running: nothing measured waits for either."""
-    from .audio.player import Player
-    from .engines import create_engine
-    from .models import find_model
+    from ..audio.player import Player
+    from ..engines import create_engine
+    from ..engines.catalog import find_model
 
     workers = {e: EngineWorker(create_engine(find_model(e))).start() for e in engines}
     for w in workers.values():
@@ -284,7 +284,7 @@ def _wer_pass(player: Any, workers: dict[str, EngineWorker], n_sentences: int) -
 def strategy_session(player: Any, w: EngineWorker, eid: str, strategy: str) -> tuple[str, Any]:
     """A Session that speaks with `strategy` on the engine's warm worker. Baselines stop between chunks, as their
     originals do; no strategy uses the phrase-audio cache (its own lever is measured separately)."""
-    from .session import Session
+    from ..core.session import Session
 
     key = f"{eid}/{strategy}"
     source: EngineWorker = KokoroOnnxStreamWorker(w) if strategy == "kokoro_onnx_stream" else w
@@ -463,7 +463,7 @@ def _dot_plot(results: dict[str, Any], runs: list[dict[str, Any]], path: Path, t
 
 
 def _machine(player: Any) -> str:
-    from .bench_remote import _machine as cpu
+    from .remote import _machine as cpu
 
     return f"{cpu()}; output {player.device.name} at {player.rate} Hz ({player.output_latency_s * 1000:.1f} ms)"
 
@@ -478,7 +478,7 @@ def run_first_chunk(engines: list[str], max_words: int, repeat: int, out_dir: Pa
     as VoiceTrace plans it. Each run is played for 2 s, then cancelled; caches off."""
     from dataclasses import replace
 
-    from .session import Session
+    from ..core.session import Session
 
     workers, player = _warm_engines_and_device(engines, device)
     machine = _machine(player)

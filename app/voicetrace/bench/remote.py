@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .contract import Ev
-from .report import distribution
+from ..contract import Ev
+from ..core.report import distribution
 
 SENTENCES = [
     "Morning light settled over the quiet harbour town.", "Seven engineers argued about the new schedule.",
@@ -85,12 +85,12 @@ def _speak(session: Any, engine: str, text: str, voice: str | None, cancel_after
 
 
 def ttfa_and_cancel(port: int, engines: list[str], repeat: int, device: str | None) -> dict[str, Any]:
-    from .audio.player import Player
-    from .engines import create_engine
-    from .models import find_model
-    from .remote.client import RemoteEngine, RemoteWorker
-    from .session import Session
-    from .worker import EngineWorker
+    from ..audio.player import Player
+    from ..core.session import Session
+    from ..core.worker import EngineWorker
+    from ..engines import create_engine
+    from ..engines.catalog import find_model
+    from ..remote.client import RemoteEngine, RemoteWorker
 
     player = Player(device)
     player.start()
@@ -143,7 +143,7 @@ def ttfa_and_cancel(port: int, engines: list[str], repeat: int, device: str | No
 async def _one_stream(url: str, rid: str, text: str, voice: str) -> dict[str, Any]:
     from websockets.asyncio.client import connect
 
-    from .server.protocol import RATE, unpack_frame
+    from ..remote.protocol import RATE, unpack_frame
 
     t0 = time.perf_counter()
     arrivals: list[tuple[float, int]] = []  # (arrival s after start, samples)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .contract import Ev, TraceEvent
+from ..contract import Ev, TraceEvent
 
 
 @dataclass

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .audio.devices import OutputDevice, list_output_devices, mark_lost, rescan_devices
-from .audio.player import Player
-from .engines import create_engine
-from .errors import DeviceError, UserError
-from .models import find_model
-from .report import request_record
-from .session import Request, Session
-from .trace import now_ns
-from .worker import EngineWorker
+from ..audio.devices import OutputDevice, list_output_devices, mark_lost, rescan_devices
+from ..audio.player import Player
+from ..core.report import request_record
+from ..core.session import Request, Session
+from ..core.trace import now_ns
+from ..core.worker import EngineWorker
+from ..engines import create_engine
+from ..engines.catalog import find_model
+from ..errors import DeviceError, UserError
 
 # Loaded at start (the chosen one first) so switching engines is instant; user models load when chosen.
 PRELOAD = ("kokoro", "piper")
@@ -78,7 +78,7 @@ class DeskCore:
     def connect_remote(self, url: str, token: str | None = None, model: str | None = None) -> EngineWorker:
         """(Re)connect the Remote engine to a server; returns at once (connecting runs on its worker).
         Anything it was playing is interrupted first. Raises UserError for a URL it cannot use."""
-        from .remote.client import RemoteEngine, RemoteWorker
+        from ..remote.client import RemoteEngine, RemoteWorker
 
         engine = RemoteEngine(url.strip(), token or None, model or None)
         self.interrupt()
@@ -163,7 +163,7 @@ class DeskCore:
                              min_speech_ms: float = 200.0) -> str:
         """Listen to the microphone while speaking; user speech interrupts, the same path as the Interrupt
         button. Blocking (opens the microphone): call it off the UI thread. Returns the microphone's name."""
-        from .bargein import BargeInConfig, VoiceBargeIn
+        from ..bargein.listener import BargeInConfig, VoiceBargeIn
 
         self.stop_voice_barge_in()
         if self.player is None:
@@ -178,7 +178,7 @@ class DeskCore:
             voice.close()
 
     def list_input_devices(self) -> list[OutputDevice]:
-        from .audio.devices import list_input_devices
+        from ..audio.devices import list_input_devices
 
         return list_input_devices()
 

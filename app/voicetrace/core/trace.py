@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from .contract import Ev, TraceEvent
+from ..contract import Ev, TraceEvent
 
 
 def now_ns() -> int:

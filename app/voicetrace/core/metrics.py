@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .contract import Ev, TraceEvent, TtsMetrics
+from ..contract import Ev, TraceEvent, TtsMetrics
 from .trace import Trace
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .contract import Ev
+from ..contract import Ev
 
 MOMENTS = ("before_first_audio", "during_synthesis", "at_chunk_boundary", "while_playing", "after_end")
 TEXTS = ["Okay.", "Sure, one moment please.",

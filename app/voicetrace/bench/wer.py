@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 WHISPER_RATE = 16_000
-WER_TEXTS = Path(__file__).resolve().parent.parent.parent / "assets" / "bench" / "wer.txt"
+WER_TEXTS = Path(__file__).resolve().parent / "texts" / "wer.txt"
 
 
 def normalise(text: str) -> list[str]:

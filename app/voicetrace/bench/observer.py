@@ -2,7 +2,7 @@
 output port with JACK's frame times, so the app's own TTFA and cancel→silence figures can be checked against
 what was actually sent to the (virtual) sound card.
 
-The recorder (`python -m voicetrace.observer record ...`) knows nothing about requests: it connects an input
+The recorder (`python -m voicetrace.bench.observer record ...`) knows nothing about requests: it connects an input
 port to the app's output ports and writes every cycle's samples with the cycle's frame time. JACK's clock is
 mapped to ours (perf_counter_ns) with bracketed paired reads, and a frame becomes audible `latency` frames after
 its cycle starts — the playback latency JACK reports for the app's port. The analysis below then finds, for each
@@ -12,7 +12,6 @@ the app's trace.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import struct
 import subprocess
@@ -24,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UserError
-from .report import distribution
+from ..core.report import distribution
+from ..errors import UserError
+from ..testing.jackclock import JackTime
 
 # The app plays exact zeros between requests and its fade ends on zero, so the first non-zero sample is where a
 # request's audio begins. (A −80 dBFS threshold moved onsets up to 8 ms late: models start at ~1e-7.)
@@ -155,7 +155,8 @@ class Observer:
 
     def __enter__(self) -> Observer:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "voicetrace.observer", "record", "--source", self.source, "--out", str(self.out)],
+            [sys.executable, "-m", "voicetrace.bench.observer", "record", "--source", self.source,
+             "--out", str(self.out)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline().strip()  # "ready" once its port is connected and recording
@@ -178,54 +179,6 @@ class Observer:
 
 
 # ---- the recorder process ---------------------------------------------------------------------------------
-
-class JackTime:
-    """JACK's time functions that JACK-Client does not wrap, through libjack itself."""
-
-    class _Range(ctypes.Structure):
-        _fields_ = [("min", ctypes.c_uint32), ("max", ctypes.c_uint32)]
-
-    def __init__(self, client: Any) -> None:
-        import jack
-
-        lib = ctypes.CDLL("libjack.so.0")
-        lib.jack_frames_to_time.restype = ctypes.c_uint64
-        lib.jack_frames_to_time.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-        lib.jack_get_time.restype = ctypes.c_uint64
-        lib.jack_port_get_latency_range.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(self._Range)]
-        self._lib = lib
-        self._ffi = jack._ffi
-        self._client = self._ptr(client)
-
-    def _ptr(self, obj: Any) -> int:
-        return int(self._ffi.cast("uintptr_t", obj._ptr))
-
-    def frames_to_us(self, frame: int) -> int:
-        return int(self._lib.jack_frames_to_time(self._client, frame))
-
-    def playback_latency(self, port: Any) -> int:
-        return self._latency(port, 1)  # JackPlaybackLatency
-
-    def capture_latency(self, port: Any) -> int:
-        return self._latency(port, 0)  # JackCaptureLatency
-
-    def _latency(self, port: Any, mode: int) -> int:
-        r = self._Range()
-        self._lib.jack_port_get_latency_range(self._ptr(port), mode, ctypes.byref(r))
-        return int(r.max)
-
-    def offset_ns(self) -> int:
-        """perf_counter_ns − jack_get_time, from the tightest of several bracketed paired reads."""
-        best = None
-        for _ in range(50):
-            a = time.perf_counter_ns()
-            j = self._lib.jack_get_time()
-            b = time.perf_counter_ns()
-            if best is None or b - a < best[0]:
-                best = (b - a, (a + b) // 2 - j * 1000)
-        assert best is not None
-        return best[1]
-
 
 def _record(source: str, out: Path) -> int:
     import threading
@@ -300,7 +253,7 @@ def _record(source: str, out: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m voicetrace.observer")
+    ap = argparse.ArgumentParser(prog="python -m voicetrace.bench.observer")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("record", help="record the app's JACK output ports until a line arrives on stdin")
     r.add_argument("--source", default="PortAudio", help="JACK client name whose output ports are recorded")

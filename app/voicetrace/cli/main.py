@@ -11,10 +11,10 @@ import wave
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import DeviceError, UserError
-from .report import peak_rss_mb, request_record
-from .text.normalize import MAX_TEXT_CHARS
+from .. import __version__
+from ..core.report import peak_rss_mb, request_record
+from ..errors import DeviceError, UserError
+from ..text.normalize import MAX_TEXT_CHARS
 
 SAMPLE_TEXT = ("Hello! This is VoiceTrace, speaking with the embedded default voice, "
                "and measuring how fast the first sound came.")
@@ -58,9 +58,9 @@ def _write_wav(path: str, audio: Any, rate: int) -> None:
 
 
 def cmd_speak(args: argparse.Namespace) -> int:
-    from .models import find_model
-    from .session import check_speed
-    from .text.normalize import clean_input
+    from ..core.session import check_speed
+    from ..engines.catalog import find_model
+    from ..text.normalize import clean_input
 
     text = clean_input(_read_text(args))
     check_speed(args.speed)
@@ -72,13 +72,13 @@ def cmd_speak(args: argparse.Namespace) -> int:
     if args.cancel_after is not None and not (0 <= args.cancel_after < 3600):
         raise UserError(f"--cancel-after {args.cancel_after} is out of range", "give seconds from 0 to 3600")
 
-    from .audio.player import Player
-    from .engines import create_engine
-    from .session import Session
-    from .worker import EngineWorker
+    from ..audio.player import Player
+    from ..core.session import Session
+    from ..core.worker import EngineWorker
+    from ..engines import create_engine
 
     if args.barge_in == "voice":
-        from .audio.devices import resolve_input_device
+        from ..audio.devices import resolve_input_device
 
         resolve_input_device(args.input_device)  # a missing microphone is said before anything loads
     try:
@@ -88,7 +88,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
             return _speak_offline(args, text, entry)
         raise
     if entry is None:
-        from .remote.client import RemoteEngine, RemoteWorker
+        from ..remote.client import RemoteEngine, RemoteWorker
 
         engine: Any = RemoteEngine(args.url, args.token or os.environ.get("VOICETRACE_TOKEN"), args.model)
         worker: EngineWorker = RemoteWorker(engine).start()
@@ -102,7 +102,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
     current: list[Any] = []
     try:
         if args.barge_in == "voice":
-            from .bargein import BargeInConfig, VoiceBargeIn
+            from ..bargein.listener import BargeInConfig, VoiceBargeIn
 
             listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
                                      args.input_device, BargeInConfig(min_speech_ms=args.min_speech_ms,
@@ -158,9 +158,9 @@ def _speak_offline(args: argparse.Namespace, text: str, entry: Any) -> int:
     """No output device, but --wav: synthesise the whole text into the file (no playback metrics)."""
     import numpy as np
 
-    from .audio.shaping import PAUSE_S, shape_chunk
-    from .engines import create_engine
-    from .text.planner import Planner
+    from ..audio.shaping import PAUSE_S, shape_chunk
+    from ..engines import create_engine
+    from ..text.planner import Planner
 
     engine = create_engine(entry)
     engine.load()
@@ -207,7 +207,7 @@ def _print_summary(m: dict[str, Any]) -> None:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from .audio.devices import list_input_devices, list_output_devices
+    from ..audio.devices import list_input_devices, list_output_devices
 
     devices = list_output_devices()
     if not devices:
@@ -223,8 +223,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .errors import ModelError
-    from .models import catalog, ensure_files, models_dirs
+    from ..engines.catalog import catalog, ensure_files, models_dirs
+    from ..errors import ModelError
 
     bad = 0
     for e in catalog():
@@ -233,7 +233,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             try:
                 ensure_files(e, verify=True)
                 if not e.packaged:  # no checksum to compare with: loading it is the check
-                    from .engines import create_engine
+                    from ..engines import create_engine
 
                     create_engine(e).load()
                 status = "  [ok]"
@@ -249,7 +249,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_app(args: argparse.Namespace) -> int:
     try:
-        from .ui.app import main as app_main
+        from ..ui.app import main as app_main
     except ImportError as exc:  # Qt's libraries missing on this machine
         raise UserError(f"the desktop window cannot start ({exc})",
                         "run `make setup` (it installs the Qt libraries), or use `voicetrace speak`") from exc
@@ -257,8 +257,8 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server.run import serve
-    from .server.service import Limits
+    from ..server.run import serve
+    from ..server.service import Limits
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     limits = Limits(max_streams=args.max_streams, max_chars=args.max_chars, per_minute=args.rate)
@@ -274,30 +274,30 @@ def cmd_self_test(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     if args.suite == "remote":
-        from .bench_remote import run_remote_suite
+        from ..bench.remote import run_remote_suite
 
         levels = [int(x) for x in args.streams.split(",")]
         run_remote_suite(engines, args.repeat, Path(args.out), args.device, levels)
         return 0
     if args.suite == "first-chunk":
-        from .bench_compare import run_first_chunk
+        from ..bench.compare import run_first_chunk
 
         run_first_chunk(engines, args.max_words, args.repeat, Path(args.out), args.device)
         return 0
     if args.suite == "levers":
-        from .bench_levers import run_levers
+        from ..bench.levers import run_levers
 
         run_levers(engines, args.repeat, Path(args.out), args.device)
         return 0
     if args.suite == "barge-in":
-        from .bench_bargein import run_barge_in_suite
+        from ..bench.barge_in import run_barge_in_suite
 
         run_barge_in_suite(args.trials, Path(args.out), args.device)
         return 0
     if args.suite != "compare":
         raise UserError(f"unknown bench suite {args.suite!r}",
                         "use --compare (the default), --suite first-chunk, levers, remote or barge-in")
-    from .bench_compare import load_texts, run_compare
+    from ..bench.compare import load_texts, run_compare
 
     texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])
     run_compare(engines, texts, args.repeat, Path(args.out), args.device, args.play_limit, observe=args.observe,
@@ -383,14 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--trials", type=int, default=20, help="barge-in: user-speech trials (plus echo/noise trials)")
     b.add_argument("--engines", default="piper,kokoro")
     b.add_argument("--texts", default="short,sentence,paragraph",
-                   help="names in assets/bench (short, sentence, paragraph, article) or files, comma-separated")
+                   help="names in bench/texts (short, sentence, paragraph, article) or files, comma-separated")
     b.add_argument("--play-limit", type=float, default=15.0, metavar="S",
                    help="compare: play each full run at most this long, then cancel it")
     b.add_argument("--observe", action="store_true",
                    help="compare: check TTFA and cancel→silence with an independent JACK recorder process")
     b.add_argument("--wer", nargs="?", type=int, const=15, default=0, metavar="N",
                    help="compare: word error rate of each strategy's played audio over the first N (default all "
-                   "15) sentences of assets/bench/wer.txt, transcribed offline by Whisper tiny.en")
+                   "15) sentences of bench/texts/wer.txt, transcribed offline by Whisper tiny.en")
     b.add_argument("--max-words", type=int, default=12, help="first-chunk: the longest first phrase to try")
     b.add_argument("--repeat", type=int, default=3, help="runs per engine, strategy and text (remote: pairs)")
     b.add_argument("--streams", default="1,2,4,8,12,16,24,32", help="concurrent Piper stream counts to try")

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .engines.base import Engine, SynthResult
-from .errors import SynthesisCancelled
+from ..engines.base import Engine, SynthResult
+from ..errors import SynthesisCancelled
 from .trace import now_ns
 
 if TYPE_CHECKING:
-    from .produce import Emit, StreamJob
+    from .pipeline import Emit, StreamJob
 
 
 @dataclass(eq=False)
@@ -80,7 +80,7 @@ class EngineWorker:
 
     def stream(self, job: StreamJob, emit: Emit) -> None:
         """Produce one request's chunks (planner → this worker → `emit`); see `produce.produce`."""
-        from .produce import produce
+        from .pipeline import produce
 
         with self._lock:
             self._streams += 1

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .observer import JackTime
+from .jackclock import JackTime
 
 
 class Injector:

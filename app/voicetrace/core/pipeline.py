@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .audio.shaping import PAUSE_S, add_pause, shape_chunk
-from .contract import AudioArray, Ev
-from .engines.base import SynthResult
-from .errors import UserError
-from .text.planner import MAX_PIECE_CHARS, Planner, PlannerConfig, split_long_word, split_to_limit
+from ..audio.shaping import PAUSE_S, add_pause, shape_chunk
+from ..contract import AudioArray, Ev
+from ..engines.base import SynthResult
+from ..errors import UserError
+from ..text.planner import MAX_PIECE_CHARS, Planner, PlannerConfig, split_long_word, split_to_limit
 from .trace import Trace, now_ns
 
 if TYPE_CHECKING:

@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .audio.player import K_END, K_FLUSH, K_PLAY, K_UNDERRUN, Player, PlayerEvent
-from .audio.shaping import sound_end, sound_start, voiced_offset
-from .contract import AudioArray, Ev, TtsChunk
-from .errors import UserError
+from ..audio.player import K_END, K_FLUSH, K_PLAY, K_UNDERRUN, Player, PlayerEvent
+from ..audio.shaping import sound_end, sound_start, voiced_offset
+from ..contract import AudioArray, Ev, TtsChunk
+from ..errors import UserError
+from ..text.normalize import clean_input
+from ..text.planner import PlannerConfig
 from .metrics import RequestMetrics, derive
-from .produce import StreamJob
-from .text.normalize import clean_input
-from .text.planner import PlannerConfig
+from .pipeline import StreamJob
 from .trace import Trace, now_ns
 from .worker import EngineWorker
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .contract import Ev
-from .report import distribution
+from ..contract import Ev
+from ..core.report import distribution
 
 TEXT = ("The history of the lighthouse begins with fires lit on hills to guide ships home at night. Later, towers "
         "carried lamps and mirrors, and the keepers who tended them lived beside the sea for months at a time. "
@@ -38,10 +38,10 @@ def _noise_clip(rng: np.random.Generator, rate: int) -> np.ndarray:
 
 def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain: float = 0.5,
                        seed: int = 11) -> dict[str, Any]:
-    from .bargein import VoiceBargeIn
-    from .bench_compare import _machine, _warm_engines_and_device
-    from .inject import Injector
-    from .session import Session
+    from ..bargein.listener import VoiceBargeIn
+    from ..core.session import Session
+    from ..testing.inject import Injector
+    from .compare import _machine, _warm_engines_and_device
 
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)

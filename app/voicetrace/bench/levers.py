@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .report import distribution
+from ..core.report import distribution
 
 FIRST = "When people"
 SENTENCE = "When people ask a question they judge the answer by how quickly the first word arrives."
@@ -34,8 +34,8 @@ ORT_VARIANTS: list[tuple[str, dict[str, Any]]] = [
 
 
 def _ort_lever(engine_id: str, repeat: int) -> list[dict[str, Any]]:
-    from .engines import create_engine
-    from .models import find_model
+    from ..engines import create_engine
+    from ..engines.catalog import find_model
 
     rows = []
     for name, tuning in ORT_VARIANTS:
@@ -59,7 +59,7 @@ def _saved_graph_lever(engine_id: str) -> dict[str, Any]:
     """Session load time: optimising the graph at every start vs loading a graph saved already optimised."""
     import onnxruntime as ort
 
-    from .models import find_model
+    from ..engines.catalog import find_model
 
     src = str(find_model(engine_id).path("model"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,9 +82,9 @@ def _saved_graph_lever(engine_id: str) -> dict[str, Any]:
 
 
 def _played_levers(engines: list[str], repeat: int, device: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    from .bench_compare import _run_one, _warm_engines_and_device, load_texts
-    from .produce import planner_config_for
-    from .session import Session
+    from ..core.pipeline import planner_config_for
+    from ..core.session import Session
+    from .compare import _run_one, _warm_engines_and_device, load_texts
 
     paragraph = load_texts(["paragraph"])["paragraph"]
     workers, player = _warm_engines_and_device(engines, device)
@@ -130,7 +130,7 @@ def _played_levers(engines: list[str], repeat: int, device: str | None) -> tuple
 def _memory_lever() -> dict[str, float]:
     out = {}
     for engines in ("piper", "kokoro", "piper,kokoro"):
-        p = subprocess.run([sys.executable, "-m", "voicetrace.bench_levers", "peak-rss", engines],
+        p = subprocess.run([sys.executable, "-m", "voicetrace.bench.levers", "peak-rss", engines],
                            capture_output=True, text=True, timeout=600)
         out[engines] = float(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else float("nan")
         print(f"  peak RSS {engines}: {out[engines]} MB", file=sys.stderr)
@@ -141,12 +141,12 @@ def peak_rss_after_paragraph(engines: list[str]) -> float:
     """Load and warm the engines, produce the paragraph with the app's planner (no device), return peak RSS MB."""
     import threading
 
-    from .bench_compare import load_texts
-    from .engines import create_engine
-    from .models import find_model
-    from .produce import StreamJob, produce
-    from .trace import Trace
-    from .worker import EngineWorker
+    from ..core.pipeline import StreamJob, produce
+    from ..core.trace import Trace
+    from ..core.worker import EngineWorker
+    from ..engines import create_engine
+    from ..engines.catalog import find_model
+    from .compare import load_texts
 
     text = load_texts(["paragraph"])["paragraph"]
     for eid in engines:
@@ -163,7 +163,7 @@ def peak_rss_after_paragraph(engines: list[str]) -> float:
 
 
 def run_levers(engines: list[str], repeat: int, out_dir: Path, device: str | None) -> dict[str, Any]:
-    from .bench_remote import _machine
+    from .remote import _machine
 
     res: dict[str, Any] = {"machine": _machine(), "repeat": repeat,
                            "ort": {e: _ort_lever(e, max(repeat, 3)) for e in engines}}

@@ -12,16 +12,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import DeviceError, UserError
+from .. import __version__
+from ..errors import DeviceError, UserError
 
 SENTENCE = "VoiceTrace self test: this installation can speak."
 ENGINES = ("kokoro", "piper")
 
 
 def _speak_on_device(device: Any, engines: dict[str, Any]) -> dict[str, Any]:
-    from .report import request_record
-    from .session import Session
+    from ..core.report import request_record
+    from ..core.session import Session
 
     session = Session(device, engines)
     out: dict[str, Any] = {}
@@ -66,10 +66,10 @@ def _speak_to_wav(engines: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 
 def run_self_test(device_spec: str | None = None, wav_dir: str | None = None) -> int:
-    from .audio.player import Player
-    from .engines import create_engine
-    from .models import find_model
-    from .worker import EngineWorker
+    from ..audio.player import Player
+    from ..core.worker import EngineWorker
+    from ..engines import create_engine
+    from ..engines.catalog import find_model
 
     report: dict[str, Any] = {"version": __version__, "python": platform.python_version(),
                               "frozen": bool(getattr(sys, "frozen", False)), "platform": platform.platform()}

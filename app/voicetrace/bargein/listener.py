@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from .audio.vad import VAD_FRAME, VAD_RATE, VoiceDetector
-from .contract import Ev
-from .trace import now_ns
+from ..audio.vad import VAD_FRAME, VAD_RATE, VoiceDetector
+from ..contract import Ev
+from ..core.trace import now_ns
 
 VOICED = 0.01  # −40 dBFS: the "true onset" level, the same as the app's first voiced sample
 
@@ -248,7 +248,7 @@ class VoiceBargeIn:
 
     def __init__(self, player: Any, current: Callable[[], Any], cancel: Callable[[str], object],
                  input_device: str | int | None = None, config: BargeInConfig | None = None) -> None:
-        from .audio.mic import Microphone
+        from ..audio.mic import Microphone
 
         self._current = current
         self._cancel = cancel
