@@ -36,28 +36,26 @@ def jack() -> None:
         pytest.fail("the JACK dummy device is not running and could not be started (run `make test`)")
 
 
-def _warm_worker(model_id: str):
-    from voicetrace.core.worker import EngineWorker
-    from voicetrace.engines import create_engine
-    from voicetrace.engines.catalog import find_model
+def _warm_source(model_id: str):
+    from voicetrace.core.pipeline import LocalSource
 
-    worker = EngineWorker(create_engine(find_model(model_id))).start()
-    worker.wait_ready(300)
-    return worker
+    source = LocalSource.load(model_id)
+    source.wait_ready(300)
+    return source
 
 
 @pytest.fixture(scope="session")
-def piper_worker():
-    worker = _warm_worker("piper")
-    yield worker
-    worker.stop()
+def piper_source():
+    source = _warm_source("piper")
+    yield source
+    source.stop()
 
 
 @pytest.fixture(scope="session")
-def kokoro_worker():
-    worker = _warm_worker("kokoro")
-    yield worker
-    worker.stop()
+def kokoro_source():
+    source = _warm_source("kokoro")
+    yield source
+    source.stop()
 
 
 @pytest.fixture()
@@ -126,7 +124,7 @@ def serve_app() -> Iterator[Callable[[Any], ThreadServer]]:
 
 
 @pytest.fixture()
-def make_service(kokoro_worker, piper_worker):
+def make_service(kokoro_source, piper_source):
     """A SpeechService over the session's warm workers, with the limits a test asks for."""
     from voicetrace.server.service import Limits, SpeechService
 
@@ -134,7 +132,7 @@ def make_service(kokoro_worker, piper_worker):
 
     def make(token: str | None = None, **limits: Any) -> Any:
         svc = SpeechService(["kokoro", "piper"], limits=Limits(**limits),
-                            workers={"kokoro": kokoro_worker, "piper": piper_worker})
+                            workers={"kokoro": kokoro_source, "piper": piper_source})
         made.append(svc)
         return svc
 

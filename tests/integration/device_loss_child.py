@@ -36,7 +36,7 @@ except UserError as exc:
 t_close = time.perf_counter()
 core.close()
 print("RESULT " + json.dumps({
-    "device_error": core.device_error, "records": [(r["outcome"], r["error"]) for r in core.records],
+    "device_error": core.device_error, "records": [(r.outcome, r.error) for r in core.records],
     "speak_error": speak_error, "noticed_s": t_noticed - t_kill, "close_s": time.perf_counter() - t_close}),
     flush=True)
 exit_now_if_portaudio_unsafe(0)  # as the app does: PortAudio's JACK back end would abort at exit

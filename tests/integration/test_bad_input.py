@@ -37,9 +37,9 @@ def first_audio_or_end(req, timeout: float = HANG_S) -> bool:
 
 
 @pytest.mark.parametrize("engine", ["piper", "kokoro"])
-def test_corpus_through_the_session(player, piper_worker, kokoro_worker, engine):
+def test_corpus_through_the_session(player, piper_source, kokoro_source, engine):
     assert len(CASES) >= 30
-    session = Session(player, {"piper": piper_worker, "kokoro": kokoro_worker})
+    session = Session(player, {"piper": piper_source, "kokoro": kokoro_source})
     problems = []
     try:
         for case in CASES:

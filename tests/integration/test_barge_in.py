@@ -21,21 +21,21 @@ USER = "Wait, stop, that is not what I asked for."
 
 
 @pytest.fixture(scope="module")
-def user_speech(kokoro_worker) -> tuple[np.ndarray, int]:
+def user_speech(kokoro_source) -> tuple[np.ndarray, int]:
     """A different voice from the app's (Kokoro jf_alpha, the app speaks Piper): 24 kHz, and its true onset."""
-    kokoro_worker.engine.clear_cancel()  # idle between tests; an earlier test's cancel may still be pending
-    res = kokoro_worker.engine.synthesize(USER, "jf_alpha", 1.0, use_cache=False)
+    kokoro_source.engine.clear_cancel()  # idle between tests; an earlier test's cancel may still be pending
+    res = kokoro_source.engine.synthesize(USER, "jf_alpha", 1.0, use_cache=False)
     assert res.rate == 24_000
     audio = res.audio.astype(np.float32)
     return audio, int(np.flatnonzero(np.abs(audio) > 0.01)[0])
 
 
-def speak_with_barge_in(player, piper_worker, inject, *, headphones=False, speak_s=None, text=LONG):
+def speak_with_barge_in(player, piper_source, inject, *, headphones=False, speak_s=None, text=LONG):
     """Speak `text` with voice barge-in on; `inject(injector, req)` plays into the microphone after the first
     audio. Returns (metrics, the injection's return value, the submit time)."""
     from voicetrace.testing.inject import Injector
 
-    session = Session(player, {"piper": piper_worker})
+    session = Session(player, {"piper": piper_source})
     current: list = []
     listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
                              config=BargeInConfig(headphones=headphones))
@@ -80,27 +80,27 @@ def check_consistent(m, t_inject_ns, onset_frame, t0_ns):
     assert m.stale_samples_after_cancel == 0
 
 
-def test_user_speech_interrupts_and_the_onsets_match_the_injection(jack, player, piper_worker, user_speech):
+def test_user_speech_interrupts_and_the_onsets_match_the_injection(jack, player, piper_source, user_speech):
     clip, onset = user_speech
-    m, t_inject, t0 = speak_with_barge_in(player, piper_worker, Inject(clip))
+    m, t_inject, t0 = speak_with_barge_in(player, piper_source, Inject(clip))
     check_consistent(m, t_inject, onset, t0)
 
 
-def test_the_apps_own_voice_from_the_speakers_does_not_interrupt_it(jack, player, piper_worker):
-    m, _, _ = speak_with_barge_in(player, piper_worker, Inject(echo_gain=0.5), speak_s=4.0)
+def test_the_apps_own_voice_from_the_speakers_does_not_interrupt_it(jack, player, piper_source):
+    m, _, _ = speak_with_barge_in(player, piper_source, Inject(echo_gain=0.5), speak_s=4.0)
     assert m.barge_in["trigger_ms"] is None, m.barge_in
     assert m.barge_in["ignored"]["own_voice"] >= 1  # the gate did hold it back (it was heard, and loud)
 
 
-def test_without_the_gate_its_own_voice_does_interrupt(jack, player, piper_worker):
+def test_without_the_gate_its_own_voice_does_interrupt(jack, player, piper_source):
     """Headphones mode on speakers: what the gate prevents happens (so the test above can fail)."""
-    m, _, _ = speak_with_barge_in(player, piper_worker, Inject(echo_gain=0.5), speak_s=4.0, headphones=True)
+    m, _, _ = speak_with_barge_in(player, piper_source, Inject(echo_gain=0.5), speak_s=4.0, headphones=True)
     assert m.outcome == "cancelled" and m.barge_in["trigger_ms"] is not None
 
 
-def test_the_user_talking_over_the_echo_still_interrupts(jack, player, piper_worker, user_speech):
+def test_the_user_talking_over_the_echo_still_interrupts(jack, player, piper_source, user_speech):
     clip, onset = user_speech
-    m, t_inject, t0 = speak_with_barge_in(player, piper_worker, Inject(clip, echo_gain=0.5))
+    m, t_inject, t0 = speak_with_barge_in(player, piper_source, Inject(clip, echo_gain=0.5))
     check_consistent(m, t_inject, onset, t0)
 
 

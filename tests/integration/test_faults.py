@@ -25,9 +25,9 @@ pytestmark = [pytest.mark.models]
 
 
 @pytest.mark.audio
-def test_an_exception_inside_a_run_fails_that_request_and_the_worker_serves_the_next(player, piper_worker,
+def test_an_exception_inside_a_run_fails_that_request_and_the_worker_serves_the_next(player, piper_source,
                                                                                          monkeypatch):
-    real = piper_worker.engine._synthesize
+    real = piper_source.engine._synthesize
     calls = {"n": 0}
 
     def flaky(text, voice, speed, log):
@@ -36,8 +36,8 @@ def test_an_exception_inside_a_run_fails_that_request_and_the_worker_serves_the_
             raise RuntimeError("simulated fault inside the ONNX run")
         return real(text, voice, speed, log)
 
-    monkeypatch.setattr(piper_worker.engine, "_synthesize", flaky)
-    session = Session(player, {"piper": piper_worker})
+    monkeypatch.setattr(piper_source.engine, "_synthesize", flaky)
+    session = Session(player, {"piper": piper_source})
     try:
         text = "First a short phrase, then a longer sentence that the fault will interrupt before it is spoken."
         req = session.submit(text, "piper")
@@ -57,7 +57,7 @@ def _user_piper(tmp_path, name: str):
     return tmp_path / f"{name}.onnx"
 
 
-def test_truncated_model_names_the_file_and_the_other_engine_keeps_working(tmp_path, monkeypatch, kokoro_worker):
+def test_truncated_model_names_the_file_and_the_other_engine_keeps_working(tmp_path, monkeypatch, kokoro_source):
     model = _user_piper(tmp_path, "cut")
     model.write_bytes(find_model("piper").path("model").read_bytes()[:4096])  # a download that stopped
     monkeypatch.setenv("VOICETRACE_MODELS_DIR", str(tmp_path))
@@ -68,7 +68,7 @@ def test_truncated_model_names_the_file_and_the_other_engine_keeps_working(tmp_p
     # the other engine still speaks, through its worker as the app uses it
     done = threading.Event()
     out: list = []
-    kokoro_worker.submit(Job("after-fault", 0, "Still here.", "jm_kumo", 1.0, lambda t: None,
+    kokoro_source.worker.submit(Job("after-fault", 0, "Still here.", "jm_kumo", 1.0, lambda t: None,
                              lambda res, err, t: (out.append((res, err)), done.set())))
     assert done.wait(30)
     res, err = out[0]

@@ -20,8 +20,8 @@ from starlette.routing import Route
 
 from voicetrace.contract import Ev
 from voicetrace.core.session import Session
-from voicetrace.remote import client as remote_client
-from voicetrace.remote.client import RemoteEngine, RemoteWorker
+from voicetrace.remote import source as remote_source
+from voicetrace.remote.source import RemoteSource
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 
@@ -30,16 +30,14 @@ LONG = "A long remote answer that we interrupt while it plays, to hear how fast 
 
 
 def remote_session(player, url: str, **kw):
-    worker = RemoteWorker(RemoteEngine(url, **kw)).start()
-    worker.ready.wait(20)
-    return Session(player, {"remote": worker}), worker
+    remote = RemoteSource(url, **kw).start()
+    remote.ready.wait(20)
+    return Session(player, {"remote": remote}), remote
 
 
 def run(session: Session, text: str, voice: str | None = None, timeout: float = 60.0):
     req = session.submit(text, "remote", voice)
-    assert req.finished.wait(timeout), "request did not finish"
-    time.sleep(0.15)  # a stale sample after the end would show in the trace now
-    return req, session.metrics(req.id)
+    return req, req.result(timeout)  # settled: a stale sample after the end would show in the trace
 
 
 def played(req) -> int:
@@ -48,13 +46,13 @@ def played(req) -> int:
 
 # ---- against voicetrace serve ---------------------------------------------------------------------------
 def test_websocket_remote_speaks_with_split_ttfa(player, server):
-    session, worker = remote_session(player, server.ws)
+    session, remote = remote_session(player, server.ws)
     try:
-        assert worker.state == "ready" and "joe" in worker.engine.voices()
+        assert remote.state == "ready" and "joe" in remote.voices()
         req, m = run(session, TEXT, "joe")
     finally:
         session.close()
-        worker.stop()
+        remote.stop()
     assert m.outcome == "done", m.error
     assert m.ttfa_callback_ms is not None and m.server_ttfa_ms is not None and m.network_ms is not None
     # not timings: the parts of TTFA are ordered as the path is (server work happens before arrival here)
@@ -66,7 +64,7 @@ def test_websocket_remote_speaks_with_split_ttfa(player, server):
 
 
 def test_websocket_remote_cancel_is_silent_and_frees_the_server(player, server):
-    session, worker = remote_session(player, server.ws)
+    session, remote = remote_session(player, server.ws)
     try:
         req = session.submit(LONG, "remote", "jm_kumo")
         deadline = time.monotonic() + 30
@@ -80,7 +78,7 @@ def test_websocket_remote_cancel_is_silent_and_frees_the_server(player, server):
         _, m2 = run(session, "And the next one.", "joe")
     finally:
         session.close()
-        worker.stop()
+        remote.stop()
     assert m.outcome == "cancelled" and m.stale_samples_after_cancel == 0
     assert m.cancel_to_silence_ms is not None and m.cancel_to_idle_ms is not None
     assert m2.outcome == "done"
@@ -89,12 +87,12 @@ def test_websocket_remote_cancel_is_silent_and_frees_the_server(player, server):
 
 
 def test_http_remote_against_our_server(player, server):
-    session, worker = remote_session(player, server.http, model="piper")
+    session, remote = remote_session(player, server.http, model="piper")
     try:
         req, m = run(session, TEXT)
     finally:
         session.close()
-        worker.stop()
+        remote.stop()
     assert m.outcome == "done", m.error
     assert m.rtf is None  # plain HTTP carries no compute time: unknown, not zero
     assert played(req) == sum(c.samples for c in m.chunks) > 0
@@ -182,14 +180,14 @@ def test_http_remote_decodes_each_framing(player, serve_app, fmt):
     media, pieces, seconds = _formats()[fmt]
     seen: list = []
     srv = serve_app(fake_server(media, pieces, seen))
-    session, worker = remote_session(player, srv.http + "/v1", model="fish-s2")
+    session, remote = remote_session(player, srv.http + "/v1", model="fish-s2")
     try:
-        assert worker.state == "ready"
-        assert "alloy" in worker.engine.voices()  # no voice list there: OpenAI's names
+        assert remote.state == "ready"
+        assert "alloy" in remote.voices()  # no voice list there: OpenAI's names
         req, m = run(session, "Anything at all.", "alloy")
     finally:
         session.close()
-        worker.stop()
+        remote.stop()
     assert m.outcome == "done", m.error
     assert seen == [{"model": "fish-s2", "input": "Anything at all.", "voice": "alloy", "response_format": "pcm",
                      "speed": 1.0}]
@@ -201,52 +199,52 @@ def test_http_remote_decodes_each_framing(player, serve_app, fmt):
 
 def test_http_remote_error_status_fails_the_request_with_the_servers_message(player, serve_app):
     srv = serve_app(fake_server("audio/pcm", [], [], status=503))
-    session, worker = remote_session(player, srv.http)
+    session, remote = remote_session(player, srv.http)
     try:
         _, m = run(session, "Hello.", "alloy")
     finally:
         session.close()
-        worker.stop()
+        remote.stop()
     assert m.outcome == "failed" and "503" in m.error and "model overloaded" in m.error
 
 
 def test_http_remote_stall_fails_in_bounded_time(player, serve_app, monkeypatch):
-    monkeypatch.setattr(remote_client, "STALL_S", 1.0)
+    monkeypatch.setattr(remote_source, "STALL_S", 1.0)
     raw = pcm16(tone(2.0, 24_000))
     srv = serve_app(fake_server("audio/pcm", [raw[:9600], raw[9600:]], [], stall_after=1))
-    session, worker = remote_session(player, srv.http)  # its read timeout is STALL_S
+    session, remote = remote_session(player, srv.http)  # its read timeout is STALL_S
     try:
         t = time.monotonic()
         req, m = run(session, "Hello.", "alloy", timeout=20)
         waited = time.monotonic() - t
     finally:
         session.close()
-        worker.stop()
+        remote.stop()
     assert m.outcome == "failed" and "failed mid-stream" in m.error
     assert waited < 15  # not a timing: a hang bound, 15× the (patched) 1 s stall limit
     assert 0 < played(req) <= 4800 * player.rate // 24_000 + 64  # what came before the stall, no more
 
 
 def test_unreachable_server_says_so(player):
-    worker = RemoteWorker(RemoteEngine("ws://127.0.0.1:9")).start()
-    worker.ready.wait(20)
+    remote = RemoteSource("ws://127.0.0.1:9").start()
+    remote.ready.wait(20)
     try:
-        assert worker.state == "error"
-        assert "cannot reach the remote server" in str(worker.error) and "voicetrace serve" in str(worker.error)
-        session = Session(player, {"remote": worker})
+        assert remote.state == "error"
+        assert "cannot reach the remote server" in str(remote.error) and "voicetrace serve" in str(remote.error)
+        session = Session(player, {"remote": remote})
         req = session.submit("Hello.", "remote", "alloy")
         assert req.finished.wait(5)
         assert req.outcome == "failed" and "not connected" in (req.error or "")
         session.close()
     finally:
-        worker.stop()
+        remote.stop()
 
 
 def test_websocket_server_gone_mid_stream_fails_cleanly(player, make_service, serve_app):
     from voicetrace.server.app import build_app
 
     srv = serve_app(build_app(make_service()))
-    session, worker = remote_session(player, srv.ws)
+    session, remote = remote_session(player, srv.ws)
     try:
         req = session.submit(LONG, "remote", "jm_kumo")
         deadline = time.monotonic() + 30
@@ -257,5 +255,5 @@ def test_websocket_server_gone_mid_stream_fails_cleanly(player, make_service, se
         m = session.metrics(req.id)
     finally:
         session.close()
-        worker.stop()
+        remote.stop()
     assert m.outcome == "failed" and "dropped mid-stream" in m.error

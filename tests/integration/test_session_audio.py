@@ -23,9 +23,9 @@ def speak(session: Session, text: str, engine: str, timeout: float = 120.0):
     return req, session.metrics(req.id)
 
 
-def test_piper_stream_plays_every_chunk_in_order(player, piper_worker):
+def test_piper_stream_plays_every_chunk_in_order(player, piper_source):
     seen: list[TtsChunk] = []
-    session = Session(player, {"piper": piper_worker}, on_chunk=seen.append)
+    session = Session(player, {"piper": piper_source}, on_chunk=seen.append)
     try:
         req, m = speak(session, TEXT, "piper")
     finally:
@@ -53,8 +53,8 @@ def test_piper_stream_plays_every_chunk_in_order(player, piper_worker):
 
 
 @pytest.mark.parametrize("when", ["before_first_audio", "while_playing", "after_end"])
-def test_cancel_at_any_point_ends_in_exactly_one_outcome_without_stale_audio(player, piper_worker, when):
-    session = Session(player, {"piper": piper_worker})
+def test_cancel_at_any_point_ends_in_exactly_one_outcome_without_stale_audio(player, piper_source, when):
+    session = Session(player, {"piper": piper_source})
     try:
         req = session.submit(TEXT, "piper")
         if when == "before_first_audio":
@@ -89,9 +89,9 @@ def test_cancel_at_any_point_ends_in_exactly_one_outcome_without_stale_audio(pla
         assert any(e.data["faded"] for e in req.trace.of(Ev.PLAY))  # it faded out, no hard cut
 
 
-def test_kokoro_cancel_aborts_the_run_in_flight(player, kokoro_worker):
+def test_kokoro_cancel_aborts_the_run_in_flight(player, kokoro_source):
     """Cancel during a long synthesis: the ONNX run is terminated, not waited for."""
-    session = Session(player, {"kokoro": kokoro_worker})
+    session = Session(player, {"kokoro": kokoro_source})
     long_text = "Hello. " + " ".join(["This sentence is long enough to keep the model busy for a while,"] * 3)
     try:
         req = session.submit(long_text, "kokoro")
@@ -117,8 +117,8 @@ def test_kokoro_cancel_aborts_the_run_in_flight(player, kokoro_worker):
     assert m2.outcome == "done" and m2.audio_ms > 300
 
 
-def test_unspeakable_phrase_is_skipped_and_the_rest_spoken(player, piper_worker):
-    session = Session(player, {"piper": piper_worker})
+def test_unspeakable_phrase_is_skipped_and_the_rest_spoken(player, piper_source):
+    session = Session(player, {"piper": piper_source})
     try:
         _req, m = speak(session, "🙂🙂🙂 Hello there, friend.", "piper")
     finally:
@@ -126,8 +126,8 @@ def test_unspeakable_phrase_is_skipped_and_the_rest_spoken(player, piper_worker)
     assert m.outcome == "done" and m.audio_ms > 300
 
 
-def test_requests_play_in_submit_order_without_mixing(player, piper_worker):
-    session = Session(player, {"piper": piper_worker})
+def test_requests_play_in_submit_order_without_mixing(player, piper_source):
+    session = Session(player, {"piper": piper_source})
     try:
         a = session.submit("First request, said in full.", "piper")
         b = session.submit("Second request, after the first.", "piper")
@@ -144,8 +144,8 @@ def test_requests_play_in_submit_order_without_mixing(player, piper_worker):
     assert sum(p["n"] for p in b_plays) == sum(c.samples for c in mb.chunks)
 
 
-def test_a_repeated_short_reply_comes_from_the_phrase_cache(player, piper_worker):
-    session = Session(player, {"piper": piper_worker})
+def test_a_repeated_short_reply_comes_from_the_phrase_cache(player, piper_source):
+    session = Session(player, {"piper": piper_source})
     try:
         _r1, first = speak(session, "One moment, please.", "piper")
         _r2, again = speak(session, "One moment, please.", "piper")

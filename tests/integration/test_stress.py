@@ -18,8 +18,8 @@ CYCLES = int(os.environ.get("VOICETRACE_STRESS_CYCLES", "30"))
 
 
 @pytest.mark.parametrize("engine", ["piper", "kokoro"])
-def test_speak_cancel_cycles_keep_every_invariant(player, piper_worker, kokoro_worker, engine):
-    session = Session(player, {"piper": piper_worker, "kokoro": kokoro_worker})
+def test_speak_cancel_cycles_keep_every_invariant(player, piper_source, kokoro_source, engine):
+    session = Session(player, {"piper": piper_source, "kokoro": kokoro_source})
     try:
         rep = run_cycles(session, engine, CYCLES if engine == "piper" else max(10, CYCLES // 3))
     finally:

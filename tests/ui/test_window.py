@@ -21,11 +21,11 @@ PARAGRAPH = ("The quick brown fox jumps over the lazy dog, and then it runs far 
 
 
 @pytest.fixture()
-def window_factory(qtbot, jack, kokoro_worker, piper_worker, tmp_path):
+def window_factory(qtbot, jack, kokoro_source, piper_source, tmp_path):
     made: list[MainWindow] = []
 
     def make(settings_name: str = "settings.ini", **core_kw) -> MainWindow:
-        core = DeskCore(workers={"kokoro": kokoro_worker, "piper": piper_worker}, **core_kw)
+        core = DeskCore(engines={"kokoro": kokoro_source, "piper": piper_source}, **core_kw)
         w = MainWindow(core, QtCore.QSettings(str(tmp_path / settings_name), QtCore.QSettings.Format.IniFormat))
         qtbot.addWidget(w)
         w.show()
@@ -48,7 +48,7 @@ def _speak_until_done(w: MainWindow, qtbot, text: str, rows: int) -> None:
     w.editor.setPlainText(text)
     w.speak()
     qtbot.waitUntil(lambda: w.table.rowCount() == rows, timeout=10_000)
-    assert w.core.records[-1]["outcome"] == "done"
+    assert w.core.records[-1].outcome == "done"
 
 
 def _first_audio(w: MainWindow) -> bool:
@@ -70,10 +70,10 @@ def test_speak_then_interrupt_shows_ttfa_and_cancel_latencies(window_factory, qt
     qtbot.keyClick(w.interrupt_btn, QtCore.Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
     rec = w.core.records[-1]
-    assert rec["outcome"] == "cancelled"
-    assert rec["ttfa_callback_ms"] is not None and rec["ttfa_audible_ms"] is not None
-    assert rec["cancel_to_silence_ms"] is not None and rec["cancel_to_idle_ms"] is not None
-    assert rec["stale_samples_after_cancel"] == 0
+    assert rec.outcome == "cancelled"
+    assert rec.ttfa_callback_ms is not None and rec.ttfa_audible_ms is not None
+    assert rec.cancel_to_silence_ms is not None and rec.cancel_to_idle_ms is not None
+    assert rec.stale_samples_after_cancel == 0
     assert w.graphs.points_ttfa == 1 and w.graphs.points_cancel == 1
     assert "cancel→silence" in w.readout.text()
     headers = [w.table.horizontalHeaderItem(c).text() for c in range(w.table.columnCount())]
@@ -93,8 +93,8 @@ def test_escape_interrupts_and_ctrl_enter_speaks(window_factory, qtbot):
     qtbot.waitUntil(lambda: _first_audio(w), timeout=10_000)
     qtbot.keyClick(w.editor, QtCore.Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
-    assert w.core.records[-1]["outcome"] == "cancelled"
-    assert w.core.records[-1]["engine"] == "piper"
+    assert w.core.records[-1].outcome == "cancelled"
+    assert w.core.records[-1].engine == "piper"
     assert w.editor.toPlainText() == PARAGRAPH  # the keys did not type into the text
 
 
@@ -200,7 +200,7 @@ def test_text_errors_are_shown_and_nothing_is_lost(window_factory, qtbot, tmp_pa
     assert w.editor.toPlainText() == "Hello from a file."
     w.speak()  # and the app still speaks
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
-    assert w.core.records[-1]["outcome"] == "done"
+    assert w.core.records[-1].outcome == "done"
 
 
 def test_corrupt_model_shows_error_and_other_engine_keeps_working(window_factory, qtbot, tmp_path, monkeypatch):
@@ -231,8 +231,8 @@ def test_lost_device_fails_the_request_with_a_message_and_refresh_recovers(windo
     qtbot.waitUntil(lambda: "stopped playing" in w.banner.text(), timeout=5_000)
     assert not w.speak_btn.isEnabled()
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=5_000)
-    assert w.core.records[-1]["outcome"] == "failed"
-    assert "stopped playing" in w.core.records[-1]["error"]
+    assert w.core.records[-1].outcome == "failed"
+    assert "stopped playing" in w.core.records[-1].error
     w.refresh_devices()
     qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=10_000)
     _speak_until_done(w, qtbot, "Back again.", rows=2)
@@ -266,8 +266,8 @@ def test_switching_device_while_speaking_ends_the_request_and_keeps_working(wind
     assert old.finished.wait(5)
     assert w.core.interrupt() == []  # nothing left running on either device
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=5_000)
-    assert w.core.records[-1]["outcome"] in ("cancelled", "failed")
-    assert w.core.records[-1]["stale_samples_after_cancel"] == 0
+    assert w.core.records[-1].outcome in ("cancelled", "failed")
+    assert w.core.records[-1].stale_samples_after_cancel == 0
     _speak_until_done(w, qtbot, "On the new device.", rows=2)
 
 
@@ -285,8 +285,8 @@ def test_remote_engine_in_the_window_speaks_and_is_interrupted(window_factory, q
     qtbot.keyClick(w.editor, QtCore.Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
     rec = w.core.records[-1]
-    assert rec["engine"] == "remote" and rec["outcome"] == "cancelled" and rec["stale_samples_after_cancel"] == 0
-    assert rec["server_ttfa_ms"] is not None and rec["network_ms"] is not None
+    assert rec.engine == "remote" and rec.outcome == "cancelled" and rec.stale_samples_after_cancel == 0
+    assert rec.server_ttfa_ms is not None and rec.network_ms is not None
     assert w.graphs.points_ttfa == 1 and w.graphs.points_cancel == 1
     assert w.settings.value("remote/url") == server.ws
 
@@ -327,8 +327,8 @@ def test_bad_input_corpus_in_the_window(window_factory, qtbot):
             except Exception:
                 problems.append(f"{case.name}: nothing happened")
                 continue
-            if w.table.rowCount() > rows and w.core.records[-1]["outcome"] != "failed":
-                problems.append(f"{case.name}: {w.core.records[-1]['outcome']}")
+            if w.table.rowCount() > rows and w.core.records[-1].outcome != "failed":
+                problems.append(f"{case.name}: {w.core.records[-1].outcome}")
             elif w.table.rowCount() == rows and case.needle.lower() not in w.banner.text().lower():
                 problems.append(f"{case.name}: banner {w.banner.text()!r}")
             continue
@@ -336,14 +336,14 @@ def test_bad_input_corpus_in_the_window(window_factory, qtbot):
         w.interrupt()
         qtbot.waitUntil(lambda r=rows: w.table.rowCount() > r, timeout=10_000)
         rec = w.core.records[-1]
-        if rec["outcome"] not in ("cancelled", "done") or rec["stale_samples_after_cancel"]:
-            problems.append(f"{case.name}: {rec['outcome']} {rec['error']!r}")
+        if rec.outcome not in ("cancelled", "done") or rec.stale_samples_after_cancel:
+            problems.append(f"{case.name}: {rec.outcome} {rec.error!r}")
     assert problems == []
     w.voice_box.setEditText("joe")
     _speak_until_done(w, qtbot, "The window goes on.", rows=w.table.rowCount() + 1)
 
 
-def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_factory, qtbot, kokoro_worker):
+def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_factory, qtbot, kokoro_source):
     """Tick "Barge-in by voice" (speakers mode: the microphone also hears the app), speak, then a user's voice
     comes into the microphone: it stops, and the readout and cancel graph show speech onset → silence."""
     import numpy as np
@@ -356,8 +356,8 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
     w.voice_toggle.setChecked(True)
     qtbot.waitUntil(lambda: w.voice_state.text().startswith("listening"), timeout=10_000)
     assert "ignoring its own voice" in w.voice_state.text()
-    kokoro_worker.engine.clear_cancel()  # idle between tests; an earlier test's cancel may still be pending
-    user = kokoro_worker.engine.synthesize("Stop, stop, please stop talking.", "jf_alpha", 1.0,
+    kokoro_source.engine.clear_cancel()  # idle between tests; an earlier test's cancel may still be pending
+    user = kokoro_source.engine.synthesize("Stop, stop, please stop talking.", "jf_alpha", 1.0,
                                            use_cache=False).audio.astype(np.float32)
     with Injector(echo_gain=0.5) as injector:
         w.editor.setPlainText(PARAGRAPH)
@@ -366,7 +366,7 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
         injector.play(user, 0.7)
         qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=15_000)
     rec = w.core.records[-1]
-    assert rec["outcome"] == "cancelled" and rec["barge_in"]["trigger_ms"] is not None
+    assert rec.outcome == "cancelled" and rec.barge_in["trigger_ms"] is not None
     assert "voice barge-in: you spoke → silence" in w.readout.text()
     assert len(w.graphs.c_voice.getData()[1]) == 1
     qtbot.waitUntil(lambda: w.graphs.speech_line.isVisible(), timeout=2_000)  # "you spoke" on the timeline

@@ -8,20 +8,21 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voicetrace.contract import Ev
+from voicetrace.contract import Ev, RequestMetrics
 from voicetrace.core.report import COLUMNS, distribution, markdown_report, percentile, to_csv
 from voicetrace.core.timeline import build
 from voicetrace.core.trace import Trace
 from voicetrace.text.planner import split_words, word_spans
 
 
-def _record(**kw):
+def _record(**kw) -> RequestMetrics:
     base = dict(request_id="r1", engine="piper", voice="joe", outcome="done", text_chars=10,
                 ttfa_callback_ms=50.0, ttfa_audible_ms=60.0, ttfa_voiced_ms=70.0, rtf=0.05, audio_ms=1000.0,
-                chunks=[{}, {}], underruns=0, cancelled=False, cancel_to_silence_ms=None, cancel_to_idle_ms=None,
+                compute_ms=50.0, chunks=[], underruns=0, underrun_ms=0.0, cancelled=False,
+                cancel_to_silence_ms=None, cancel_to_idle_ms=None, cancellation_latency_ms=None,
                 stale_samples_after_cancel=0, cache={"phonemes": {"hits": 1, "lookups": 4}}, error=None)
     base.update(kw)
-    return base
+    return RequestMetrics(**base)
 
 
 def test_distribution_uses_observed_values_only():

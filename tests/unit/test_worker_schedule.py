@@ -35,6 +35,9 @@ class GateEngine:
             self.ran.append(text)
         return SynthResult(np.zeros(2400, np.float32), 24_000, 1_000_000)
 
+    def synthesize_pieces(self, text: str, voice: str, speed: float, use_cache: bool = True):
+        yield self.synthesize(text, voice, speed, use_cache)
+
 
 def job(rid: str, text: str, deadline: int, done: list) -> Job:
     return Job(rid, 0, text, "v", 1.0, lambda t: None, lambda r, e, t: done.append(text), deadline_ns=deadline)

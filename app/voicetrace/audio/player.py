@@ -1,4 +1,5 @@
-"""The player: one always-running PortAudio output stream fed from the tagged ring.
+"""The player: one always-running PortAudio output stream fed from the tagged ring — the audio sink that
+plays (`core.sink.AudioSink`).
 
 The callback is the only place where first audio, chunk playback, underruns and the cancel fade are
 observed, so it logs them, with PortAudio's DAC time converted to our clock, into preallocated lists.
@@ -10,36 +11,25 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..contract import AudioArray
+from ..contract import K_END, K_FLUSH, K_PLAY, K_STATUS, K_UNDERRUN, AudioArray, PlaybackEvent
 from .devices import OutputDevice, open_stream, resolve_output_device
 from .ring import TaggedRing
 
-K_PLAY, K_UNDERRUN, K_END, K_FLUSH, K_STATUS = range(5)
 _EVENT_SLOTS = 1 << 15
 SCOPE_S = 2.0
 
 
-@dataclass(frozen=True)
-class PlayerEvent:
-    kind: int
-    tag: int
-    t_cb_ns: int  # perf_counter_ns when the callback began
-    dac_ns: int  # when the first frame of this piece reaches the DAC, on the same clock
-    chunk_index: int = 0
-    chunk_offset: int = 0
-    n: int = 0
-    faded: bool = False
-
-
 class Player:
-    def __init__(self, device: str | int | None = None, blocksize: int = 256, ring_seconds: float = 120.0,
-                 fade_ms: float = 5.0, samplerate: int | None = None) -> None:
-        self.device: OutputDevice = resolve_output_device(device)
+    plays = True
+
+    def __init__(self, device: OutputDevice | str | int | None = None, blocksize: int = 256,
+                 ring_seconds: float = 120.0, fade_ms: float = 5.0, samplerate: int | None = None) -> None:
+        """`device`: index or name substring (None: the system's default), or a device already resolved."""
+        self.device = device if isinstance(device, OutputDevice) else resolve_output_device(device)
         self.rate = int(samplerate or self.device.default_samplerate)
         self.blocksize = blocksize
         self.ring = TaggedRing(int(ring_seconds * self.rate), fade_frames=int(fade_ms * self.rate / 1000))
@@ -80,13 +70,21 @@ class Player:
         with self._lock:
             if self._stream is None:
                 self._started_ns = time.perf_counter_ns()
-                self._stream = open_stream("output", self.device, self.rate, self.blocksize, self._callback)
+                self._stream = self._open_stream()
+
+    def _open_stream(self) -> Any:
+        """The running stream that calls `_callback` (PortAudio's; a test device may bring its own clock)."""
+        return open_stream("output", self.device, self.rate, self.blocksize, self._callback)
 
     def close(self) -> None:
         with self._lock:
             if self._stream is not None:
                 self._stream.close()  # close() stops the stream first
                 self._stream = None
+
+    @property
+    def device_name(self) -> str | None:
+        return self.device.name
 
     @property
     def running(self) -> bool:
@@ -148,14 +146,17 @@ class Player:
             # Full: wait roughly for the frames we still need to be played.
             time.sleep(min(0.02, max(0.002, (len(audio) - done) / self.rate / 4)))
 
+    def open_tag(self, tag: int) -> None:
+        self.ring.revive(tag)
+
     def flush(self, tag: int) -> int:
         """Cancel `tag` in the ring; the next callback fades it out and reports FLUSH with this sequence."""
         self.ring.kill(tag)
         self._flush_req += 1
         return self._flush_req
 
-    def queued_ms(self) -> float:
-        return 1000.0 * self.ring.level_frames() / self.rate
+    def queued_s(self) -> float:
+        return self.ring.level_frames() / self.rate
 
     # ---- capture (what was sent to the device, for --wav) ---------------------------------------------
     def start_capture(self, seconds: float) -> None:
@@ -229,12 +230,12 @@ class Player:
             outdata.fill(0)  # never let an error escape into PortAudio; counted for diagnostics
             self.callback_errors += 1
 
-    def drain(self) -> list[PlayerEvent]:
+    def drain(self) -> list[PlaybackEvent]:
         out = []
         r, w = self._ev_r, self._ev_w
         while r < w:
             i = r % _EVENT_SLOTS
-            out.append(PlayerEvent(self._ev_kind[i], self._ev_tag[i], self._ev_t[i], self._ev_dac[i],
+            out.append(PlaybackEvent(self._ev_kind[i], self._ev_tag[i], self._ev_t[i], self._ev_dac[i],
                                    self._ev_a[i], self._ev_b[i], self._ev_c[i], self._ev_f[i]))
             r += 1
         self._ev_r = r

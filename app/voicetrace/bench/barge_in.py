@@ -78,9 +78,9 @@ def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain
                 while injector.playing:  # the rest of a cancelled user's line must not spill into the next trial
                     time.sleep(0.05)
                 time.sleep(0.3)  # the listener notes what it ignored for this request
-                m = session.metrics(req.id)
+                m = req.result(timeout=5)
                 b = m.barge_in or {}
-                t0 = req.trace.events[0].t_ns  # SUBMIT
+                t0 = req.t_submit_ns
                 row.update(triggered=b.get("trigger_ms") is not None, barge_in=b,
                            cancel_to_silence_ms=m.cancel_to_silence_ms, stale=m.stale_samples_after_cancel)
                 if kind == "speech" and row["triggered"]:

@@ -24,33 +24,42 @@ from typing import Any
 import numpy as np
 
 from ..contract import Ev
-from ..core.pipeline import Emit, StreamJob, planner_config_for
+from ..core.pipeline import LocalSource, planner_config_for
 from ..core.report import distribution, percentile
+from ..core.source import ChunkSource, Emit, OnIdle, Readiness, SourceJob
 from ..core.trace import now_ns
-from ..core.worker import EngineWorker
 from ..engines.phonemes import ESPEAK_LOCK
 from ..errors import UserError
 
 STRATEGIES = ("whole", "kokoro_onnx_stream", "per_sentence", "voicetrace")
-BASELINES = ("whole", "kokoro_onnx_stream", "per_sentence")
 TEXTS_DIR = Path(__file__).resolve().parent / "texts"
 DEFAULT_TEXTS = ("short", "sentence", "paragraph")
 
 
-class KokoroOnnxStreamWorker(EngineWorker):
-    """kokoro-onnx's `create_stream` on the Kokoro engine's own model, as a chunk source for the Session."""
+class KokoroOnnxStreamSource(Readiness):
+    """kokoro-onnx's own `create_stream` on the Kokoro engine's model, as a chunk source: it stops the way the
+    original does, between chunks (the batch in flight finishes)."""
 
-    def __init__(self, kokoro: EngineWorker) -> None:
-        super().__init__(kokoro.engine)
-        self.state = "ready" if kokoro.state == "ready" else kokoro.state
-        self.error = kokoro.error
-        self.ready.set()
-        self._stopping: dict[str, list[Any]] = {}
+    def __init__(self, kokoro: LocalSource) -> None:
+        super().__init__()
+        self.name = kokoro.name
+        self.engine = kokoro.engine
+        self.rate = kokoro.engine.rate
+        self.load_ms, self.warmup_ms = kokoro.load_ms, kokoro.warmup_ms
+        self._loaded(kokoro.error)
+        self._stopping: dict[str, list[OnIdle]] = {}
 
-    def start(self) -> KokoroOnnxStreamWorker:
-        return self  # no thread of its own: the stream runs on the request's feeder thread
+    @property
+    def default_voice(self) -> str:
+        return self.engine.default_voice
 
-    def stream(self, job: StreamJob, emit: Emit) -> None:
+    def voices(self) -> list[str]:
+        return self.engine.voices()
+
+    def check_voice(self, voice: str) -> None:
+        self.engine.check_voice(voice)
+
+    def produce(self, job: SourceJob, emit: Emit) -> None:
         import soxr
 
         kokoro = self.engine._kokoro  # type: ignore[attr-defined]
@@ -98,12 +107,15 @@ class KokoroOnnxStreamWorker(EngineWorker):
             for w in waiters:
                 w(t)  # the generator is closed: nothing more runs for this request
 
-    def cancel(self, request_id: str, on_idle: Any) -> None:
+    def cancel(self, request_id: str, on_idle: OnIdle) -> None:
         waiters = self._stopping.get(request_id)
         if waiters is None:
             on_idle(now_ns())
         else:
             waiters.append(on_idle)  # between chunks, as kokoro-onnx stops: after the batch in flight
+
+    def stop(self) -> None:
+        pass  # the Kokoro source it borrowed is stopped by its owner
 
 
 def strategy_config(strategy: str, engine_kind: str) -> Any:
@@ -143,30 +155,26 @@ def _run_one(session: Any, key: str, text: str, voice: str, play_limit_s: float,
             break
     if not req.finished.is_set():
         session.cancel(req.id)
-        req.finished.wait(30)
-    time.sleep(0.15)  # stale audio after a cancel would show in the trace now
-    m = session.metrics(req.id).to_dict()
+    m = req.result(timeout=30).to_dict()
     m.pop("chunks", None)
-    m["played_s"] = round(sum(e.data["n"] for e in req.trace.of(Ev.PLAY)) / session.player.rate, 3)
+    m["played_s"] = round(sum(e.data["n"] for e in req.trace.of(Ev.PLAY)) / session.output.rate, 3)
     m["interrupted"] = cancel_after_audio_s is not None
     cancel = req.trace.first(Ev.CANCEL)
-    m["submit_ns"] = req.trace.first(Ev.SUBMIT).t_ns  # absolute, for the observer's check
+    m["submit_ns"] = req.t_submit_ns  # absolute, for the observer's check
     m["cancel_ns"] = cancel.t_ns if cancel is not None else None
     return m
 
 
-def _warm_engines_and_device(engines: list[str], device: str | None) -> tuple[dict[str, EngineWorker], Any]:
+def _warm_engines_and_device(engines: list[str], device: str | None) -> tuple[dict[str, LocalSource], Any]:
     """Every engine loaded and warm, then the output stream running: nothing measured waits for either."""
     from ..audio.player import Player
-    from ..engines import create_engine
-    from ..engines.catalog import find_model
 
-    workers = {e: EngineWorker(create_engine(find_model(e))).start() for e in engines}
-    for w in workers.values():
-        w.wait_ready(300)
+    sources = {e: LocalSource.load(e) for e in engines}
+    for src in sources.values():
+        src.wait_ready(300)
     player = Player(device)
     player.start()
-    return workers, player
+    return sources, player
 
 
 def run_compare(engines: list[str], texts: dict[str, str], repeat: int, out_dir: Path, device: str | None,
@@ -230,7 +238,7 @@ def run_compare(engines: list[str], texts: dict[str, str], repeat: int, out_dir:
     return results
 
 
-def _run_strategy(player: Any, w: EngineWorker, eid: str, strategy: str, texts: dict[str, str], tname: str,
+def _run_strategy(player: Any, w: LocalSource, eid: str, strategy: str, texts: dict[str, str], tname: str,
                   repeat: int, play_limit_s: float, rng: random.Random, progress: Any) -> list[dict[str, Any]]:
     """`repeat` pairs of runs of one text with one strategy: once in full, once interrupted at a random point."""
     key, session = strategy_session(player, w, eid, strategy)
@@ -245,11 +253,10 @@ def _run_strategy(player: Any, w: EngineWorker, eid: str, strategy: str, texts: 
                 runs.append(m)
     finally:
         session.close()
-        w.abort_runs = True
     return runs
 
 
-def _wer_pass(player: Any, workers: dict[str, EngineWorker], n_sentences: int) -> list[dict[str, Any]]:
+def _wer_pass(player: Any, workers: dict[str, LocalSource], n_sentences: int) -> list[dict[str, Any]]:
     """Every WER sentence through every strategy, captured as the callback sent it (joins and any gaps
     included), then transcribed while nothing plays."""
     from .wer import Transcriber, load_sentences, word_errors
@@ -276,20 +283,20 @@ def _wer_pass(player: Any, workers: dict[str, EngineWorker], n_sentences: int) -
                     print(f"\r  WER {eid:6s} {strategy:18s} {len(out):3d} sentences", end="", file=sys.stderr)
             finally:
                 session.close()
-                w.abort_runs = True
     print(file=sys.stderr)
     return out
 
 
-def strategy_session(player: Any, w: EngineWorker, eid: str, strategy: str) -> tuple[str, Any]:
+def strategy_session(player: Any, w: LocalSource, eid: str, strategy: str) -> tuple[str, Any]:
     """A Session that speaks with `strategy` on the engine's warm worker. Baselines stop between chunks, as their
     originals do; no strategy uses the phrase-audio cache (its own lever is measured separately)."""
     from ..core.session import Session
 
     key = f"{eid}/{strategy}"
-    source: EngineWorker = KokoroOnnxStreamWorker(w) if strategy == "kokoro_onnx_stream" else w
-    w.abort_runs = strategy == "voicetrace"
-    session = Session(player, {key: source}, planner_configs={key: strategy_config(strategy, w.engine.entry.engine)})
+    source: ChunkSource = (KokoroOnnxStreamSource(w) if strategy == "kokoro_onnx_stream" else
+                           w.sharing(strategy_config(strategy, w.engine.entry.engine),
+                                     abortable=strategy == "voicetrace"))
+    session = Session(player, {key: source})
     session.use_cache = False
     return key, session
 
@@ -489,7 +496,7 @@ def run_first_chunk(engines: list[str], max_words: int, repeat: int, out_dir: Pa
             for k in range(1, max_words + 1):
                 cfg = replace(planner_config_for(w.engine.entry.engine), first_min_words=k, first_max_words=k,
                               first_max_chars=10_000)
-                session = Session(player, {eid: w}, planner_configs={eid: cfg})
+                session = Session(player, {eid: w.sharing(cfg)})
                 session.use_cache = False
                 try:
                     ms = [_run_one(session, eid, FIRST_CHUNK_TEXT, w.engine.default_voice, 2.0, None)

@@ -96,7 +96,7 @@ def _played_levers(engines: list[str], repeat: int, device: str | None) -> tuple
             chunking[eid] = {}
             for name, cfg in (("fixed 8-word phrases", replace(base, mode="fixed", fixed_words=8)),
                               ("cost-model planner (app)", base)):
-                session = Session(player, {eid: w}, planner_configs={eid: cfg})
+                session = Session(player, {eid: w.sharing(cfg)})
                 session.use_cache = False
                 try:
                     ms = [_run_one(session, eid, paragraph, w.engine.default_voice, 15.0, None) for _ in range(repeat)]
@@ -106,7 +106,7 @@ def _played_levers(engines: list[str], repeat: int, device: str | None) -> tuple
                                        "underruns": sum(m["underruns"] for m in ms),
                                        "underrun_ms": round(sum(m["underrun_ms"] for m in ms), 1), "runs": repeat}
                 print(f"  {eid}: {name}: {chunking[eid][name]}", file=sys.stderr)
-            session = Session(player, {eid: w})
+            session = Session(player, {eid: w.sharing()})
             w.engine.audio_cache.clear()
             try:
                 miss, hit = [], []
@@ -139,22 +139,22 @@ def _memory_lever() -> dict[str, float]:
 
 def peak_rss_after_paragraph(engines: list[str]) -> float:
     """Load and warm the engines, produce the paragraph with the app's planner (no device), return peak RSS MB."""
-    import threading
-
-    from ..core.pipeline import StreamJob, produce
-    from ..core.trace import Trace
-    from ..core.worker import EngineWorker
-    from ..engines import create_engine
-    from ..engines.catalog import find_model
+    from ..core.pipeline import LocalSource
+    from ..core.session import Session
+    from ..core.sink import StreamSink
     from .compare import load_texts
 
     text = load_texts(["paragraph"])["paragraph"]
     for eid in engines:
-        w = EngineWorker(create_engine(find_model(eid))).start()
-        w.wait_ready(300)
-        job = StreamJob(eid, text, w.engine.default_voice, 1.0, Trace(eid), threading.Event(), 24_000,
-                        lambda: 5.0, use_cache=False)  # plenty buffered: the planner's longest phrases
-        produce(w, job, lambda *_: None)
+        src = LocalSource.load(eid)
+        src.wait_ready(300)
+        sink = StreamSink(24_000, max_unsent=1 << 20)  # nobody takes the chunks: the planner plans as if
+        session = Session(sink, {eid: src})              # the audio queued in the sink were buffered
+        session.use_cache = False
+        try:
+            session.submit(text, eid).result(timeout=600)
+        finally:
+            session.close()
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child of a 1 GB bench reported 1 GB.
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):

@@ -79,29 +79,25 @@ def _speak(session: Any, engine: str, text: str, voice: str | None, cancel_after
             time.sleep(0.005)
         time.sleep(cancel_after_audio_s)
         session.cancel(req.id)
-    req.finished.wait(120)
-    time.sleep(0.15)  # stale audio after a cancel would show in the trace now
-    return session.metrics(req.id).to_dict()
+    return req.result(timeout=120).to_dict()
 
 
 def ttfa_and_cancel(port: int, engines: list[str], repeat: int, device: str | None) -> dict[str, Any]:
     from ..audio.player import Player
+    from ..core.pipeline import LocalSource
     from ..core.session import Session
-    from ..core.worker import EngineWorker
-    from ..engines import create_engine
-    from ..engines.catalog import find_model
-    from ..remote.client import RemoteEngine, RemoteWorker
+    from ..remote.source import RemoteSource
 
     player = Player(device)
     player.start()
     out: dict[str, Any] = {}
     try:
         for eid in engines:
-            local = EngineWorker(create_engine(find_model(eid))).start()
-            remote = RemoteWorker(RemoteEngine(f"ws://127.0.0.1:{port}", model=eid)).start()
+            local = LocalSource.load(eid)
+            remote = RemoteSource(f"ws://127.0.0.1:{port}", model=eid).start()
             local.wait_ready(300)
             remote.wait_ready(30)
-            voice = local.engine.default_voice
+            voice = local.default_voice
             session = Session(player, {"local": local, "remote": remote})
             pairs = []
             for k in range(repeat):

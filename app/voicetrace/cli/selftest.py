@@ -4,6 +4,7 @@ with the metrics and exits 0 only if every engine spoke. Needs no display."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import sys
@@ -20,23 +21,16 @@ ENGINES = ("kokoro", "piper")
 
 
 def _speak_on_device(device: Any, engines: dict[str, Any]) -> dict[str, Any]:
-    from ..core.report import request_record
     from ..core.session import Session
 
     session = Session(device, engines)
     out: dict[str, Any] = {}
     try:
-        for eid, w in engines.items():
+        for eid in engines:
             req = session.submit(SENTENCE, eid)
             if not req.finished.wait(120):
-                session.cancel(req.id)
-                req.finished.wait(5)
-            time.sleep(0.15)
-            m = session.metrics(req.id)
-            out[eid] = request_record(m, engine_load_ms=w.engine.load_ms, warmup_ms=w.engine.warmup_ms,
-                                      device=device.device.name, device_rate=device.rate,
-                                      output_latency_ms=round(device.output_latency_s * 1000, 3),
-                                      skipped_phrases=req.skipped)
+                req.cancel()
+            out[eid] = req.result(timeout=5).to_dict()
     finally:
         session.close()
     return out
@@ -48,9 +42,9 @@ def _speak_to_wav(engines: dict[str, Any], folder: Path) -> dict[str, Any]:
     import numpy as np
 
     out: dict[str, Any] = {}
-    for eid, w in engines.items():
+    for eid, src in engines.items():
         t = time.perf_counter()
-        res = w.engine.synthesize(SENTENCE, w.engine.default_voice, 1.0, use_cache=False)
+        res = src.engine.synthesize(SENTENCE, src.default_voice, 1.0, use_cache=False)
         path = folder / f"voicetrace-self-test-{eid}.wav"
         with wave.open(str(path), "wb") as f:
             f.setnchannels(1)
@@ -61,23 +55,21 @@ def _speak_to_wav(engines: dict[str, Any], folder: Path) -> dict[str, Any]:
         out[eid] = {"engine": eid, "outcome": "done" if audio_ms > 500 else "failed", "wav": str(path),
                     "audio_ms": round(audio_ms, 1), "synth_ms": round((time.perf_counter() - t) * 1000, 1),
                     "rtf": round(res.compute_ns / 1e6 / audio_ms, 4) if audio_ms else None,
-                    "engine_load_ms": w.engine.load_ms}
+                    "engine_load_ms": src.load_ms}
     return out
 
 
 def run_self_test(device_spec: str | None = None, wav_dir: str | None = None) -> int:
     from ..audio.player import Player
-    from ..core.worker import EngineWorker
-    from ..engines import create_engine
-    from ..engines.catalog import find_model
+    from ..core.pipeline import LocalSource
 
     report: dict[str, Any] = {"version": __version__, "python": platform.python_version(),
                               "frozen": bool(getattr(sys, "frozen", False)), "platform": platform.platform()}
-    workers = {eid: EngineWorker(create_engine(find_model(eid))).start() for eid in ENGINES}
+    sources = {eid: LocalSource.load(eid) for eid in ENGINES}
     try:
-        for eid, w in workers.items():
+        for eid, src in sources.items():
             try:
-                w.wait_ready(300)
+                src.wait_ready(300)
             except Exception as exc:
                 raise UserError(f"self-test: engine {eid} does not load ({exc})",
                                 "the installation is incomplete: reinstall VoiceTrace") from exc
@@ -87,18 +79,22 @@ def run_self_test(device_spec: str | None = None, wav_dir: str | None = None) ->
             report["device"] = None
             report["device_error"] = str(exc)
             folder = Path(wav_dir or tempfile.gettempdir())
-            report["results"] = _speak_to_wav(workers, folder)
+            report["results"] = _speak_to_wav(sources, folder)
         else:
             player.start()
             try:
                 report["device"] = player.device.name
-                report["results"] = _speak_on_device(player, workers)
+                report["results"] = _speak_on_device(player, sources)
             finally:
                 player.close()
     finally:
-        for w in workers.values():
-            w.stop()
+        for src in sources.values():
+            src.stop()
     ok = all(r.get("outcome") == "done" for r in report["results"].values())
     report["ok"] = ok
     print(json.dumps(report))
     return 0 if ok else 1
+
+
+def cmd_self_test(args: argparse.Namespace) -> int:
+    return run_self_test(args.device, args.wav_dir)

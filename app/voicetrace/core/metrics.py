@@ -3,63 +3,10 @@ a metric whose event did not happen is None."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..contract import Ev, TraceEvent, TtsMetrics
+from ..contract import ChunkMetrics, Ev, RequestMetrics, TraceEvent
 from .trace import Trace
-
-
-@dataclass
-class ChunkMetrics:
-    index: int
-    words: int
-    synth_ms: float | None
-    ready_ms: float | None  # entered the ring, after submit
-    play_ms: float | None  # its first sample in a callback, after submit
-    slack_ms: float | None  # play - ready (> 0: it arrived before it was needed)
-    inter_arrival_ms: float | None  # ready_i - ready_{i-1}
-    samples: int  # device-rate samples put in the ring
-
-
-@dataclass
-class RequestMetrics:
-    request_id: str
-    engine: str
-    voice: str
-    text_chars: int
-    outcome: str  # done | cancelled | failed | running
-    ttfa_callback_ms: float | None
-    ttfa_audible_ms: float | None
-    ttfa_voiced_ms: float | None
-    rtf: float | None
-    audio_ms: float  # seconds of audio the engine produced, in ms
-    compute_ms: float
-    chunks: list[ChunkMetrics]
-    underruns: int
-    underrun_ms: float
-    cancelled: bool
-    cancel_to_silence_ms: float | None
-    cancel_to_idle_ms: float | None
-    cancellation_latency_ms: float | None
-    stale_samples_after_cancel: int
-    cache: dict[str, dict[str, int]] = field(default_factory=dict)
-    error: str | None = None
-    # The first phrase's audio came from the phrase-audio cache: its TTFA measures a cache hit, not synthesis.
-    first_chunk_cached: bool = False
-    # Remote engines: TTFA split into the server's part (request received → first chunk sent, its clock) and
-    # the rest up to the first chunk's arrival here (network both ways, framing). None for local engines.
-    server_ttfa_ms: float | None = None
-    network_ms: float | None = None
-    # Voice barge-in (None when the request was not listened to): see `barge_in_metrics`.
-    barge_in: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def summary(self) -> TtsMetrics:
-        return TtsMetrics(self.request_id, self.ttfa_audible_ms, self.rtf, self.audio_ms,
-                          self.cancellation_latency_ms)
 
 
 def _ms(t_ns: int | None, t0: int) -> float | None:
@@ -169,7 +116,16 @@ def derive(trace: Trace) -> RequestMetrics:
 
     failed = trace.first(Ev.FAILED)
     # The session records exactly one terminal event per request.
-    outcome = ("failed" if failed else "cancelled" if ack else "done" if trace.first(Ev.DONE) else "running")
+    done = trace.first(Ev.DONE)
+    outcome = ("failed" if failed else "cancelled" if ack else "done" if done else "running")
+    # The sink's own fault counters, read at submit and at the end: lost callback records make the playback
+    # figures incomplete, so they are reported with them.
+    end = failed or ack or done
+    lost = errors = 0
+    if end is not None and "events_lost" in end.data:
+        lost = int(end.data["events_lost"]) - int(submit.data.get("events_lost", 0))
+        errors = int(end.data["callback_errors"]) - int(submit.data.get("callback_errors", 0))
+    first_ready = min((e.t_ns for e in ev if e.kind == Ev.CHUNK_READY), default=None)
     return RequestMetrics(
         request_id=trace.request_id, engine=submit.data["engine"], voice=submit.data["voice"],
         text_chars=int(submit.data["text_chars"]), outcome=outcome,
@@ -179,6 +135,7 @@ def derive(trace: Trace) -> RequestMetrics:
         cancelled=cancel is not None, cancel_to_silence_ms=to_silence, cancel_to_idle_ms=to_idle,
         cancellation_latency_ms=latency, stale_samples_after_cancel=stale, cache=cache,
         error=failed.data.get("error") if failed else None, first_chunk_cached=first_cached,
+        first_chunk_ms=_ms(first_ready, t0), events_lost=lost, callback_errors=errors,
         server_ttfa_ms=server_ttfa, network_ms=network, barge_in=barge_in_metrics(trace, t0, silence_at))
 
 

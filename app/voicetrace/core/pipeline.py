@@ -1,28 +1,28 @@
-"""One request's text → chunks, through a warm worker: plan phrases (first one small), submit the next phrase
-the moment the previous one is synthesised (pipelining), shape and pause the audio, resample it to the
-listener's rate. The same code feeds the local player's ring (Session) and a network client (the server):
-only where the chunks go (`emit`) and how much audio is queued ahead of the listener (`buffered_s`) differ."""
+"""The local chunk source: one request's text → chunks through a warm worker. Plan phrases (first one
+small), submit the next phrase the moment the previous one is synthesised (pipelining), shape and pause the
+audio, resample it to the sink's rate. The same source feeds the player's ring, a socket (the server), an
+iterator (the Python API) or a file: only where the chunks go (`emit`) and how much audio is queued ahead
+of the listener (`buffered_s`) differ."""
 
 from __future__ import annotations
 
 import itertools
 import queue
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
 import numpy as np
 
 from ..audio.shaping import PAUSE_S, add_pause, shape_chunk
 from ..contract import AudioArray, Ev
-from ..engines.base import SynthResult
+from ..engines import create_engine
+from ..engines.base import Engine, SynthResult
+from ..engines.catalog import find_model
 from ..errors import UserError
 from ..text.planner import MAX_PIECE_CHARS, Planner, PlannerConfig, split_long_word, split_to_limit
-from .trace import Trace, now_ns
-
-if TYPE_CHECKING:
-    from .worker import EngineWorker
+from .source import Emit, OnIdle, SourceJob
+from .trace import now_ns
+from .worker import SCHEDULES, EngineWorker, Job
 
 # Kokoro costs ~0.3-0.4 s of compute per second of audio, so its first phrase is two short words (one when it
 # ends at a break: "Sure,"); a lone unbroken word hurt intelligibility (bench --wer);
@@ -38,30 +38,89 @@ def planner_config_for(engine_kind: str) -> PlannerConfig:
     return PLANNER_DEFAULTS.get(engine_kind, PlannerConfig())
 
 
-# (chunk index, audio at the output rate, is it the request's last chunk)
-Emit = Callable[[int, AudioArray, bool], None]
+class LocalSource:
+    """A chunk source over a warm local engine (see the module docstring). Several sources may share one
+    worker (the benchmark's strategies, each with its own planner); the worker counts the requests it serves
+    so each plans for its share of the engine."""
+
+    def __init__(self, worker: EngineWorker, planner_config: PlannerConfig | None = None, abortable: bool = True,
+                 owns_worker: bool = True) -> None:
+        """`abortable`: a cancel aborts the run in flight (False: it finishes, as the baselines stop)."""
+        self.worker = worker
+        self.engine: Engine = worker.engine
+        self.name = worker.engine.name
+        self.planner_config = planner_config or planner_config_for(worker.engine.entry.engine)
+        self.abortable = abortable
+        self._owns_worker = owns_worker
+
+    @classmethod
+    def load(cls, model_id: str, device: str = "cpu", schedule: str = SCHEDULES[0]) -> Self:
+        """Start loading and warming a model from the catalog on its own worker thread; returns at once."""
+        return cls(EngineWorker(create_engine(find_model(model_id), device=device), schedule).start())
+
+    def sharing(self, planner_config: PlannerConfig | None = None, abortable: bool = True) -> LocalSource:
+        """Another source on the same warm worker (it does not stop the worker)."""
+        return LocalSource(self.worker, planner_config, abortable, owns_worker=False)
+
+    @property
+    def rate(self) -> int:
+        return self.engine.rate  # a Piper voice's rate is read from its config when it loads
+
+    # ---- the load state (the worker's) ---------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self.worker.state
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.worker.error
+
+    @property
+    def ready(self) -> threading.Event:
+        return self.worker.ready
+
+    @property
+    def load_ms(self) -> float | None:
+        return self.engine.load_ms
+
+    @property
+    def warmup_ms(self) -> float | None:
+        return self.engine.warmup_ms
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        self.worker.wait_ready(timeout)
+
+    @property
+    def default_voice(self) -> str:
+        return self.engine.default_voice
+
+    def voices(self) -> list[str]:
+        return self.engine.voices()
+
+    def check_voice(self, voice: str) -> None:
+        self.engine.check_voice(voice)
+
+    # ---- the source ----------------------------------------------------------------------------------
+    def produce(self, job: SourceJob, emit: Emit) -> None:
+        with self.worker.streaming():
+            _produce(self, job, emit)
+
+    def cancel(self, request_id: str, on_idle: OnIdle) -> None:
+        self.worker.cancel(request_id, on_idle)
+
+    def is_idle(self) -> bool:
+        """Nothing of anyone's runs or waits on its engine (what a server checks after a client left)."""
+        return self.worker.is_idle()
+
+    def stop(self) -> None:
+        if self._owns_worker:
+            self.worker.stop()
 
 
-@dataclass
-class StreamJob:
-    """What a source needs to produce one request's chunks."""
-
-    request_id: str
-    text: str
-    voice: str
-    speed: float
-    trace: Trace
-    stop: threading.Event  # set by a cancel: stop producing, emit nothing more
-    out_rate: int  # the rate chunks are emitted at
-    buffered_s: Callable[[], float]  # seconds of this stream's audio queued ahead of the listener now
-    planner_config: PlannerConfig | None = None
-    skipped: list[str] = field(default_factory=list)  # phrases with nothing speakable
-    use_cache: bool = True
-
-
-def produce(worker: EngineWorker, job: StreamJob, emit: Emit) -> None:
+def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
     """Run one request through a local worker. Returns when the last chunk was emitted or `job.stop` was set;
     raises UserError (bad voice, engine failed to load) or RuntimeError (a failed run)."""
+    worker = source.worker
     while not worker.ready.wait(0.05):
         if job.stop.is_set():
             return
@@ -70,13 +129,12 @@ def produce(worker: EngineWorker, job: StreamJob, emit: Emit) -> None:
                         "see `voicetrace models --verify`")
     eng = worker.engine
     eng.check_voice(job.voice)
-    planner = Planner(job.text, job.planner_config or planner_config_for(eng.entry.engine))
+    planner = Planner(job.text, source.planner_config)
     results: queue.Queue[tuple[int, SynthResult | None, BaseException | None]] = queue.Queue()
     brk_of: dict[int, int] = {}
     in_flight = 0
     next_index = itertools.count()
     trace = job.trace
-    from .worker import Job
 
     def on_start(i: int) -> Any:
         return lambda t: trace.add(Ev.SYNTH_START, t, index=i)
@@ -113,7 +171,7 @@ def produce(worker: EngineWorker, job: StreamJob, emit: Emit) -> None:
                 trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words) if j == 0 else 0,
                           first_word=first_word, total_words=planner.total_words)
                 worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i),
-                                  deadline_ns=deadline, use_cache=job.use_cache))
+                                  deadline_ns=deadline, use_cache=job.use_cache, abortable=source.abortable))
                 submitted += 1
             first_word += len(words)
         return submitted

@@ -1,9 +1,14 @@
-"""A session ties planner → warm worker → player → trace for each request, and owns the cancel path.
+"""A session joins chunk sources (engines) to one audio sink, owns each request's trace and the cancel path,
+and takes the one typed record of each finished request.
 
-Per request a feeder thread runs the request's source (a local worker through `produce`, or a remote
-server) and moves its chunks into the ring. A pump thread turns the player's callback records into trace
-events and closes requests: DONE when the last sample left the callback, CANCEL_ACK when the callback has
-taken the flush *and* the engine is idle for the request."""
+Per request a feeder thread runs the request's source and moves its chunks into the sink, in submit order. For
+a sink that plays (the player), a pump thread turns its callback records into trace events and closes
+requests: DONE when the last sample left the callback, CANCEL_ACK when the callback has taken the flush *and*
+the source is idle for the request. For a sink that does not play (a socket, an iterator, a file), DONE is the
+last chunk handed over and a flush is taken at once.
+
+A record is taken once the request has *settled* (`SETTLE_S` after its end): a sample of a cancelled request
+played after its acknowledgement would show in the trace by then, and be counted."""
 
 from __future__ import annotations
 
@@ -12,23 +17,24 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..audio.player import K_END, K_FLUSH, K_PLAY, K_UNDERRUN, Player, PlayerEvent
 from ..audio.shaping import sound_end, sound_start, voiced_offset
-from ..contract import AudioArray, Ev, TtsChunk
+from ..contract import K_END, K_FLUSH, K_PLAY, K_UNDERRUN, AudioArray, Ev, PlaybackEvent, RequestMetrics, TtsChunk
 from ..errors import UserError
 from ..text.normalize import clean_input
-from ..text.planner import PlannerConfig
-from .metrics import RequestMetrics, derive
-from .pipeline import StreamJob
+from .metrics import derive
+from .pipeline import LocalSource
+from .report import peak_rss_mb
+from .sink import AudioSink
+from .source import ChunkSource, SourceJob
 from .trace import Trace, now_ns
-from .worker import EngineWorker
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 KEEP_FINISHED = 256  # finished requests kept for metrics queries; older ones are forgotten
+SETTLE_S = 0.15  # a request's record is taken this long after it ended (see the module docstring)
 
 
 @dataclass(eq=False)
@@ -40,19 +46,56 @@ class Request:
     voice: str
     speed: float
     trace: Trace
+    session: Session
     finished: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
     outcome: str | None = None
     error: str | None = None
     skipped: list[str] = field(default_factory=list)  # phrases with nothing speakable
+    cold: bool = False  # submitted before its engine was warm
     flush_seq: int = 0
-    flush_ev: PlayerEvent | None = None
+    flush_ev: PlaybackEvent | None = None
     idle_t: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # The ring has one producer: requests write in submit order, each after the previous one's last chunk.
+    # The sink has one producer: requests write in submit order, each after the previous one's last chunk.
     prev_written: threading.Event | None = None
     written: threading.Event = field(default_factory=threading.Event)
     last_play: Any = None  # the PLAY event the pump may still extend (contiguous playback)
+
+    def cancel(self) -> bool:
+        """Barge-in: silence it now and stop its source. False if it had already ended."""
+        return self.session.cancel(self.id)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.finished.wait(timeout)
+
+    @property
+    def t_submit_ns(self) -> int:
+        return self.trace.events[0].t_ns
+
+    def settled(self) -> bool:
+        """Ended at least SETTLE_S ago: its record is final."""
+        return self.finished.is_set() and now_ns() - self.trace.events[-1].t_ns >= SETTLE_S * 1e9
+
+    def wait_settled(self, timeout: float | None = None) -> bool:
+        if not self.finished.wait(timeout):
+            return False
+        left = SETTLE_S - (now_ns() - self.trace.events[-1].t_ns) / 1e9
+        if left > 0:
+            time.sleep(left)
+        return True
+
+    def chunk(self, index: int, audio: AudioArray, final: bool, rate: int) -> TtsChunk:
+        """One of its chunks in the seed's contract (synthesis start from the trace, ms after submit)."""
+        t = next((e.t_ns for e in self.trace.of(Ev.SYNTH_START) if e.data["index"] == index), None)
+        started = (t - self.t_submit_ns) / 1e6 if t is not None else 0.0
+        return TtsChunk(self.id, self.voice, audio, started, index, final, rate)
+
+    def result(self, timeout: float | None = None) -> RequestMetrics:
+        """Wait until it ended and settled, then its record. TimeoutError if it has not ended in `timeout`."""
+        if not self.wait_settled(timeout):
+            raise TimeoutError(f"request {self.id} still running after {timeout} s")
+        return self.session.record(self)
 
 
 def check_speed(speed: float) -> float:
@@ -63,15 +106,19 @@ def check_speed(speed: float) -> float:
 
 
 class Session:
-    def __init__(self, player: Player, workers: dict[str, EngineWorker],
-                 planner_configs: dict[str, PlannerConfig] | None = None,
-                 on_chunk: Callable[[TtsChunk], None] | None = None) -> None:
-        """`on_chunk` receives each chunk (device rate) once it is in the ring, on the request's feeder
-        thread: a window or a server can follow the stream without touching the player."""
-        self.player = player
+    def __init__(self, output: AudioSink, engines: Mapping[str, ChunkSource] | None = None,
+                 on_chunk: Callable[[TtsChunk], None] | None = None,
+                 loader: Callable[[str], ChunkSource] | None = None) -> None:
+        """`engines`: sources by the name requests use (a dict is used as given: its owner may add to it). An
+        engine not among them is loaded on first use by `loader` (by default: the catalog's model of that
+        name, warmed on its own worker) and stopped by close().
+        `on_chunk` receives each chunk once it is in the sink, on the request's feeder thread: a window or a
+        server can follow the stream without touching the sink."""
+        self.output = output
         self.on_chunk = on_chunk
-        self.workers = workers
-        self.planner_configs = planner_configs or {}
+        self.engines: dict[str, ChunkSource] = engines if isinstance(engines, dict) else dict(engines or {})
+        self._loader = loader
+        self._loaded: list[ChunkSource] = []
         self.use_cache = True  # the phrase-audio cache; the benchmark compares strategies without it
         self._requests: dict[str, Request] = {}
         self._by_tag: dict[int, Request] = {}
@@ -80,29 +127,55 @@ class Session:
         self._awaiting_flush: list[Request] = []
         self._last_written: threading.Event | None = None
         self._closing = threading.Event()
-        self._pump = threading.Thread(target=self._pump_main, name="trace-pump", daemon=True)
-        self._pump.start()
+        self._pump: threading.Thread | None = None
+        if output.plays:
+            self._pump = threading.Thread(target=self._pump_main, name="trace-pump", daemon=True)
+            self._pump.start()
+
+    def __enter__(self) -> Session:
+        start = getattr(self.output, "start", None)
+        if start is not None:
+            start()  # the stream runs (silence) before any request: no request waits for a device to open
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+        close = getattr(self.output, "close", None)
+        if close is not None:
+            close()
+
+    # ---- engines -------------------------------------------------------------------------------------
+    def engine(self, name: str) -> ChunkSource:
+        """The source called `name`, loading it now if it is not there (it warms on its own thread)."""
+        with self._lock:
+            src = self.engines.get(name)
+            if src is None:
+                src = LocalSource.load(name) if self._loader is None else self._loader(name)
+                self.engines[name] = src
+                self._loaded.append(src)
+        return src
 
     # ---- public API ---------------------------------------------------------------------------------
+    def speak(self, text: str, engine: str = "kokoro", voice: str | None = None, speed: float = 1.0) -> Request:
+        """Accept a request (the moment TTFA counts from) and return at once; `.result()` gives its record."""
+        return self.submit(text, engine, voice, speed)
+
     def submit(self, text: str, engine: str, voice: str | None = None, speed: float = 1.0,
                t_submit_ns: int | None = None) -> Request:
-        """Accept a request (the moment TTFA counts from) and return at once."""
         t_submit = now_ns() if t_submit_ns is None else t_submit_ns
         text = clean_input(text)
         speed = check_speed(speed)
-        worker = self.workers.get(engine)
-        if worker is None:
-            raise UserError(f"engine {engine!r} is not running", "choose one of: " + ", ".join(self.workers))
-        eng = worker.engine
-        voice = voice or eng.default_voice
-        if worker.ready.is_set() and worker.error is None:
-            eng.check_voice(voice)
+        src = self.engine(engine)
+        warm = src.ready.is_set() and src.error is None
+        voice = voice or src.default_voice
+        if warm:
+            src.check_voice(voice)
         rid = uuid.uuid4().hex[:12]
         tag = next(self._tags)
-        self.player.ring.revive(tag)
-        req = Request(rid, tag, text, engine, voice, speed, Trace(rid))
+        self.output.open_tag(tag)
+        req = Request(rid, tag, text, engine, voice, speed, Trace(rid), self, cold=not src.ready.is_set())
         req.trace.add(Ev.SUBMIT, t_submit, engine=engine, voice=voice, text_chars=len(text),
-                      device_rate=self.player.rate, speed=speed)
+                      device_rate=self.output.rate, speed=speed, **self._sink_counters())
         with self._lock:
             self._forget_old()
             self._requests[rid] = req
@@ -121,15 +194,19 @@ class Session:
             req.trace.add(Ev.CANCEL, t)
             req.stop.set()
             with self._lock:
-                req.flush_seq = self.player.flush(req.tag)  # silence first: the next callback fades it out
-                self._awaiting_flush.append(req)
-        self.workers[req.engine].cancel(req.id, lambda t_idle: self._engine_idle(req, t_idle))
+                req.flush_seq = self.output.flush(req.tag)  # silence first: the next callback fades it out
+                if self.output.plays:
+                    self._awaiting_flush.append(req)
+        if not self.output.plays:  # nothing is playing: the flush took effect when it returned
+            t_flush = now_ns()
+            self._flush_seen(req, PlaybackEvent(K_FLUSH, -1, t_flush, t_flush, req.flush_seq))
+        self.engines[req.engine].cancel(req.id, lambda t_idle: self._engine_idle(req, t_idle))
         return True
 
     def fail(self, request_id: str, message: str) -> None:
         """End a request with an error from outside (its device went away): silence it, fail it."""
         req = self._requests[request_id]
-        self.workers[req.engine].cancel(req.id, lambda t: None)
+        self.engines[req.engine].cancel(req.id, lambda t: None)
         self._fail(req, message)
 
     def wait(self, request_id: str, timeout: float | None = None) -> bool:
@@ -139,10 +216,23 @@ class Session:
         return self._requests[request_id]
 
     def metrics(self, request_id: str) -> RequestMetrics:
-        req = self._requests[request_id]
+        """The request's record now (it may still be running: see `Request.result` for the settled one)."""
+        return self.record(self._requests[request_id])
+
+    def record(self, req: Request) -> RequestMetrics:
+        """The typed record: the trace's metrics plus where the request ran."""
         m = derive(req.trace)
         if m.error is None and req.error:
             m.error = req.error
+        src = self.engines.get(req.engine)
+        m.engine_load_ms = _r(src.load_ms) if src is not None else None
+        m.warmup_ms = _r(src.warmup_ms) if src is not None else None
+        m.peak_rss_mb = peak_rss_mb()
+        m.device = self.output.device_name
+        m.device_rate = self.output.rate
+        m.output_latency_ms = round(self.output.output_latency_s * 1000, 3)
+        m.skipped_phrases = list(req.skipped)
+        m.cold = req.cold
         return m
 
     def _forget_old(self) -> None:
@@ -156,9 +246,9 @@ class Session:
             return set(self._requests)
 
     def close(self) -> None:
-        """Cancel what is unfinished and give the callback a moment to take the flush (so the cancel is
+        """Cancel what is unfinished and give the sink a moment to take the flush (so the cancel is
         acknowledged and measured); anything still open after that fails with a message, so no request
-        is left running forever."""
+        is left running forever. Engines the session loaded itself are stopped."""
         with self._lock:
             pending = [r for r in self._requests.values() if not r.finished.is_set()]
         for req in pending:
@@ -166,58 +256,65 @@ class Session:
         for req in pending:
             req.finished.wait(0.5)
         self._closing.set()
-        self._pump.join(timeout=2)
+        if self._pump is not None:
+            self._pump.join(timeout=2)
         for req in pending:
             if not req.finished.is_set():
                 self._fail(req, "the output closed before the cancel was acknowledged")
+        for src in self._loaded:
+            src.stop()
 
     # ---- the feeder ----------------------------------------------------------------------------------
     def _feed(self, req: Request) -> None:
         try:
-            self._feed_inner(req)
+            job = SourceJob(req.id, req.text, req.voice, req.speed, req.trace, req.stop, self.output.rate,
+                            self.output.queued_s, req.skipped, use_cache=self.use_cache)
+            self.engines[req.engine].produce(job, lambda i, audio, final: self._write(req, i, audio, final))
         except UserError as exc:
             self._fail(req, str(exc))
         except Exception as exc:  # an unexpected fault fails this request only, with its message
             self._fail(req, f"{type(exc).__name__}: {exc}")
         finally:
-            req.written.set()  # the next request may use the ring now
-
-    def _feed_inner(self, req: Request) -> None:
-        job = StreamJob(req.id, req.text, req.voice, req.speed, req.trace, req.stop, self.player.rate,
-                        lambda: self.player.queued_ms() / 1000, self.planner_configs.get(req.engine), req.skipped,
-                        use_cache=self.use_cache)
-        self.workers[req.engine].stream(job, lambda i, audio, final: self._write(req, i, audio, final))
+            req.written.set()  # the next request may use the sink now
 
     def _write(self, req: Request, index: int, audio: AudioArray, final: bool) -> None:
         prev = req.prev_written
         while prev is not None and not prev.wait(0.05):
             if req.stop.is_set():
                 return
-        t_ready = self.player.write(req.tag, index, audio, last=final, should_stop=req.stop)
+        t_ready = self.output.write(req.tag, index, audio, last=final, should_stop=req.stop)
         if t_ready is None:
             return
-        ready = req.trace.add(Ev.CHUNK_READY, t_ready, index=index, samples=len(audio),
-                              voiced_offset=voiced_offset(audio), sound_start=sound_start(audio),
-                              sound_end=sound_end(audio))
+        req.trace.add(Ev.CHUNK_READY, t_ready, index=index, samples=len(audio), voiced_offset=voiced_offset(audio),
+                      sound_start=sound_start(audio), sound_end=sound_end(audio))
         if self.on_chunk is not None:
-            started = req.trace.of(Ev.SYNTH_START)
-            t_start = next((e.t_ns for e in started if e.data["index"] == index), ready.t_ns)
-            self.on_chunk(TtsChunk(req.id, req.voice, audio, (t_start - req.trace.events[0].t_ns) / 1e6,
-                                   index, final))
+            self.on_chunk(req.chunk(index, audio, final, self.output.rate))
+        if final and not self.output.plays:
+            self._done(req, now_ns(), None)  # handed over whole: done for a sink that plays nothing
 
     def _fail(self, req: Request, message: str) -> None:
         with req.lock:
             if req.finished.is_set():
                 return
             req.error = message
-            req.trace.add(Ev.FAILED, error=message)
+            req.trace.add(Ev.FAILED, error=message, **self._sink_counters())
             req.stop.set()
-        self.player.flush(req.tag)
+        self.output.flush(req.tag)
         self._finish(req, "failed")
+
+    def _done(self, req: Request, t_ns: int, dac_ns: int | None) -> None:
+        with req.lock:
+            if req.finished.is_set() or req.stop.is_set():
+                return
+            req.trace.add(Ev.DONE, t_ns, dac_ns=dac_ns, **self._sink_counters())
+        self._finish(req, "done")
 
     def _finish(self, req: Request, outcome: str) -> None:
         req.outcome = outcome
         req.finished.set()
+
+    def _sink_counters(self) -> dict[str, int]:
+        return {"events_lost": self.output.events_lost, "callback_errors": self.output.callback_errors}
 
     # ---- cancel acknowledgement ------------------------------------------------------------------------
     def _engine_idle(self, req: Request, t_idle: int) -> None:
@@ -226,32 +323,35 @@ class Session:
             req.trace.add(Ev.ENGINE_IDLE, t_idle)
         self._maybe_ack(req)
 
+    def _flush_seen(self, req: Request, ev: PlaybackEvent) -> None:
+        req.flush_ev = ev
+        req.trace.add(Ev.FLUSH_SEEN, ev.t_cb_ns, t_cb_ns=ev.t_cb_ns, dac_ns=ev.dac_ns)
+        self._maybe_ack(req)
+
     def _maybe_ack(self, req: Request) -> None:
         with req.lock:
             if req.finished.is_set() or req.flush_ev is None or req.idle_t is None:
                 return
-            req.trace.add(Ev.CANCEL_ACK, max(req.flush_ev.t_cb_ns, req.idle_t))
+            req.trace.add(Ev.CANCEL_ACK, max(req.flush_ev.t_cb_ns, req.idle_t), **self._sink_counters())
         self._finish(req, "cancelled")
 
-    # ---- the pump ------------------------------------------------------------------------------------
+    # ---- the pump (a sink that plays) ------------------------------------------------------------------
     def _pump_main(self) -> None:
         while True:
             closing = self._closing.is_set()
-            for ev in self.player.drain():
+            for ev in self.output.drain():
                 self._route(ev)
             if closing:
                 return
             time.sleep(0.005)
 
-    def _route(self, ev: PlayerEvent) -> None:
+    def _route(self, ev: PlaybackEvent) -> None:
         if ev.kind == K_FLUSH:
             with self._lock:
                 seen = [r for r in self._awaiting_flush if ev.chunk_index >= r.flush_seq]
                 self._awaiting_flush = [r for r in self._awaiting_flush if r not in seen]
             for r in seen:
-                r.flush_ev = ev
-                r.trace.add(Ev.FLUSH_SEEN, ev.t_cb_ns, t_cb_ns=ev.t_cb_ns, dac_ns=ev.dac_ns)
-                self._maybe_ack(r)
+                self._flush_seen(r, ev)
             return
         found = self._by_tag.get(ev.tag)
         if found is None:
@@ -264,7 +364,7 @@ class Session:
             if (last is not None and not req.stop.is_set() and not ev.faded
                     and last.data["index"] == ev.chunk_index
                     and last.data["chunk_offset"] + last.data["n"] == ev.chunk_offset
-                    and abs(last.data["dac_ns"] + last.data["n"] * 1e9 / self.player.rate - ev.dac_ns) < 1e6):
+                    and abs(last.data["dac_ns"] + last.data["n"] * 1e9 / self.output.rate - ev.dac_ns) < 1e6):
                 last.data["n"] += ev.n
                 return
             req.last_play = req.trace.add(Ev.PLAY, ev.t_cb_ns, index=ev.chunk_index, chunk_offset=ev.chunk_offset,
@@ -272,8 +372,8 @@ class Session:
         elif ev.kind == K_UNDERRUN:
             req.trace.add(Ev.UNDERRUN, ev.t_cb_ns, frames=ev.chunk_index, dac_ns=ev.dac_ns)
         elif ev.kind == K_END:
-            with req.lock:
-                if req.finished.is_set() or req.stop.is_set():
-                    return
-                req.trace.add(Ev.DONE, ev.t_cb_ns, dac_ns=ev.dac_ns)
-            self._finish(req, "done")
+            self._done(req, ev.t_cb_ns, ev.dac_ns)
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)

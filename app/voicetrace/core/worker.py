@@ -1,22 +1,22 @@
 """A warm worker: one engine on one thread. Loads and warms once, then runs phrase jobs from a queue.
 cancel() drops a request's queued jobs and aborts its run in flight; it acknowledges (`on_idle`) once the
-engine is no longer working for that request. Touches neither Qt nor PortAudio."""
+engine is no longer working for that request. Several requests (a server's clients) may share it: jobs run
+earliest deadline first. Touches neither Qt nor PortAudio; knows nothing of phrases or chunks."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..engines.base import Engine, SynthResult
 from ..errors import SynthesisCancelled
 from .trace import now_ns
-
-if TYPE_CHECKING:
-    from .pipeline import Emit, StreamJob
 
 
 @dataclass(eq=False)
@@ -32,6 +32,11 @@ class Job:
     # When its stream runs out of audio (perf_counter_ns); 0 = now. The worker runs the earliest first.
     deadline_ns: int = 0
     use_cache: bool = True  # the phrase-audio cache (the benchmark turns it off for a fair comparison)
+    # False: a cancel lets this run finish (how the benchmark's baseline streamers stop: between chunks)
+    abortable: bool = True
+    # Receives each piece of the phrase but the last as soon as the engine yields it (an engine that decodes a
+    # phrase in pieces); None: the pieces are joined and the whole phrase goes to on_done.
+    on_piece: Callable[[SynthResult], None] | None = None
 
 
 SCHEDULES = ("deadline", "fifo")
@@ -45,8 +50,6 @@ class EngineWorker:
             raise ValueError(f"schedule must be one of {SCHEDULES}")
         self.engine = engine
         self.schedule = schedule
-        # False: a cancel lets the run in flight finish (how baseline streamers stop: between chunks)
-        self.abort_runs = True
         self.state = "created"  # loading | warming | ready | error
         self.error: BaseException | None = None
         self.ready = threading.Event()  # set when ready *or* failed
@@ -78,14 +81,13 @@ class EngineWorker:
         if self.error is not None:
             raise self.error
 
-    def stream(self, job: StreamJob, emit: Emit) -> None:
-        """Produce one request's chunks (planner → this worker → `emit`); see `produce.produce`."""
-        from .pipeline import produce
-
+    @contextlib.contextmanager
+    def streaming(self) -> Iterator[None]:
+        """Counts a request producing through this worker while the block runs (see share_count)."""
         with self._lock:
             self._streams += 1
         try:
-            produce(self, job, emit)
+            yield
         finally:
             with self._lock:
                 self._streams -= 1
@@ -125,7 +127,7 @@ class EngineWorker:
             if cur is not None and cur.request_id == request_id:
                 cur.cancelled = True
                 self._idle_waiters.setdefault(request_id, []).append(on_idle)
-                if self.abort_runs:
+                if cur.abortable:
                     self.engine.cancel()
                 return
         on_idle(now_ns())  # nothing of it is running: idle for this request right now
@@ -177,7 +179,7 @@ class EngineWorker:
             else:
                 job.on_start(now_ns())
                 try:
-                    result = self.engine.synthesize(job.text, job.voice, job.speed, use_cache=job.use_cache)
+                    result = self._run_pieces(job)
                 except SynthesisCancelled as exc:
                     error = exc
                 except Exception as exc:  # a failing run fails its request; the worker serves the next
@@ -193,3 +195,20 @@ class EngineWorker:
                 if result is not None:
                     self.observe(result, len(job.text))
                 job.on_done(result, error, t_end)
+
+    def _run_pieces(self, job: Job) -> SynthResult | None:
+        """The engine's pieces of the phrase: all but the last to `on_piece` as they come (or joined)."""
+        held: list[SynthResult] = []
+        prev: SynthResult | None = None
+        for piece in self.engine.synthesize_pieces(job.text, job.voice, job.speed, use_cache=job.use_cache):
+            if prev is not None:
+                if job.on_piece is not None and not job.cancelled:
+                    job.on_piece(prev)
+                else:
+                    held.append(prev)
+            prev = piece
+        if prev is None or not held:
+            return prev
+        held.append(prev)
+        return SynthResult(np.concatenate([h.audio for h in held]), prev.rate, sum(h.compute_ns for h in held),
+                           [c for h in held for c in h.cache])

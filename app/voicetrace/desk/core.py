@@ -1,12 +1,11 @@
-"""What the desktop window drives, without Qt: the warm engine workers, the output device with its session,
+"""What the desktop window drives, without Qt: the warm engines (chunk sources), the output device with its session,
 the requests in flight and the records of finished ones (with the metrics log). Every method returns at
-once: loading runs on the workers' threads and opening a device is done by the caller off the UI thread."""
+once: loading runs on the engines' own threads and opening a device is done by the caller off the UI thread."""
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,21 +14,17 @@ from typing import Any
 
 from ..audio.devices import OutputDevice, list_output_devices, mark_lost, rescan_devices
 from ..audio.player import Player
-from ..core.report import request_record
+from ..contract import RequestMetrics
+from ..core.pipeline import LocalSource
 from ..core.session import Request, Session
+from ..core.source import ChunkSource
 from ..core.trace import now_ns
-from ..core.worker import EngineWorker
-from ..engines import create_engine
-from ..engines.catalog import find_model
 from ..errors import DeviceError, UserError
 
 # Loaded at start (the chosen one first) so switching engines is instant; user models load when chosen.
 PRELOAD = ("kokoro", "piper")
 REMOTE = "remote"  # the engine id of a remote server (connected with `connect_remote`)
 HISTORY = 500  # finished request records kept for the table and graphs
-# A request's record is taken this long after it finished: a stale sample after a cancel acknowledgement
-# would show in the trace within this window (the CLI waits the same).
-SETTLE_NS = 150_000_000
 DEVICE_SILENT_S = 1.5  # a running stream that has not called back for this long has lost its device
 
 
@@ -42,70 +37,68 @@ class EngineStatus:
 
 class DeskCore:
     def __init__(self, metrics_log: str | Path | None = None,
-                 workers: dict[str, EngineWorker] | None = None) -> None:
-        """`workers`: engines already warm (tests share theirs); the core stops only those it started."""
-        self.workers: dict[str, EngineWorker] = dict(workers or {})
-        self._borrowed = set(self.workers)
+                 engines: dict[str, ChunkSource] | None = None) -> None:
+        """`engines`: sources already warm (tests share theirs); the core stops only those it started."""
+        self.engines: dict[str, ChunkSource] = dict(engines or {})
+        self._borrowed = set(self.engines)
         self.player: Player | None = None
         self.session: Session | None = None
         self.device_error: str | None = None
         self.metrics_log = Path(metrics_log) if metrics_log else None
-        self.records: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self.records: deque[RequestMetrics] = deque(maxlen=HISTORY)
         self.records_version = 0  # bumps whenever a record is added: the window redraws history then
         self.log_error: str | None = None
         self._releasing: threading.Thread | None = None
         self._active: list[Request] = []
-        self._finishing: list[tuple[Request, Session, Player]] = []
-        self._by_id: dict[str, dict[str, Any]] = {}
+        self._finishing: list[tuple[Request, Session]] = []
+        self._by_id: dict[str, RequestMetrics] = {}
         self._lock = threading.Lock()
         self.voice: Any = None  # VoiceBargeIn while barge-in by voice is on
         self._record_added = threading.Condition(self._lock)
 
     # ---- engines -----------------------------------------------------------------------------------
-    def start_engine(self, engine_id: str) -> EngineWorker:
+    def start_engine(self, engine_id: str) -> ChunkSource:
         """Start loading an engine on its own worker thread (once); returns at once."""
         with self._lock:
-            w = self.workers.get(engine_id)
-            if w is not None:
-                return w
+            src = self.engines.get(engine_id)
+            if src is not None:
+                return src
             if engine_id == REMOTE:
                 raise UserError("the remote engine has no server yet", "enter its URL and press Connect")
-            entry = find_model(engine_id)
-            w = EngineWorker(create_engine(entry))
-            self.workers[engine_id] = w
-        return w.start()
+            src = self.engines[engine_id] = LocalSource.load(engine_id)
+        return src
 
-    def connect_remote(self, url: str, token: str | None = None, model: str | None = None) -> EngineWorker:
-        """(Re)connect the Remote engine to a server; returns at once (connecting runs on its worker).
+    def connect_remote(self, url: str, token: str | None = None, model: str | None = None) -> ChunkSource:
+        """(Re)connect the Remote engine to a server; returns at once (connecting runs on its own thread).
         Anything it was playing is interrupted first. Raises UserError for a URL it cannot use."""
-        from ..remote.client import RemoteEngine, RemoteWorker
+        from ..remote.source import RemoteSource
 
-        engine = RemoteEngine(url.strip(), token or None, model or None)
+        remote = RemoteSource(url.strip(), token or None, model or None)
         self.interrupt()
         with self._lock:
-            old = self.workers.get(REMOTE)
-            self.workers[REMOTE] = w = RemoteWorker(engine)
+            old = self.engines.get(REMOTE)
+            self.engines[REMOTE] = remote
             self._borrowed.discard(REMOTE)
         if old is not None:
             old.stop()
-        return w.start()
+        return remote.start()
 
     def engine_status(self, engine_id: str) -> EngineStatus:
-        w = self.workers.get(engine_id)
-        if w is None:
+        src = self.engines.get(engine_id)
+        if src is None:
             return EngineStatus(engine_id, "not started", None)
-        err = None if w.error is None else str(w.error)
-        return EngineStatus(engine_id, w.state, err)
+        err = None if src.error is None else str(src.error)
+        return EngineStatus(engine_id, src.state, err)
 
     def voices(self, engine_id: str) -> list[str]:
-        w = self.workers.get(engine_id)
-        if w is None or w.state != "ready":
+        src = self.engines.get(engine_id)
+        if src is None or src.state != "ready":
             return []
-        return list(w.engine.voices())
+        return list(src.voices())
 
     def default_voice(self, engine_id: str) -> str | None:
-        w = self.workers.get(engine_id)
-        return None if w is None else w.engine.default_voice
+        src = self.engines.get(engine_id)
+        return None if src is None else src.default_voice
 
     # ---- device ------------------------------------------------------------------------------------
     def open_device(self, spec: str | int | None) -> Player:
@@ -115,7 +108,8 @@ class DeskCore:
         player.start()
         with self._lock:
             old_player, old_session = self.player, self.session
-            self.player, self.session = player, Session(player, self.workers)
+            # The session shares the core's table of engines: one loaded later is seen by it too.
+            self.player, self.session = player, Session(player, self.engines)
             self.device_error = None
         if self.voice is not None:
             self.voice.listener.player = player  # the gate's reference: what the new device plays
@@ -198,23 +192,23 @@ class DeskCore:
         if session is None:
             raise DeviceError(self.device_error or "no audio output device is open",
                               "connect a device or start a sound server, then press Refresh")
-        w = self.workers.get(engine_id)
-        if w is None:
+        src = self.engines.get(engine_id)
+        if src is None:
             raise UserError(f"engine {engine_id} is not started", "choose it in the engine list to load it")
-        if w.state == "error":
-            raise UserError(f"engine {engine_id} failed to load: {w.error}",
+        if src.state == "error":
+            raise UserError(f"engine {engine_id} failed to load: {src.error}",
                             "choose another engine; `voicetrace models --verify` checks the files")
         self.interrupt()
         req = session.submit(text, engine_id, voice or None, speed, t_submit_ns=t)
         with self._lock:
             self._active.append(req)
-            self._finishing.append((req, session, session.player))
+            self._finishing.append((req, session))
         return req
 
     def interrupt(self) -> list[str]:
         """Barge-in: cancel every request still playing or being synthesised. Returns their ids."""
         with self._lock:  # each request is cancelled through its own session (the device may have changed)
-            active = [(r, s) for r, s, _ in self._finishing if not r.finished.is_set()]
+            active = [(r, s) for r, s in self._finishing if not r.finished.is_set()]
         return [r.id for r, s in active if s.cancel(r.id)]
 
     def current(self) -> Request | None:
@@ -229,37 +223,35 @@ class DeskCore:
         with self._lock:
             return any(not r.finished.is_set() for r in self._active)
 
-    def poll_finished(self) -> list[dict[str, Any]]:
+    def poll_finished(self) -> list[RequestMetrics]:
         """Turn requests that finished (and settled) into records; append them to the metrics log."""
-        now = now_ns()
-        new: list[dict[str, Any]] = []
+        new: list[RequestMetrics] = []
         with self._lock:
             keep = []
-            for req, session, player in self._finishing:
-                end = req.trace.events[-1].t_ns if req.finished.is_set() else None
-                if end is None or now - end < SETTLE_NS:
-                    keep.append((req, session, player))
+            for req, session in self._finishing:
+                if not req.settled():
+                    keep.append((req, session))
                     continue
-                new.append(self._record(req, session, player))
+                new.append(session.record(req))
             self._finishing = keep
             done = [r for r in self._active if r.finished.is_set()]
             # keep what is live and the last one finished (its timeline stays on screen), in submit order
             self._active = [r for r in self._active if not r.finished.is_set() or r is done[-1]]
             for rec in new:
                 self.records.append(rec)
-                self._by_id[rec["request_id"]] = rec
+                self._by_id[rec.request_id] = rec
             if new:
                 self.records_version += 1
                 self._record_added.notify_all()
             if len(self._by_id) > HISTORY * 2:
-                keep_ids = {r["request_id"] for r in self.records}
+                keep_ids = {r.request_id for r in self.records}
                 self._by_id = {k: v for k, v in self._by_id.items() if k in keep_ids}
         if new and self.metrics_log is not None:
             self._append_log(new)
         return new
 
     def record_of(self, request_id: str, timeout: float = 10.0, poll: Callable[[], object] | None = None) -> \
-            dict[str, Any] | None:
+            RequestMetrics | None:
         """Wait for a request's record (another thread polls, or `poll` is called here)."""
         deadline = now_ns() + int(timeout * 1e9)
         while now_ns() < deadline:
@@ -272,20 +264,13 @@ class DeskCore:
                 self._record_added.wait(0.05)
         return None
 
-    def _record(self, req: Request, session: Session, player: Player) -> dict[str, Any]:
-        m = session.metrics(req.id)
-        eng = self.workers[req.engine].engine
-        return request_record(m, engine_load_ms=eng.load_ms, warmup_ms=eng.warmup_ms, device=player.device.name,
-                              device_rate=player.rate, output_latency_ms=round(player.output_latency_s * 1000, 3),
-                              skipped_phrases=req.skipped)
-
-    def _append_log(self, records: list[dict[str, Any]]) -> None:
+    def _append_log(self, records: list[RequestMetrics]) -> None:
         assert self.metrics_log is not None
         try:
             self.metrics_log.parent.mkdir(parents=True, exist_ok=True)
             with self.metrics_log.open("a", encoding="utf-8") as fh:
                 for rec in records:
-                    fh.write(json.dumps(rec) + "\n")
+                    fh.write(json.dumps(rec.to_dict()) + "\n")
         except OSError as exc:
             # The app keeps working without the log; the window shows this once.
             self.log_error = f"cannot append to the metrics log {self.metrics_log} ({exc.strerror})"
@@ -296,17 +281,16 @@ class DeskCore:
         self.stop_voice_barge_in()
         self.interrupt()
         with self._lock:
-            pending = [r for r, _, _ in self._finishing]
+            pending = [r for r, _ in self._finishing]
         for req in pending:
-            req.finished.wait(1.0)
+            req.wait_settled(1.0)
         if pending:
-            time.sleep(SETTLE_NS / 1e9)
             self.poll_finished()
         session, player = self.session, self.player
         if session is not None:
             session.close()
         if player is not None:
             player.close()
-        for engine_id, w in self.workers.items():
+        for engine_id, src in self.engines.items():
             if engine_id not in self._borrowed:
-                w.stop()
+                src.stop()

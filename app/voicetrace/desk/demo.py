@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..contract import RequestMetrics
 from ..core.report import distribution
 from ..core.trace import now_ns
 from .core import DeskCore
@@ -50,7 +51,7 @@ class DemoResult:
     cancel_to_silence: dict[str, Any] = field(default_factory=dict)
     cancel_to_idle: dict[str, Any] = field(default_factory=dict)
     stale_samples: int = 0
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[RequestMetrics] = field(default_factory=list)
 
 
 class BargeInDemo:
@@ -82,14 +83,14 @@ class BargeInDemo:
 
     def _run(self) -> DemoResult:
         rng = random.Random(self.cfg.seed)
-        records: list[dict[str, Any]] = []
+        records: list[RequestMetrics] = []
         res = DemoResult()
         for _ in range(self.cfg.rounds):
             if self._stop.is_set():
                 break
             at_s = rng.uniform(self.cfg.min_s, self.cfg.max_s)
             req = self.core.speak(self.cfg.text, self.cfg.engine, self.cfg.voice, self.cfg.speed)
-            t_submit = req.trace.events[0].t_ns
+            t_submit = req.t_submit_ns
             remaining = (t_submit + int(at_s * 1e9) - now_ns()) / 1e9
             if not req.finished.wait(max(0.0, remaining)):
                 self.core.interrupt()
@@ -102,10 +103,10 @@ class BargeInDemo:
             self._stop.wait(0.3)  # a breath between rounds, as a person would leave
         res.rounds = len(records)
         res.records = records
-        res.interrupted = sum(1 for r in records if r["outcome"] == "cancelled")
-        res.finished_early = sum(1 for r in records if r["outcome"] == "done")
-        res.failed = [r.get("error") or "" for r in records if r["outcome"] == "failed"]
-        res.cancel_to_silence = distribution(r["cancel_to_silence_ms"] for r in records)
-        res.cancel_to_idle = distribution(r["cancel_to_idle_ms"] for r in records)
-        res.stale_samples = sum(r["stale_samples_after_cancel"] for r in records if r["cancelled"])
+        res.interrupted = sum(1 for r in records if r.outcome == "cancelled")
+        res.finished_early = sum(1 for r in records if r.outcome == "done")
+        res.failed = [r.error or "" for r in records if r.outcome == "failed"]
+        res.cancel_to_silence = distribution(r.cancel_to_silence_ms for r in records)
+        res.cancel_to_idle = distribution(r.cancel_to_idle_ms for r in records)
+        res.stale_samples = sum(r.stale_samples_after_cancel for r in records if r.cancelled)
         return res

@@ -6,6 +6,7 @@ from __future__ import annotations
 import abc
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +88,8 @@ def make_session(path: str, threads: int = 2, device: str = "cpu", spinning: boo
 
 
 class Engine(abc.ABC):
-    """Load once, warm once, then synthesize one phrase at a time on the worker's thread."""
+    """Load once, warm once, then synthesize one phrase at a time on the worker's thread (whole, or in pieces
+    with `synthesize_pieces`); cancel() aborts the run in flight from any thread."""
 
     name: str
     rate: int
@@ -126,6 +128,10 @@ class Engine(abc.ABC):
     def default_voice(self) -> str:
         return self._default_voice
 
+    def caches(self) -> list[LruCache[Any]]:
+        """Every cache this engine keeps (their hit rates are metrics)."""
+        return [self.phoneme_cache, self.audio_cache]
+
     @abc.abstractmethod
     def voices(self) -> list[str]: ...
 
@@ -157,6 +163,11 @@ class Engine(abc.ABC):
         else:
             audio = self._synthesize(text, voice, speed, log)
         return SynthResult(audio, self.rate, time.perf_counter_ns() - t0, log)
+
+    def synthesize_pieces(self, text: str, voice: str, speed: float, use_cache: bool = True) -> Iterator[SynthResult]:
+        """One phrase → its audio in pieces, each as soon as it is made (an engine that can decode part of a
+        phrase before the rest yields several; the rest yield one). Concatenated, the pieces are the phrase."""
+        yield self.synthesize(text, voice, speed, use_cache=use_cache)
 
     def cancel(self) -> None:
         """Abort the run in flight (from any thread). The next run gets fresh RunOptions."""

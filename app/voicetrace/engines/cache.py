@@ -41,7 +41,3 @@ class LruCache(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._data)
-
-    @property
-    def hit_rate(self) -> float | None:
-        return self.hits / self.lookups if self.lookups else None

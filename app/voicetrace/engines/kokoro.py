@@ -45,6 +45,9 @@ class KokoroEngine(Engine):
         if self.entry.default_voice not in self._voices:  # a user model with other voice names
             self._default_voice = sorted(self._voices)[0]
 
+    def caches(self) -> list[LruCache[Any]]:
+        return [*super().caches(), self.style_cache]
+
     def voices(self) -> list[str]:
         return sorted(self._voices)
 

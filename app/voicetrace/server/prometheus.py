@@ -3,7 +3,7 @@ histograms are fed when a stream ends; active streams and cache hit rates are re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -11,7 +11,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from .service import ServerStream, SpeechService
+    from ..engines.cache import LruCache
+    from .service import ServerStream
 
 _TTFA_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0)
 _RTF_BUCKETS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0)
@@ -19,32 +20,29 @@ _CANCEL_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
 class _Live(Collector):
-    def __init__(self, service: SpeechService) -> None:
-        self.service = service
+    def __init__(self, active: Callable[[], int], caches: Callable[[], list[tuple[str, LruCache[Any]]]]) -> None:
+        self.active = active
+        self.caches = caches
 
     def collect(self) -> Iterator[Any]:
         active = GaugeMetricFamily("voicetrace_active_streams", "Streams being produced now")
-        active.add_metric([], self.service.active_count())
+        active.add_metric([], self.active())
         yield active
         ratio = GaugeMetricFamily("voicetrace_cache_hit_ratio", "Hits / lookups per engine cache",
                                   labels=["engine", "cache"])
         lookups = GaugeMetricFamily("voicetrace_cache_lookups", "Lookups per engine cache",
                                     labels=["engine", "cache"])
-        for eid, w in self.service.workers.items():
-            for cache in _caches(w.engine):
-                if cache.lookups:
-                    ratio.add_metric([eid, cache.name], cache.hits / cache.lookups)
-                lookups.add_metric([eid, cache.name], cache.lookups)
+        for eid, cache in self.caches():
+            if cache.lookups:
+                ratio.add_metric([eid, cache.name], cache.hits / cache.lookups)
+            lookups.add_metric([eid, cache.name], cache.lookups)
         yield ratio
         yield lookups
 
 
-def _caches(engine: Any) -> list[Any]:
-    return [c for c in vars(engine).values() if hasattr(c, "hits") and hasattr(c, "lookups")]
-
-
 class ServerMetrics:
-    def __init__(self, service: SpeechService) -> None:
+    def __init__(self, active: Callable[[], int], caches: Callable[[], list[tuple[str, LruCache[Any]]]]) -> None:
+        """`active`: how many streams run now; `caches`: (engine id, cache) pairs — both read at scrape time."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("voicetrace_requests", "Streams by engine, transport and outcome",
@@ -59,7 +57,7 @@ class ServerMetrics:
         self.cancel_idle = Histogram("voicetrace_cancel_to_idle_seconds", "Cancel received → engine idle",
                                      ["engine"], buckets=_CANCEL_BUCKETS, registry=r)
         self.started_total = Counter("voicetrace_streams_started", "Streams admitted", registry=r)
-        r.register(_Live(service))
+        r.register(_Live(active, caches))
 
     def started(self) -> None:
         self.started_total.inc()

@@ -1,4 +1,4 @@
-"""The server's engine side, free of HTTP: warm workers (the app's own `EngineWorker`s and `produce`),
+"""The server's engine side, free of HTTP: warm engines (the app's own `LocalSource`s: planner, worker, engine),
 admission (input limits, concurrent streams, rate per client), one thread per stream, cancel and abort.
 
 A stream hands its items to the transport through `deliver` (called on the stream's thread; the transport
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..contract import AudioArray, Ev
+from ..core.pipeline import LocalSource
 from ..core.session import check_speed
+from ..core.source import SourceJob
 from ..core.trace import Trace, now_ns
-from ..core.worker import EngineWorker
-from ..engines import create_engine
-from ..engines.catalog import find_model
+from ..engines.cache import LruCache
 from ..errors import UserError
 from ..remote.protocol import MAX_ID_CHARS, OPENAI_MODELS, OPENAI_VOICES, RATE, to_pcm16
 from ..text.normalize import clean_input
@@ -78,21 +78,21 @@ class RateLimiter:
 
 class SpeechService:
     def __init__(self, engine_ids: list[str], device: str = "cpu", limits: Limits | None = None,
-                 workers: dict[str, EngineWorker] | None = None, schedule: str = "deadline") -> None:
-        """`workers`: engines already warm (tests share theirs); otherwise one warm worker per engine id."""
+                 workers: dict[str, LocalSource] | None = None, schedule: str = "deadline") -> None:
+        """`workers`: engines already warm (tests share theirs); otherwise one warm source per engine id."""
         if not engine_ids:
             raise UserError("no engine to serve", "pass --engines kokoro,piper")
         self.engine_ids = list(engine_ids)
         self.limits = limits or Limits()
         self.device = device
-        self.workers: dict[str, EngineWorker] = {}
+        self.workers: dict[str, LocalSource] = {}
         self._borrowed = set(workers or {})
         for eid in self.engine_ids:
             if workers and eid in workers:
                 self.workers[eid] = workers[eid]
             else:
-                self.workers[eid] = EngineWorker(create_engine(find_model(eid), device=device), schedule).start()
-        self.metrics = ServerMetrics(self)
+                self.workers[eid] = LocalSource.load(eid, device=device, schedule=schedule)
+        self.metrics = ServerMetrics(self.active_count, self._caches)
         self._rate = RateLimiter(self.limits.per_minute)
         self._active: dict[str, ServerStream] = {}
         self._lock = threading.Lock()
@@ -101,6 +101,13 @@ class SpeechService:
     @property
     def default_engine(self) -> str:
         return self.engine_ids[0]
+
+    def _caches(self) -> list[tuple[str, LruCache[Any]]]:
+        """(engine id, cache) of every engine, for the scrape."""
+        out = []
+        for eid, src in self.workers.items():
+            out += [(eid, c) for c in src.engine.caches()]
+        return out
 
     def ready_engines(self) -> list[str]:
         return [e for e in self.engine_ids if self.workers[e].state == "ready"]
@@ -262,12 +269,10 @@ class ServerStream:
 
     # ---- producing -----------------------------------------------------------------------------------
     def _run(self) -> None:
-        from ..core.pipeline import StreamJob
-
-        worker = self.service.workers[self.engine]
-        job = StreamJob(self.id, self.text, self.voice, self.speed, self.trace, self.stop, RATE, self._buffered_s)
+        source = self.service.workers[self.engine]
+        job = SourceJob(self.id, self.text, self.voice, self.speed, self.trace, self.stop, RATE, self._buffered_s)
         try:
-            worker.stream(job, self._emit)
+            source.produce(job, self._emit)
             if not self.stop.is_set():
                 self.trace.add(Ev.DONE)
                 self.outcome = "done"

@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from statistics import median
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from ..contract import RequestMetrics
 from ..core.timeline import Timeline
 
 pg.setConfigOptions(antialias=True, background="#15171c", foreground="#c8ccd4")
@@ -35,10 +35,10 @@ def running_median(values: list[float]) -> list[float]:
     return out
 
 
-def _points(records: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+def _points(records: list[RequestMetrics], key: str) -> tuple[list[float], list[float]]:
     xs, ys = [], []
     for i, r in enumerate(records):
-        v = r.get(key)
+        v = getattr(r, key)
         if v is not None:
             xs.append(float(i + 1))
             ys.append(float(v))
@@ -146,26 +146,26 @@ class LiveGraphs(QtWidgets.QWidget):
         self.points_cancel = 0
 
     # ---- history -----------------------------------------------------------------------------------
-    def set_history(self, records: list[dict[str, Any]]) -> None:
+    def set_history(self, records: list[RequestMetrics]) -> None:
         x, y = _points(records, "ttfa_callback_ms")
         self.ttfa_cb.setData(x, y)
         x, y = _points(records, "ttfa_audible_ms")
-        cached = [bool(r.get("first_chunk_cached")) for r in records if r.get("ttfa_audible_ms") is not None]
+        cached = [r.first_chunk_cached for r in records if r.ttfa_audible_ms is not None]
         self.ttfa_aud.setData([a for a, c in zip(x, cached, strict=True) if not c],
                               [b for b, c in zip(y, cached, strict=True) if not c])
         self.ttfa_cached.setData([a for a, c in zip(x, cached, strict=True) if c],
                                  [b for b, c in zip(y, cached, strict=True) if c])
         self.ttfa_med.setData(x, running_median(y) if y else [])
         self.points_ttfa = len(y)
-        interrupts = [r for r in records if r.get("cancelled")]
+        interrupts = [r for r in records if r.cancelled]
         x, y = _points(interrupts, "cancel_to_silence_ms")
         self.c_sil.setData(x, y)
         self.c_sil_med.setData(x, running_median(y) if y else [])
         self.points_cancel = len(y)
         x, y = _points(interrupts, "cancel_to_idle_ms")
         self.c_idle.setData(x, y)
-        voice = [(i + 1.0, float(r["barge_in"]["onset_to_silence_ms"])) for i, r in enumerate(interrupts)
-                 if (r.get("barge_in") or {}).get("onset_to_silence_ms") is not None]
+        voice = [(i + 1.0, float(r.barge_in["onset_to_silence_ms"])) for i, r in enumerate(interrupts)
+                 if r.barge_in is not None and r.barge_in.get("onset_to_silence_ms") is not None]
         self.c_voice.setData([a for a, _ in voice], [b for _, b in voice])
 
     # ---- the current request -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..contract import RequestMetrics
 from ..core.report import COLUMNS, flat_row
 
 SHOWN = 200
@@ -29,7 +30,7 @@ class MetricsTable(QtWidgets.QTableWidget):
         self.verticalHeader().setVisible(False)
         self.horizontalHeader().setStretchLastSection(True)
 
-    def set_records(self, records: list[dict[str, Any]]) -> None:
+    def set_records(self, records: list[RequestMetrics]) -> None:
         rows = list(reversed(records[-SHOWN:]))
         self.setRowCount(len(rows))
         bad = QtGui.QBrush(QtGui.QColor("#ff5c5c"))

@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .. import __version__
 from ..audio.devices import OutputDevice
 from ..audio.player import Player
+from ..contract import RequestMetrics
 from ..core.report import distribution, markdown_report, to_csv
 from ..core.session import MAX_SPEED, MIN_SPEED
 from ..core.timeline import Timeline, build
@@ -497,7 +498,7 @@ class MainWindow(QtWidgets.QMainWindow):
         engine = self.engine_id
         self.remote_row.setVisible(engine == REMOTE)
         if engine == REMOTE:
-            if REMOTE not in self.core.workers and self.remote_url.text().strip():
+            if REMOTE not in self.core.engines and self.remote_url.text().strip():
                 self.connect_remote()
         else:
             try:
@@ -574,7 +575,7 @@ class MainWindow(QtWidgets.QMainWindow):
             # for the same cores: the greeting's TTFA went from ~0.5 to 0.94 s with Piper loading beside it).
             if not self.greet_pending and not self.core.is_busy():
                 for other in PRELOAD:
-                    if other in self.entries and other not in self.core.workers:
+                    if other in self.entries and other not in self.core.engines:
                         self.core.start_engine(other)
                         break
 
@@ -748,7 +749,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 if kind == "csv":
                     fh.write(to_csv(records))
                 else:
-                    json.dump(records, fh, indent=1)
+                    json.dump([r.to_dict() for r in records], fh, indent=1)
         except OSError as exc:
             self.show_error(f"Cannot write {path} ({exc.strerror}).\nChoose another folder.")
             return
@@ -798,11 +799,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.voice_state.setText("the microphone stopped (unplugged?): untick and tick to reopen it")
         player = self.core.player
         if player is not None:
-            self.graphs.add_ring_level(time.perf_counter() - self._t_start, player.queued_ms())
+            self.graphs.add_ring_level(time.perf_counter() - self._t_start, player.queued_s() * 1000)
             self.graphs.set_output(player.recent_output(0.5), player.rate)
         self._update_demo()
 
-    def _update_readout(self, records: list[dict[str, Any]]) -> None:
+    def _update_readout(self, records: list[RequestMetrics]) -> None:
         if not records:
             return
         last = records[-1]
@@ -810,27 +811,27 @@ class MainWindow(QtWidgets.QMainWindow):
         def f(x: float | None) -> str:
             return "—" if x is None else f"{x:.0f} ms"
 
-        parts = [f"<b>{last['engine']}</b> {last['outcome']}",
-                 f"TTFA audible <b>{f(last['ttfa_audible_ms'])}</b> (callback {f(last['ttfa_callback_ms'])}"
-                 + (", first phrase from the cache)" if last.get("first_chunk_cached") else ")"),
-                 "RTF " + ("—" if last["rtf"] is None else f"{last['rtf']:.3f}"),
-                 f"underruns {last['underruns']}"]
-        med = distribution(r["ttfa_audible_ms"] for r in records if r["engine"] == last["engine"])
+        parts = [f"<b>{last.engine}</b> {last.outcome}",
+                 f"TTFA audible <b>{f(last.ttfa_audible_ms)}</b> (callback {f(last.ttfa_callback_ms)}"
+                 + (", first phrase from the cache)" if last.first_chunk_cached else ")"),
+                 "RTF " + ("—" if last.rtf is None else f"{last.rtf:.3f}"),
+                 f"underruns {last.underruns}"]
+        med = distribution(r.ttfa_audible_ms for r in records if r.engine == last.engine)
         if med["n"]:
             parts.append(f"median {f(med['median'])} of {med['n']}")
-        if last["cancelled"]:
-            stale = last["stale_samples_after_cancel"]
-            parts.append("<br>" + f"cancel→silence <b>{f(last['cancel_to_silence_ms'])}</b> · "
-                         f"cancel→idle <b>{f(last['cancel_to_idle_ms'])}</b> · stale samples "
+        if last.cancelled:
+            stale = last.stale_samples_after_cancel
+            parts.append("<br>" + f"cancel→silence <b>{f(last.cancel_to_silence_ms)}</b> · "
+                         f"cancel→idle <b>{f(last.cancel_to_idle_ms)}</b> · stale samples "
                          + (f"{stale}" if stale == 0 else f"<span style='color:#ff5c5c'>{stale}</span>"))
-        b = last.get("barge_in")
+        b = last.barge_in
         if b and b.get("trigger_ms") is not None:
             parts.append("<br>" + f"voice barge-in: you spoke → silence <b>{f(b['onset_to_silence_ms'])}</b> "
                          f"(heard after {f(b['speech_onset_ms'] - b['true_onset_ms'])}, decided after "
                          f"{f(b['trigger_ms'] - b['true_onset_ms'])}, cancel→silence "
-                         f"{f(last['cancel_to_silence_ms'])})")
-        if last["outcome"] == "failed" and last.get("error"):
-            self.show_error(f"That request failed: {last['error']}")
+                         f"{f(last.cancel_to_silence_ms)})")
+        if last.outcome == "failed" and last.error:
+            self.show_error(f"That request failed: {last.error}")
         self.readout.setText(" · ".join(parts).replace(" · <br>", "<br>"))
 
     def _update_current(self) -> None:

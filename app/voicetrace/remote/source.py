@@ -1,4 +1,4 @@
-"""The Remote engine: speech from a server on another machine, through the same Session, ring, player and
+"""The remote chunk source: speech from a server on another machine, through the same session, sink and
 trace as a local engine, so TTFA, cadence and cancel are measured the same way (at the audio callback).
 
 - `ws://` / `wss://`: our own WebSocket protocol (`voicetrace serve`): several requests on one socket,
@@ -16,18 +16,14 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from ..contract import AudioArray, Ev
-from ..core.pipeline import Emit, StreamJob
+from ..core.source import Emit, OnIdle, Readiness, SourceJob
 from ..core.trace import now_ns
-from ..core.worker import EngineWorker
-from ..engines.base import Engine
-from ..engines.catalog import ModelEntry
 from ..errors import UserError
 from .decode import decoder_for
 from .protocol import OPENAI_VOICES, RATE, from_pcm16, unpack_frame
@@ -117,7 +113,7 @@ class WsClient:
         self._ws: Any = None
         self._lock = threading.Lock()
         self._queues: dict[str, queue.Queue[tuple[str, Any]]] = {}
-        self._idle_waiters: dict[str, list[Callable[[int], None]]] = {}
+        self._idle_waiters: dict[str, list[OnIdle]] = {}
 
     def connect(self) -> None:
         from websockets.exceptions import InvalidStatus
@@ -196,7 +192,7 @@ class WsClient:
         if q is not None:
             q.put(item)
 
-    def stream(self, job: StreamJob, emit: Emit, model: str | None) -> None:
+    def stream(self, job: SourceJob, emit: Emit, model: str | None) -> None:
         ws = self._ensure()
         q: queue.Queue[tuple[str, Any]] = queue.Queue()
         with self._lock:
@@ -265,7 +261,7 @@ class WsClient:
             with self._lock:
                 self._queues.pop(job.request_id, None)
 
-    def cancel(self, request_id: str, on_idle: Callable[[int], None]) -> None:
+    def cancel(self, request_id: str, on_idle: OnIdle) -> None:
         with self._lock:
             ws = self._ws
             live = request_id in self._queues
@@ -303,7 +299,7 @@ class HttpClient:
         self._responses: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def stream(self, job: StreamJob, emit: Emit, model: str | None) -> None:
+    def stream(self, job: SourceJob, emit: Emit, model: str | None) -> None:
         import httpx
 
         body = {"model": model or "tts-1", "input": job.text, "voice": job.voice, "response_format": "pcm",
@@ -354,7 +350,10 @@ class HttpClient:
                           cache=[])
         emit(index, resample(tail, pending_rate, last=True), True)
 
-    def cancel(self, request_id: str, on_idle: Callable[[int], None]) -> None:
+    def close(self) -> None:
+        self._client.close()
+
+    def cancel(self, request_id: str, on_idle: OnIdle) -> None:
         with self._lock:
             resp = self._responses.get(request_id)
         if resp is not None:
@@ -373,36 +372,55 @@ def _error_message(resp: Any) -> str:
         return resp.text[:200] or resp.reason_phrase
 
 
-class RemoteEngine(Engine):
-    """Voices and the stream of a remote server, behind the Engine interface the app already knows."""
+class RemoteSource(Readiness):
+    """A chunk source whose engine is a server: 'loading' is fetching its voices and connecting."""
+
+    name = "remote"
+    rate = RATE  # what the server sends
 
     def __init__(self, url: str, token: str | None = None, model: str | None = None,
                  extra: dict[str, Any] | None = None) -> None:
-        super().__init__(ModelEntry(id="remote", engine="remote", title=f"Remote ({url})", sample_rate=RATE,
-                                    default_voice="alloy", source=url, packaged=False))
+        super().__init__()
         scheme = urlsplit(url).scheme
         if scheme not in ("ws", "wss", "http", "https"):
             raise UserError(f"remote URL {url!r} must start with ws://, wss://, http:// or https://",
                             "e.g. ws://gpu-box:8880 for `voicetrace serve`")
         self.url = url
         self.model = model
+        self.token = token
         self.client: WsClient | HttpClient = (WsClient(url, token) if scheme in ("ws", "wss")
                                               else HttpClient(url, token, extra))
-        self.token = token
+        self.title = f"Remote ({url})"
         self._voice_ids: list[str] = []
+        self._default_voice = "alloy"
+        self._stopped = False
 
-    def load(self) -> None:
-        t = time.perf_counter()
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        self._voice_ids, default = fetch_voices(_http_base(self.url), headers)
-        # With a model named, OpenAI's "alloy" asks the server for that model's own default voice.
-        self._default_voice = "alloy" if self.model else default or self._default_voice
-        if isinstance(self.client, WsClient):
-            self.client.connect()
-        self.load_ms = (time.perf_counter() - t) * 1000
+    def start(self) -> Self:
+        threading.Thread(target=self._connect, name="remote-connect", daemon=True).start()
+        return self
 
-    def warm(self) -> None:
-        self.warmup_ms = 0.0  # the server keeps its engines warm
+    def _connect(self) -> None:
+        self.state = "loading"
+        error: BaseException | None = None
+        try:
+            t = time.perf_counter()
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            self._voice_ids, default = fetch_voices(_http_base(self.url), headers)
+            # With a model named, OpenAI's "alloy" asks the server for that model's own default voice.
+            self._default_voice = "alloy" if self.model else default or self._default_voice
+            if isinstance(self.client, WsClient):
+                self.client.connect()
+            self.load_ms = (time.perf_counter() - t) * 1000
+            self.warmup_ms = 0.0  # the server keeps its engines warm
+        except BaseException as exc:
+            error = exc
+        self._loaded(error)
+        if self._stopped:
+            self.client.close()
+
+    @property
+    def default_voice(self) -> str:
+        return self._default_voice
 
     def voices(self) -> list[str]:
         return list(self._voice_ids)
@@ -414,62 +432,17 @@ class RemoteEngine(Engine):
             raise UserError(f"unknown voice {voice!r} on the remote server",
                             "choose one of: " + ", ".join(self._voice_ids[:12]))
 
-    def phonemize(self, text: str) -> str:
-        return text
-
-    def fits(self, text: str) -> bool:
-        return True
-
-    def stream(self, job: StreamJob, emit: Emit) -> None:
-        self.client.stream(job, emit, self.model)
-
-    def cancel_request(self, request_id: str, on_idle: Callable[[int], None]) -> None:
-        self.client.cancel(request_id, on_idle)
-
-    def close(self) -> None:
-        if isinstance(self.client, WsClient):
-            self.client.close()
-
-    def _load(self) -> None:  # load() above does it all
-        pass
-
-    def _synthesize(self, text: str, voice: str, speed: float, cache_log: list[tuple[str, bool]]) -> AudioArray:
-        raise UserError("the remote engine streams whole requests", "use it through a session")
-
-
-class RemoteWorker(EngineWorker):
-    """A worker whose engine is a server: 'loading' is connecting and fetching its voices."""
-
-    engine: RemoteEngine
-
-    def __init__(self, engine: RemoteEngine) -> None:
-        super().__init__(engine)
-        self._stopped = threading.Event()
-
-    def _main(self) -> None:
-        try:
-            self.state = "loading"
-            self.engine.load()
-            self.engine.warm()
-            self.state = "ready"
-        except BaseException as exc:
-            self.error = exc
-            self.state = "error"
-        finally:
-            self.ready.set()
-        self._stopped.wait()
-        self.engine.close()
-
-    def stop(self) -> None:
-        self._stopped.set()
-
-    def stream(self, job: StreamJob, emit: Emit) -> None:
+    def produce(self, job: SourceJob, emit: Emit) -> None:
         while not self.ready.wait(0.05):
             if job.stop.is_set():
                 return
         if self.error is not None:
             raise UserError(f"the remote engine is not connected: {self.error}")
-        self.engine.stream(job, emit)
+        self.client.stream(job, emit, self.model)
 
-    def cancel(self, request_id: str, on_idle: Callable[[int], None]) -> None:
-        self.engine.cancel_request(request_id, on_idle)
+    def cancel(self, request_id: str, on_idle: OnIdle) -> None:
+        self.client.cancel(request_id, on_idle)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.client.close()

@@ -1,0 +1,42 @@
+"""`voicetrace bench`: the measurement suites (installed with the `bench` extra; not in the bundle)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import UserError
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if args.suite == "remote":
+        from .remote import run_remote_suite
+
+        levels = [int(x) for x in args.streams.split(",")]
+        run_remote_suite(engines, args.repeat, Path(args.out), args.device, levels)
+        return 0
+    if args.suite == "first-chunk":
+        from .compare import run_first_chunk
+
+        run_first_chunk(engines, args.max_words, args.repeat, Path(args.out), args.device)
+        return 0
+    if args.suite == "levers":
+        from .levers import run_levers
+
+        run_levers(engines, args.repeat, Path(args.out), args.device)
+        return 0
+    if args.suite == "barge-in":
+        from .barge_in import run_barge_in_suite
+
+        run_barge_in_suite(args.trials, Path(args.out), args.device)
+        return 0
+    if args.suite != "compare":
+        raise UserError(f"unknown bench suite {args.suite!r}",
+                        "use --compare (the default), --suite first-chunk, levers, remote or barge-in")
+    from .compare import load_texts, run_compare
+
+    texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])
+    run_compare(engines, texts, args.repeat, Path(args.out), args.device, args.play_limit, observe=args.observe,
+                wer=args.wer)
+    return 0

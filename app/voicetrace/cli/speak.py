@@ -1,0 +1,203 @@
+"""`voicetrace speak`: speak text through the output device (or into a WAV file) and report its record."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..contract import AudioArray, RequestMetrics
+from ..core.pipeline import LocalSource
+from ..core.session import Session, check_speed
+from ..core.sink import StreamSink
+from ..core.source import ChunkSource
+from ..engines.catalog import find_model
+from ..errors import DeviceError, UserError
+from ..text.normalize import MAX_TEXT_CHARS, clean_input
+
+SAMPLE_TEXT = ("Hello! This is VoiceTrace, speaking with the embedded default voice, "
+               "and measuring how fast the first sound came.")
+WAV_MAX_S = 1800.0  # the capture buffer is preallocated (the callback cannot grow it): 30 min, 173 MB
+
+
+def read_text(args: argparse.Namespace) -> str:
+    if args.sample:
+        return SAMPLE_TEXT
+    if args.file:
+        try:
+            raw = Path(args.file).read_bytes()
+        except OSError as exc:
+            raise UserError(f"cannot read {args.file} ({exc.strerror})", "check the path") from exc
+        source = args.file
+    elif args.text == "-" or (args.text is None and not sys.stdin.isatty()):
+        raw = sys.stdin.buffer.read(MAX_TEXT_CHARS * 4 + 1)
+        source = "standard input"
+    elif args.text is not None:
+        return str(args.text)
+    else:
+        raise UserError("no text given", "pass TEXT, -f FILE, - for standard input, or --sample")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{source} is not valid UTF-8 text (bad byte at offset {exc.start})",
+                        "save it as UTF-8") from exc
+
+
+def write_wav(path: str, audio: AudioArray, rate: int) -> None:
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+
+
+def _source(args: argparse.Namespace) -> ChunkSource:
+    if args.engine == "remote":
+        from ..remote.source import RemoteSource
+
+        return RemoteSource(args.url, args.token or os.environ.get("VOICETRACE_TOKEN"), args.model).start()
+    return LocalSource.load(args.engine)
+
+
+def cmd_speak(args: argparse.Namespace) -> int:
+    text = clean_input(read_text(args))
+    check_speed(args.speed)
+    if args.engine == "remote" and not args.url:
+        raise UserError("--engine remote needs --url", "e.g. --url ws://gpu-box:8880 (a `voicetrace serve`) or "
+                        "--url http://host:port for an OpenAI-compatible server")
+    if args.engine != "remote":
+        find_model(args.engine)  # an unknown model is said before anything loads
+    if args.cancel_after is not None and not (0 <= args.cancel_after < 3600):
+        raise UserError(f"--cancel-after {args.cancel_after} is out of range", "give seconds from 0 to 3600")
+    if args.barge_in == "voice":
+        from ..audio.devices import resolve_input_device
+
+        resolve_input_device(args.input_device)  # a missing microphone is said before anything loads
+
+    from ..audio.player import Player
+
+    try:
+        player = Player(args.device)
+    except DeviceError:
+        if args.wav and args.device is None and args.engine != "remote":
+            return _speak_to_file(args, text)
+        raise
+    source = _source(args)
+    player.start()  # the stream runs (silence) before any request: no request waits for a device to open
+    session = Session(player, {source.name: source})
+    listening: Any = None
+    current: list[Any] = []
+    try:
+        if args.barge_in == "voice":
+            from ..bargein.listener import BargeInConfig, VoiceBargeIn
+
+            listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
+                                     args.input_device, BargeInConfig(min_speech_ms=args.min_speech_ms,
+                                                                      headphones=args.headphones))
+        if not args.cold:
+            source.wait_ready()
+            if args.voice:
+                source.check_voice(args.voice)
+        if args.wav:
+            player.start_capture(seconds=min(WAV_MAX_S, 30.0 + len(text) * 0.12 / args.speed))
+        req = session.submit(text, source.name, args.voice, args.speed)
+        current.append(req)
+        try:
+            if args.cancel_after is not None:
+                remaining = req.t_submit_ns / 1e9 + args.cancel_after - time.perf_counter()
+                if not req.finished.wait(max(0.0, remaining)):
+                    req.cancel()
+            while not req.finished.wait(0.1):
+                pass
+        except KeyboardInterrupt:
+            req.cancel()
+            req.finished.wait(5)
+        req.wait_settled(5)
+        if listening is not None:
+            listening.close()  # the listener writes what it ignored into the trace as it stops
+            listening = None
+        m = session.record(req)
+        if args.wav:
+            write_wav(args.wav, player.stop_capture(), player.rate)
+    finally:
+        if listening is not None:
+            listening.close()
+        session.close()
+        player.close()
+        source.stop()
+    return _report(args, m, m.to_dict())
+
+
+def _speak_to_file(args: argparse.Namespace, text: str) -> int:
+    """No output device, but --wav: the same pipeline into a file sink (so no playback metrics)."""
+    source = LocalSource.load(args.engine)
+    source.wait_ready()
+    sink = StreamSink(source.engine.rate)
+    parts: list[AudioArray] = []
+
+    def collect() -> None:
+        while (item := sink.take(timeout=None)) is not None:
+            parts.append(item[2])
+
+    taker = threading.Thread(target=collect, name="wav-writer", daemon=True)
+    taker.start()
+    session = Session(sink, {source.name: source})
+    try:
+        m = session.submit(text, source.name, args.voice, args.speed).result(timeout=3600)
+    finally:
+        session.close()
+        sink.close()
+        taker.join(10)
+        source.stop()
+    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    write_wav(args.wav, audio, sink.rate)
+    record = m.to_dict()
+    record.update(wav=args.wav, note="no audio output device: wrote the WAV only, so there are no playback metrics")
+    if not args.json and m.outcome == "done":
+        print(f"wrote {args.wav} ({len(audio) / sink.rate:.1f} s); no output device, so no playback")
+        return 0
+    return _report(args, m, record)
+
+
+def _report(args: argparse.Namespace, m: RequestMetrics, record: dict[str, Any]) -> int:
+    if args.json:
+        print(json.dumps(record))
+    else:
+        print_summary(m)
+    if m.outcome == "failed":
+        print(f"voicetrace: error: {m.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_summary(m: RequestMetrics) -> None:
+    def f(x: Any, unit: str = " ms") -> str:
+        return "—" if x is None else f"{x:.1f}{unit}" if isinstance(x, float) else f"{x}{unit}"
+
+    print(f"{m.engine} / {m.voice} on {m.device}: {m.outcome}")
+    print(f"  TTFA  callback {f(m.ttfa_callback_ms)}  audible {f(m.ttfa_audible_ms)}  voiced {f(m.ttfa_voiced_ms)}")
+    rtf = "—" if m.rtf is None else f"{m.rtf:.3f}"
+    print(f"  RTF {rtf}  audio {f(m.audio_ms)}  chunks {len(m.chunks)}  underruns {m.underruns} ({f(m.underrun_ms)})")
+    if m.cancelled:
+        print(f"  cancel → silence {f(m.cancel_to_silence_ms)}  → engine idle {f(m.cancel_to_idle_ms)}  "
+              f"stale samples {m.stale_samples_after_cancel}")
+    b = m.barge_in
+    if b:
+        if b["trigger_ms"] is not None:
+            print(f"  barge-in: you spoke at {f(b['true_onset_ms'])} (VAD {f(b['speech_onset_ms'])}), trigger "
+                  f"{f(b['trigger_ms'])}, your onset → silence {f(b['onset_to_silence_ms'])}")
+        print(f"  barge-in: ignored {b['ignored']['too_short']} short burst(s) and {b['ignored']['own_voice']} "
+              "stretch(es) of its own voice")
+    if m.events_lost or m.callback_errors:
+        print(f"  WARNING: the player lost {m.events_lost} playback records and {m.callback_errors} callbacks "
+              "failed: the figures above are incomplete")
+    print(f"  engine load {f(m.engine_load_ms)}  warm-up {f(m.warmup_ms)}  peak RSS {m.peak_rss_mb} MB")
