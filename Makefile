@@ -11,7 +11,7 @@ APT_RUN := libportaudio2 libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6
   libxcb-render0 libxcb-shm0 libxcb-sync1 libxcb-util1 libx11-6
 APT_TEST := jackd2 xvfb xauth
 
-.PHONY: setup setup-test run test lint package jack-start jack-stop clean
+.PHONY: setup setup-test bench-setup run test lint package jack-start jack-stop clean
 
 setup: .stamp-apt-run $(VENV)/.stamp-install
 
@@ -35,6 +35,10 @@ $(VENV)/.stamp-install: pyproject.toml
 $(VENV)/.stamp-test: $(VENV)/.stamp-install
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@
+
+# What `voicetrace bench` needs beyond the app: the independent recorder's JACK client and Whisper for --wer.
+bench-setup: setup .stamp-apt-test
+	$(PY) -m pip install -q -e '.[bench]'
 
 # Opens the window and says hello once the default voice is warm (on a machine with no display it says so
 # and points to `voicetrace speak --sample`).

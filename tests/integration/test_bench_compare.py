@@ -36,9 +36,15 @@ def test_small_compare_run_writes_consistent_results(jack, tmp_path):
     obs = s.pop("observer")
     assert obs["trials"] == len(res["runs"]) and obs["cancel_trials"] >= 7  # every run seen; every interrupt
     assert obs["lost_blocks"] == 0
-    # The recorder and the app time the same first sample from two clocks: they must agree (the issue's ±5 ms).
-    assert abs(obs["ttfa_diff_ms_median"]) <= 5 and abs(obs["cancel_diff_ms_median"]) <= 5  # not a timing
-    assert all(r["observer"]["obs_ttfa_audible_ms"] is not None for r in res["runs"])
+    # The recorder and the app time the same samples from two clocks: they must agree on every run (±5 ms), not
+    # in the median (one run of 28 was 25.4 ms off in TTFA, two 8.8 and 10.0 ms in cancel → silence).
+    for r in res["runs"]:
+        o = r["observer"]
+        assert o["obs_ttfa_audible_ms"] is not None and abs(o["ttfa_diff_ms"]) <= 5, (r["strategy"], o)  # not a timing
+        if r["ttfa_voiced_ms"] is not None and o["voiced_diff_ms"] is not None:
+            assert abs(o["voiced_diff_ms"]) <= 5, (r["strategy"], o)  # not a timing
+        if r["cancel_to_silence_ms"] is not None:
+            assert o["cancel_diff_ms"] is not None and abs(o["cancel_diff_ms"]) <= 5, (r["strategy"], o)  # not a timing
     assert len(res["wer_runs"]) == 3 + 4  # one sentence through every strategy
     assert "Independent observer" in report
     for eid, by_s in s.items():

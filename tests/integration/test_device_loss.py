@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.audio, pytest.mark.models]
+
 CHILD = Path(__file__).with_name("device_loss_child.py")
 
 

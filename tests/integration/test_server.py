@@ -163,7 +163,9 @@ def test_busy_and_rate_limits(make_service, serve_app):
     url = srv.http + "/v1/audio/speech"
     with httpx.stream("POST", url, json={"model": "kokoro", "input": LONG, "response_format": "pcm"},
                       timeout=60) as r:
-        next(r.iter_raw())
+        # Keep the iterator: a dropped one closes the response, the server aborts the stream and frees its slot.
+        chunks = r.iter_raw()
+        next(chunks)
         busy = httpx.post(url, json={"model": "piper", "input": "Me too."}, timeout=10)
         assert busy.status_code == 429 and busy.json()["error"]["code"] == "busy"
     assert wait_until(lambda: httpx.get(srv.http + "/health").json()["active_streams"] == 0)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.audio, pytest.mark.models]
+
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "test-output"
 

@@ -15,6 +15,8 @@ from voicetrace.core.report import COLUMNS
 from voicetrace.desk.core import DeskCore
 from voicetrace.ui.window import MainWindow
 
+pytestmark = [pytest.mark.audio, pytest.mark.models]
+
 PARAGRAPH = ("The quick brown fox jumps over the lazy dog, and then it runs far away into the green forest. "
              "Nobody saw where it went, but everyone heard the story the next morning at breakfast. "
              "It was told again and again, each time a little longer than before.")

@@ -51,6 +51,11 @@ class Player:
         self._cb_t = 0
         self._started_ns = 0
         self._cb_dac = 0
+        # The stream's sample clock: frames handed to the device so far, and the DAC time of frame 0 on our
+        # clock, taken from the least-late callback (a callback that runs late sends its block on time all
+        # the same; see _callback).
+        self._pos = 0
+        self._anchor: int | None = None
         self._capture: AudioArray | None = None
         self._capture_pos = 0
         # What was sent to the device, last SCOPE_S seconds, for the window's level meter and waveform.
@@ -64,6 +69,8 @@ class Player:
         self._stream: Any = None
         self._lock = threading.Lock()  # guards start/close only, never taken by the callback
         self._ns_per_frame = 1e9 / self.rate
+        # How fast the anchor may rise on its own: follows a device clock up to 100 ppm slower than ours.
+        self._leak_ns = int(blocksize * self._ns_per_frame * 1e-4)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -197,10 +204,24 @@ class Player:
         try:
             now = time.perf_counter_ns()
             self._cb_t = now
-            # PortAudio's stream clock → ours: offset taken here, inside the callback (DESIGN §2).
+            # PortAudio's stream clock → ours (DESIGN §2). `now + (dac - cur)` is when this callback *ran* plus
+            # the output latency: PortAudio's JACK host reads jack_frame_time() (the time of the call, not of
+            # the cycle) for currentTime, and the cffi wrapper may still wait for the GIL, so a callback that
+            # runs late would stamp its block late (the recorder: 8.8 and 10.0 ms on two cancels). A block goes
+            # out on the stream's sample clock whenever the callback ran, as long as it finished in time: its
+            # DAC time is the anchor (frame 0, from the least-late callback) plus the frames sent before it.
             dac = time_info.outputBufferDacTime
             cur = time_info.currentTime
-            self._cb_dac = now + int((dac - cur) * 1e9) if dac > 0 and cur > 0 else now
+            latency = int((dac - cur) * 1e9) if dac > 0 and cur > 0 else 0
+            before = int(self._pos * self._ns_per_frame)
+            seen = now + latency - before
+            a = self._anchor
+            # An xrun (status) may have moved the stream on: start again from this callback.
+            a = seen if a is None or status else min(a + self._leak_ns, seen)
+            self._anchor = a
+            self._cb_dac = a + before
+            self._pos += frames
+            first_ev = self._ev_w
             if status:
                 self._log(K_STATUS, -1, self._cb_dac, int(status))
             if self._flush_seen != self._flush_req:
@@ -226,6 +247,16 @@ class Player:
                 if n > 0:
                     cap[p:p + n] = out[:n]
                     self._capture_pos = p + n
+            # Finished after its cycle was over (an overrun): the block went out that many periods late, and
+            # the stream with it.
+            period = frames * self._ns_per_frame
+            late = int((time.perf_counter_ns() + latency - self._cb_dac) // period)
+            if late > 0:
+                shift = int(late * period)
+                for i in range(first_ev, self._ev_w):
+                    self._ev_dac[i % _EVENT_SLOTS] += shift
+                self._scope_mark_dac += shift
+                self._anchor = a + shift
         except Exception:
             outdata.fill(0)  # never let an error escape into PortAudio; counted for diagnostics
             self.callback_errors += 1

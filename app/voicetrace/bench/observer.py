@@ -180,6 +180,25 @@ class Observer:
 
 # ---- the recorder process ---------------------------------------------------------------------------------
 
+def take_block(port: Any, client: Any, rb: Any, header: bytearray, frames: int) -> bool:
+    """The process callback's work: this cycle's samples into the ring buffer, after a header with the frame
+    time of the cycle they were copied in. False when there was no room (the block is lost).
+
+    Every call into libjack lets go of the GIL, and taking it back waits while the reader thread holds it (on a
+    busy machine it can be descheduled holding it for tens of ms); meanwhile the app's next blocks overwrite
+    the port buffer being recorded. So the samples are copied first (`bytes`: no call into C) and the frame
+    time read straight after, its value taken before any wait. Stamping first and copying after `rb.write`
+    of the header put a block's samples under an earlier cycle's time: a first sample two blocks early."""
+    data = bytes(port.get_buffer())
+    frame = client.last_frame_time
+    if rb.write_space < len(header) + len(data):
+        return False
+    _HEADER.pack_into(header, 0, frame, frames)
+    rb.write(header)
+    rb.write(data)
+    return True
+
+
 def _record(source: str, out: Path) -> int:
     import threading
 
@@ -194,13 +213,8 @@ def _record(source: str, out: Path) -> int:
 
     @client.set_process_callback
     def process(frames: int) -> None:
-        data = port.get_buffer()
-        if rb.write_space < len(header) + len(data):
+        if not take_block(port, client, rb, header, frames):
             lost[0] += 1
-            return
-        _HEADER.pack_into(header, 0, client.last_frame_time, frames)
-        rb.write(header)
-        rb.write(data)
 
     jt = JackTime(client)
     client.activate()

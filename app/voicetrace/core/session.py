@@ -51,6 +51,7 @@ class Request:
     stop: threading.Event = field(default_factory=threading.Event)
     outcome: str | None = None
     error: str | None = None
+    user_error: bool = False  # the failure is the request's own (bad voice, ...), not a fault of the engine
     skipped: list[str] = field(default_factory=list)  # phrases with nothing speakable
     cold: bool = False  # submitted before its engine was warm
     flush_seq: int = 0
@@ -108,14 +109,17 @@ def check_speed(speed: float) -> float:
 class Session:
     def __init__(self, output: AudioSink, engines: Mapping[str, ChunkSource] | None = None,
                  on_chunk: Callable[[TtsChunk], None] | None = None,
-                 loader: Callable[[str], ChunkSource] | None = None) -> None:
+                 loader: Callable[[str], ChunkSource] | None = None,
+                 on_end: Callable[[Request], None] | None = None) -> None:
         """`engines`: sources by the name requests use (a dict is used as given: its owner may add to it). An
         engine not among them is loaded on first use by `loader` (by default: the catalog's model of that
         name, warmed on its own worker) and stopped by close().
         `on_chunk` receives each chunk once it is in the sink, on the request's feeder thread: a window or a
-        server can follow the stream without touching the sink."""
+        server can follow the stream without touching the sink. `on_end` is called once per request when it
+        ends (done, cancelled and acknowledged, or failed), on the thread that ended it."""
         self.output = output
         self.on_chunk = on_chunk
+        self.on_end = on_end
         self.engines: dict[str, ChunkSource] = engines if isinstance(engines, dict) else dict(engines or {})
         self._loader = loader
         self._loaded: list[ChunkSource] = []
@@ -161,7 +165,7 @@ class Session:
         return self.submit(text, engine, voice, speed)
 
     def submit(self, text: str, engine: str, voice: str | None = None, speed: float = 1.0,
-               t_submit_ns: int | None = None) -> Request:
+               t_submit_ns: int | None = None, request_id: str | None = None) -> Request:
         t_submit = now_ns() if t_submit_ns is None else t_submit_ns
         text = clean_input(text)
         speed = check_speed(speed)
@@ -170,7 +174,7 @@ class Session:
         voice = voice or src.default_voice
         if warm:
             src.check_voice(voice)
-        rid = uuid.uuid4().hex[:12]
+        rid = request_id or uuid.uuid4().hex[:12]
         tag = next(self._tags)
         self.output.open_tag(tag)
         req = Request(rid, tag, text, engine, voice, speed, Trace(rid), self, cold=not src.ready.is_set())
@@ -271,6 +275,7 @@ class Session:
                             self.output.queued_s, req.skipped, use_cache=self.use_cache)
             self.engines[req.engine].produce(job, lambda i, audio, final: self._write(req, i, audio, final))
         except UserError as exc:
+            req.user_error = True
             self._fail(req, str(exc))
         except Exception as exc:  # an unexpected fault fails this request only, with its message
             self._fail(req, f"{type(exc).__name__}: {exc}")
@@ -312,6 +317,8 @@ class Session:
     def _finish(self, req: Request, outcome: str) -> None:
         req.outcome = outcome
         req.finished.set()
+        if self.on_end is not None:
+            self.on_end(req)
 
     def _sink_counters(self) -> dict[str, int]:
         return {"events_lost": self.output.events_lost, "callback_errors": self.output.callback_errors}

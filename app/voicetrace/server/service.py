@@ -1,5 +1,6 @@
 """The server's engine side, free of HTTP: warm engines (the app's own `LocalSource`s: planner, worker, engine),
-admission (input limits, concurrent streams, rate per client), one thread per stream, cancel and abort.
+admission (input limits, concurrent streams, rate per client), and per admitted request the app's own session
+whose sink is the client's socket (`SocketSink`): the same pipeline, trace, cancel path and record.
 
 A stream hands its items to the transport through `deliver` (called on the stream's thread; the transport
 makes it thread-safe). Items: ("audio", index, final, pcm bytes, meta), ("done", summary),
@@ -19,8 +20,8 @@ from typing import Any
 
 from ..contract import AudioArray, Ev
 from ..core.pipeline import LocalSource
-from ..core.session import check_speed
-from ..core.source import SourceJob
+from ..core.session import Request, Session, check_speed
+from ..core.sink import StreamSink
 from ..core.trace import Trace, now_ns
 from ..engines.cache import LruCache
 from ..errors import UserError
@@ -243,7 +244,46 @@ class SpeechService:
                 w.stop()
 
 
+class SocketSink(StreamSink):
+    """A sink whose consumer is one client's transport: each chunk is handed to `deliver` as s16le PCM with its
+    metadata, at most MAX_UNSENT not yet sent (`sent()` frees a slot), so a slow client holds a few chunks."""
+
+    def __init__(self, stream: ServerStream) -> None:
+        super().__init__(RATE, max_unsent=MAX_UNSENT, name="socket")
+        self.stream = stream
+        self._credits = threading.Semaphore(MAX_UNSENT)
+        self._sent_s = 0.0
+        self._t_first_sent: float | None = None
+
+    def write(self, tag: int, chunk_index: int, audio: AudioArray, last: bool,
+              should_stop: threading.Event | None = None) -> int | None:
+        while not self._credits.acquire(timeout=0.05):
+            if should_stop is not None and should_stop.is_set():
+                return None
+        if tag in self._dead or (should_stop is not None and should_stop.is_set()):
+            self._credits.release()
+            return None
+        t = now_ns()
+        self.stream.hand_over(t, chunk_index, audio, last)
+        return t
+
+    def sent(self, samples: int) -> None:
+        if self._t_first_sent is None:
+            self._t_first_sent = time.perf_counter()
+        self._sent_s += samples / RATE
+        self._credits.release()
+
+    def queued_s(self) -> float:
+        # Estimated, not observed: a streaming client plays in real time from the first chunk on, so what is sent
+        # and not yet played is what it has buffered (for a client that saves to a file this is conservative).
+        if self._t_first_sent is None:
+            return 0.0
+        return max(0.0, self._sent_s - (time.perf_counter() - self._t_first_sent))
+
+
 class ServerStream:
+    """One admitted request: a session (the app's own) whose sink is the client's socket."""
+
     def __init__(self, service: SpeechService, rid: str, engine: str, text: str, voice: str, speed: float,
                  transport: str, deliver: Callable[[Item], None], t_received: int) -> None:
         self.service = service
@@ -254,94 +294,79 @@ class ServerStream:
         self.speed = speed
         self.transport = transport
         self.deliver = deliver
-        self.trace = Trace(rid)
-        self.trace.add(Ev.SUBMIT, t_received, engine=engine, voice=voice, text_chars=len(text),
-                       device_rate=RATE, speed=speed)
-        self.stop = threading.Event()
+        self.t_received = t_received
         self.outcome: str | None = None  # done | cancelled | aborted | failed
-        self._credits = threading.Semaphore(MAX_UNSENT)
-        self._sent_s = 0.0
-        self._t_first_sent: float | None = None
-        self._thread = threading.Thread(target=self._run, name=f"serve-{rid}", daemon=True)
+        self.sink = SocketSink(self)
+        self.session = Session(self.sink, {engine: service.workers[engine]}, on_end=self._ended)
+        self._on_idle: Callable[[float], None] | None = None
+        self._aborted = False
+        self.request: Request | None = None
+        # When the first chunk went to the transport (its CHUNK_READY is stamped by the same time, but the
+        # transport may read the trace before the session has written it there)
+        self.t_first_handed: int | None = None
+
+    @property
+    def trace(self) -> Trace:
+        assert self.request is not None
+        return self.request.trace
 
     def start(self) -> None:
-        self._thread.start()
+        self.request = self.session.submit(self.text, self.engine, self.voice, self.speed,
+                                           t_submit_ns=self.t_received, request_id=self.id)
 
     # ---- producing -----------------------------------------------------------------------------------
-    def _run(self) -> None:
-        source = self.service.workers[self.engine]
-        job = SourceJob(self.id, self.text, self.voice, self.speed, self.trace, self.stop, RATE, self._buffered_s)
-        try:
-            source.produce(job, self._emit)
-            if not self.stop.is_set():
-                self.trace.add(Ev.DONE)
-                self.outcome = "done"
-                self.deliver(("done", self.summary()))
-        except Exception as exc:  # a failing run fails this stream with its message; the worker goes on
-            if not self.stop.is_set():
-                user = isinstance(exc, UserError)
-                msg = str(exc) if user else f"synthesis failed: {type(exc).__name__}: {exc}"
-                self.trace.add(Ev.FAILED, error=msg)
-                self.outcome = "failed"
-                self.deliver(("error", msg, 400 if user else 500))
-        finally:
-            if self.outcome is None:
-                self.outcome = "cancelled" if self.trace.first(Ev.CANCEL) else "aborted"
-            self.service._ended(self)
-
-    def _emit(self, index: int, audio: AudioArray, final: bool) -> None:
-        while not self._credits.acquire(timeout=0.05):
-            if self.stop.is_set():
-                return
-        if self.stop.is_set():
-            return
-        ready = self.trace.add(Ev.CHUNK_READY, index=index, samples=len(audio))
-        planned = next((e.data for e in self.trace.of(Ev.PHRASE_PLANNED) if e.data["index"] == index), {})
-        end = next((e for e in self.trace.of(Ev.SYNTH_END) if e.data["index"] == index), None)
+    def hand_over(self, t_ns: int, index: int, audio: AudioArray, final: bool) -> None:
+        """The sink's write: one chunk to the transport, with what the client shows of it."""
+        trace = self.trace
+        planned = next((e.data for e in trace.of(Ev.PHRASE_PLANNED) if e.data["index"] == index), {})
+        end = next((e for e in trace.of(Ev.SYNTH_END) if e.data["index"] == index), None)
         meta = {"index": index, "samples": len(audio), "final": final, "text": planned.get("text", ""),
                 "words": planned.get("words", 0), "first_word": planned.get("first_word", 0),
                 "total_words": planned.get("total_words", 0),
                 "compute_ms": round(end.data["compute_ns"] / 1e6, 3) if end else None,
                 "cache": end.data.get("cache", []) if end else [],
-                "server_ms": round((ready.t_ns - self.trace.events[0].t_ns) / 1e6, 3)}
+                "server_ms": round((t_ns - self.t_received) / 1e6, 3)}
+        if self.t_first_handed is None:
+            self.t_first_handed = t_ns
         self.deliver(("audio", index, final, to_pcm16(audio), meta))
 
     def sent(self, samples: int) -> None:
         """The transport sent one audio item: free its slot, and count what the listener has queued."""
-        if self._t_first_sent is None:
-            self._t_first_sent = time.perf_counter()
-        self._sent_s += samples / RATE
-        self._credits.release()
+        self.sink.sent(samples)
 
-    def _buffered_s(self) -> float:
-        # A streaming client plays in real time from the first chunk on: what is sent and not yet played
-        # is what it has buffered. (For a client that saves to a file this is conservative.)
-        if self._t_first_sent is None:
-            return 0.0
-        return max(0.0, self._sent_s - (time.perf_counter() - self._t_first_sent))
+    def _ended(self, req: Request) -> None:
+        """The session closed the request (on one of its threads)."""
+        if req.outcome == "done":
+            self.outcome = "done"
+            self.deliver(("done", self.summary()))
+        elif req.outcome == "failed":
+            self.outcome = "failed"
+            msg = req.error or "synthesis failed"
+            self.deliver(("error", msg if req.user_error else f"synthesis failed: {msg}",
+                          400 if req.user_error else 500))
+        else:
+            self.outcome = "aborted" if self._aborted else "cancelled"
+            idle = req.trace.first(Ev.ENGINE_IDLE)
+            cancel = req.trace.first(Ev.CANCEL)
+            ms = round((idle.t_ns - cancel.t_ns) / 1e6, 3) if idle and cancel else 0.0
+            if self._on_idle is not None:
+                self.service.metrics.cancelled(self.engine, ms / 1000)
+                self._on_idle(ms)
+        self.service._ended(self)
+        threading.Thread(target=self.session.close, name=f"close-{self.id}", daemon=True).start()
 
     # ---- stopping -------------------------------------------------------------------------------------
     def cancel(self, on_idle: Callable[[float], None]) -> None:
-        """Stop producing and free the worker; `on_idle(server_cancel_ms)` once it no longer works for us
-        (called on the worker's thread, or here when nothing of ours was running)."""
-        t = now_ns()
-        if not self.stop.is_set():
-            self.trace.add(Ev.CANCEL, t)
-        self.stop.set()
-
-        def idle(t_idle: int) -> None:
-            self.trace.add(Ev.ENGINE_IDLE, t_idle)
-            self.service._release(self)  # the slot is free once the engine is; the thread ends on its own
-            self.service.metrics.cancelled(self.engine, (t_idle - t) / 1e9)
-            on_idle(round((t_idle - t) / 1e6, 3))
-
-        self.service.workers[self.engine].cancel(self.id, idle)
+        """Stop producing and free the engine; `on_idle(server_cancel_ms)` once it no longer works for us."""
+        self._on_idle = on_idle
+        if self.request is None or not self.request.cancel():
+            on_idle(0.0)  # it had ended: nothing runs for it
 
     def abort(self) -> None:
         """The client went away: stop at once, nobody to acknowledge to."""
-        if not self.stop.is_set():
-            self.stop.set()
-            self.service.workers[self.engine].cancel(self.id, lambda t: None)
+        self._aborted = True
+        if self.request is not None:
+            self.request.cancel()
 
     def summary(self) -> dict[str, Any]:
         ev = self.trace.events
@@ -361,7 +386,7 @@ class ServerStream:
         t0 = ev[0].t_ns
         start = next((e.t_ns for e in ev if e.kind == Ev.SYNTH_START), None)
         end = next((e for e in ev if e.kind == Ev.SYNTH_END), None)
-        ready = next((e.t_ns for e in ev if e.kind == Ev.CHUNK_READY), None)
+        ready = self.t_first_handed
         return {"server_ttfa_ms": round((ready - t0) / 1e6, 3) if ready else None,
                 "queue_ms": round((start - t0) / 1e6, 3) if start else None,
                 "synth_ms": round((end.t_ns - start) / 1e6, 3) if end and start else None,
