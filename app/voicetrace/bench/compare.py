@@ -26,7 +26,7 @@ import numpy as np
 from ..contract import Ev
 from ..core.pipeline import LocalSource, planner_config_for
 from ..core.report import distribution, percentile
-from ..core.source import ChunkSource, Emit, OnIdle, Readiness, SourceJob
+from ..core.source import ChunkSource, Emit, EngineVoices, OnIdle, Readiness, SourceJob
 from ..core.trace import now_ns
 from ..engines.phonemes import ESPEAK_LOCK
 from ..errors import UserError
@@ -36,7 +36,7 @@ TEXTS_DIR = Path(__file__).resolve().parent / "texts"
 DEFAULT_TEXTS = ("short", "sentence", "paragraph")
 
 
-class KokoroOnnxStreamSource(Readiness):
+class KokoroOnnxStreamSource(EngineVoices, Readiness):
     """kokoro-onnx's own `create_stream` on the Kokoro engine's model, as a chunk source: it stops the way the
     original does, between chunks (the batch in flight finishes)."""
 
@@ -48,16 +48,6 @@ class KokoroOnnxStreamSource(Readiness):
         self.load_ms, self.warmup_ms = kokoro.load_ms, kokoro.warmup_ms
         self._loaded(kokoro.error)
         self._stopping: dict[str, list[OnIdle]] = {}
-
-    @property
-    def default_voice(self) -> str:
-        return self.engine.default_voice
-
-    def voices(self) -> list[str]:
-        return self.engine.voices()
-
-    def check_voice(self, voice: str) -> None:
-        self.engine.check_voice(voice)
 
     def produce(self, job: SourceJob, emit: Emit) -> None:
         import soxr

@@ -20,7 +20,7 @@ from ..engines.base import Engine, SynthResult
 from ..engines.catalog import find_model
 from ..errors import UserError
 from ..text.planner import MAX_PIECE_CHARS, Planner, PlannerConfig, split_long_word, split_to_limit
-from .source import Emit, OnIdle, SourceJob
+from .source import Emit, EngineVoices, OnIdle, SourceJob
 from .trace import now_ns
 from .worker import SCHEDULES, EngineWorker, Job
 
@@ -38,7 +38,7 @@ def planner_config_for(engine_kind: str) -> PlannerConfig:
     return PLANNER_DEFAULTS.get(engine_kind, PlannerConfig())
 
 
-class LocalSource:
+class LocalSource(EngineVoices):
     """A chunk source over a warm local engine (see the module docstring). Several sources may share one
     worker (the benchmark's strategies, each with its own planner); the worker counts the requests it serves
     so each plans for its share of the engine."""
@@ -89,16 +89,6 @@ class LocalSource:
 
     def wait_ready(self, timeout: float | None = None) -> None:
         self.worker.wait_ready(timeout)
-
-    @property
-    def default_voice(self) -> str:
-        return self.engine.default_voice
-
-    def voices(self) -> list[str]:
-        return self.engine.voices()
-
-    def check_voice(self, voice: str) -> None:
-        self.engine.check_voice(voice)
 
     # ---- the source ----------------------------------------------------------------------------------
     def produce(self, job: SourceJob, emit: Emit) -> None:

@@ -35,6 +35,9 @@ from .trace import Trace, now_ns
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 KEEP_FINISHED = 256  # finished requests kept for metrics queries; older ones are forgotten
 SETTLE_S = 0.15  # a request's record is taken this long after it ended (see the module docstring)
+# Tags are unique in the process, not per session: sessions may share one sink (the benchmark's strategies
+# share a player), and a tag reused while the ring still fades the old one's audio would cut without a fade.
+_TAGS = itertools.count(1)
 
 
 @dataclass(eq=False)
@@ -126,7 +129,6 @@ class Session:
         self.use_cache = True  # the phrase-audio cache; the benchmark compares strategies without it
         self._requests: dict[str, Request] = {}
         self._by_tag: dict[int, Request] = {}
-        self._tags = itertools.count(1)
         self._lock = threading.Lock()  # guards the request tables against the pump thread
         self._awaiting_flush: list[Request] = []
         self._last_written: threading.Event | None = None
@@ -175,7 +177,7 @@ class Session:
         if warm:
             src.check_voice(voice)
         rid = request_id or uuid.uuid4().hex[:12]
-        tag = next(self._tags)
+        tag = next(_TAGS)
         self.output.open_tag(tag)
         req = Request(rid, tag, text, engine, voice, speed, Trace(rid), self, cold=not src.ready.is_set())
         req.trace.add(Ev.SUBMIT, t_submit, engine=engine, voice=voice, text_chars=len(text),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from ..contract import AudioArray
+from ..engines.base import Engine
 from .trace import Trace
 
 # (chunk index, audio at the job's output rate, is it the request's last chunk)
@@ -117,3 +118,19 @@ class Readiness:
         self.state = "ready" if error is None else "error"
         self.ready.set()
 
+
+
+class EngineVoices:
+    """The voice part of a source over a local engine (a mixin: `self.engine` is the engine)."""
+
+    engine: Engine
+
+    @property
+    def default_voice(self) -> str:
+        return self.engine.default_voice
+
+    def voices(self) -> list[str]:
+        return self.engine.voices()
+
+    def check_voice(self, voice: str) -> None:
+        self.engine.check_voice(voice)
