@@ -3,7 +3,7 @@ speak through a session that plays to the sound card. See README, "Use it from P
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Protocol
 
 from .contract import TtsChunk
@@ -22,16 +22,25 @@ class _Streaming(ChunkSource, Protocol):
 class StreamsText:
     """What a loaded engine adds to its chunk source: a request's chunks as an iterator (no sound card)."""
 
-    def stream(self: _Streaming, text: str, voice: str | None = None, speed: float = 1.0,
+    def stream(self: _Streaming, text: str | Iterable[str], voice: str | None = None, speed: float = 1.0,
                sample_rate: int | None = None) -> Stream:
-        """Start speaking `text`; iterate the result for `TtsChunk`s (float32 mono at `sample_rate`, by default
-        the engine's own). Raises UserError for bad text, voice or speed."""
+        """Start speaking `text` — a string, or an iterable of pieces such as a language model's tokens (spoken
+        as they come); iterate the result for `TtsChunk`s (float32 mono at `sample_rate`, by default the
+        engine's own). Raises UserError for bad text, voice or speed."""
         return Stream(self, text, voice, speed, sample_rate)
 
-    def astream(self: _Streaming, text: str, voice: str | None = None, speed: float = 1.0,
+    def open(self: _Streaming, voice: str | None = None, speed: float = 1.0, sample_rate: int | None = None
+             ) -> Stream:
+        """A request without its text yet: `feed(text)`, `flush()`, `end()`, `cancel()` on it while iterating."""
+        return Stream(self, None, voice, speed, sample_rate)
+
+    def astream(self: _Streaming, text: str | AsyncIterable[str], voice: str | None = None, speed: float = 1.0,
                 sample_rate: int | None = None) -> AsyncIterator[TtsChunk]:
-        """`stream` for asyncio code (`async for chunk in engine.astream(...)`)."""
-        return aiter_stream(Stream(self, text, voice, speed, sample_rate))
+        """`stream` for asyncio code (`async for chunk in engine.astream(...)`); `text` may be an async iterable
+        of pieces (a model's token stream)."""
+        if isinstance(text, str):
+            return aiter_stream(Stream(self, text, voice, speed, sample_rate))
+        return aiter_stream(Stream(self, None, voice, speed, sample_rate), text)
 
     def close(self: _Streaming) -> None:
         """Stop the engine (its thread, its connection)."""

@@ -49,6 +49,10 @@ class Ev(enum.StrEnum):
     # frame, ADC time), true_onset_ns (first sample above −40 dBFS in the microphone's residual)
     BARGE_IN = "barge_in"
     VOICE_IGNORED = "voice_ignored"  # listening ended for the request. data: too_short, own_voice (counts)
+    TEXT = "text"  # streamed input: a piece of text arrived. data: piece, chars (total so far), what (feed|flush|end)
+    # streamed input: the pipeline had nothing to synthesise for want of text. data: state (start | end),
+    # next_index (end: the phrase the text made possible)
+    TEXT_WAIT = "text_wait"
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,21 @@ class RequestMetrics:
     # either is not 0 the playback figures above are incomplete.
     events_lost: int = 0
     callback_errors: int = 0
+    # Streamed input (text fed in pieces; None / 0 when the text came whole): when the first piece came (after
+    # submit), first piece → audible, the first phrase and the piece that completed it, and starvation — the
+    # ring ran dry for want of text (counted apart from `underruns`, which mean synthesis was late).
+    stream_input: bool = False
+    t_first_text_ms: float | None = None
+    ttfa_from_first_text_ms: float | None = None
+    first_phrase_text: str | None = None
+    first_phrase_completed_by: str | None = None
+    text_starvations: int = 0
+    text_starvation_ms: float = 0.0
+    # What reached the DAC before silence (all of it when done): the words, and ms of the request's audio;
+    # `heard_exact` is False when a phrase was cut inside its sound (its words then estimated, not timed).
+    heard_text: str | None = None
+    heard_ms: float | None = None
+    heard_exact: bool | None = None
     # Where it ran (filled by the session when it takes the record)
     engine_load_ms: float | None = None
     warmup_ms: float | None = None

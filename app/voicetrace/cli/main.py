@@ -17,6 +17,7 @@ from ..errors import UserError
 COMMANDS = {
     "app": "voicetrace.cli.app:cmd_app",
     "speak": "voicetrace.cli.speak:cmd_speak",
+    "chat": "voicetrace.cli.chat:cmd_chat",
     "devices": "voicetrace.cli.devices:cmd_devices",
     "models": "voicetrace.cli.models:cmd_models",
     "serve": "voicetrace.cli.serve:cmd_serve",
@@ -75,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wav", metavar="OUT.wav", help="also write exactly what was sent to the device (up to 30 min)")
     s.add_argument("--json", action="store_true", help="print one JSON object with every metric")
     s.add_argument("--cold", action="store_true", help="submit before the engine is warm (TTFA includes loading)")
+    s.add_argument("--stream", action="store_true",
+                   help="speak standard input as it arrives (pipe a program's output in: … | voicetrace speak "
+                   "--stream -)")
     s.add_argument("--barge-in", choices=["voice"],
                    help="voice: listen to the microphone while speaking and stop when the user talks")
     s.add_argument("--input-device", help="barge-in microphone: index or name substring (see `voicetrace devices`)")
@@ -83,6 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-speech-ms", type=float, default=200.0, metavar="MS",
                    help="barge-in: speech must last this long to interrupt (coughs and clicks are shorter)")
     s.set_defaults(command="speak")
+    c = sub.add_parser("chat", help="ask an OpenAI-compatible chat server and speak its reply as it is written")
+    c.add_argument("prompt", help="what to ask the model")
+    c.add_argument("--llm", required=True, metavar="URL",
+                   help="the chat server's OpenAI-compatible base URL, e.g. http://localhost:11434/v1 (Ollama)")
+    c.add_argument("--model", required=True, help="the model name on that server")
+    c.add_argument("--token", help="the chat server's API key (env VOICETRACE_LLM_TOKEN)")
+    c.add_argument("--stall", type=float, default=15.0, metavar="S",
+                   help="the model sending nothing this long ends the reply (what came is spoken)")
+    c.add_argument("--engine", default="kokoro", help="the voice engine (as for speak)")
+    c.add_argument("--url", help="remote voice engine: its URL (as for speak)")
+    c.add_argument("--engine-token", help="remote voice engine: its token (env VOICETRACE_TOKEN)")
+    c.add_argument("--voice", help="voice id")
+    c.add_argument("--speed", type=float, default=1.0, help="0.5 to 2.0")
+    c.add_argument("--device", help="output device index or name substring")
+    c.add_argument("--cancel-after", type=float, metavar="SECONDS", help="interrupt this long after the start")
+    c.add_argument("--json", action="store_true",
+                   help="print the reply on standard error and one JSON object (the record) on standard output")
+    c.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
+    c.set_defaults(command="chat")
     d = sub.add_parser("devices", help="list audio output and input devices")
     d.set_defaults(command="devices")
     m = sub.add_parser("models", help="list models (packaged and user-supplied)")

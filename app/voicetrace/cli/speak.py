@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import threading
 import time
 import wave
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import numpy as np
 
 from ..contract import AudioArray, RequestMetrics
 from ..core.pipeline import LocalSource
-from ..core.session import Session, check_speed
+from ..core.session import Request, Session, check_speed
 from ..core.sink import StreamSink
 from ..core.source import ChunkSource
 from ..engines.catalog import find_model
@@ -69,7 +71,41 @@ def _source(args: argparse.Namespace) -> ChunkSource:
 
 
 def cmd_speak(args: argparse.Namespace) -> int:
+    if args.stream:
+        if args.text not in (None, "-") or args.file or args.sample:
+            raise UserError("--stream speaks standard input as it arrives", "pipe the text in: … | voicetrace "
+                            "speak --stream -")
+        return report(args, *speak_request(args, lambda s, eng: s.open(eng, args.voice, args.speed),
+                                           feed_from=_stdin_pieces()))
     text = clean_input(read_text(args))
+    return report(args, *speak_request(args, lambda s, eng: s.submit(text, eng, args.voice, args.speed),
+                                       text_chars=len(text)))
+
+
+def _stdin_pieces() -> Iterator[str]:
+    """Standard input as it arrives (a pipe hands over what the writer flushed), decoded as UTF-8."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    fd = sys.stdin.fileno()
+    while True:
+        block = os.read(fd, 4096)
+        try:
+            piece = decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            raise UserError("standard input is not valid UTF-8 text", "send UTF-8") from exc
+        if piece:
+            yield piece
+        if not block:
+            return
+
+
+def speak_request(args: argparse.Namespace, start: Callable[[Session, str], Request], text_chars: int = 0,
+                  feed_from: Iterable[str] | None = None, on_cancel: Callable[[], None] | None = None
+                  ) -> tuple[RequestMetrics, dict[str, Any]]:
+    """Open the device and the engine, start the request (`start`), feed it `feed_from` on a thread when its
+    text streams in, wait (interrupting it after --cancel-after or Ctrl-C; `on_cancel` then stops what feeds
+    it), and return its settled record with the JSON object to print."""
     check_speed(args.speed)
     if args.engine == "remote" and not args.url:
         raise UserError("--engine remote needs --url", "e.g. --url ws://gpu-box:8880 (a `voicetrace serve`) or "
@@ -78,7 +114,7 @@ def cmd_speak(args: argparse.Namespace) -> int:
         find_model(args.engine)  # an unknown model is said before anything loads
     if args.cancel_after is not None and not (0 <= args.cancel_after < 3600):
         raise UserError(f"--cancel-after {args.cancel_after} is out of range", "give seconds from 0 to 3600")
-    if args.barge_in == "voice":
+    if getattr(args, "barge_in", None) == "voice":
         from ..audio.devices import resolve_input_device
 
         resolve_input_device(args.input_device)  # a missing microphone is said before anything loads
@@ -88,16 +124,17 @@ def cmd_speak(args: argparse.Namespace) -> int:
     try:
         player = Player(args.device)
     except DeviceError:
-        if args.wav and args.device is None and args.engine != "remote":
-            return _speak_to_file(args, text)
+        if args.wav and args.device is None and args.engine != "remote" and feed_from is None:
+            return speak_to_file(args, start)
         raise
     source = _source(args)
     player.start()  # the stream runs (silence) before any request: no request waits for a device to open
     session = Session(player, {source.name: source})
     listening: Any = None
     current: list[Any] = []
+    feeding: list[BaseException] = []
     try:
-        if args.barge_in == "voice":
+        if getattr(args, "barge_in", None) == "voice":
             from ..bargein.listener import BargeInConfig, VoiceBargeIn
 
             listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
@@ -108,18 +145,25 @@ def cmd_speak(args: argparse.Namespace) -> int:
             if args.voice:
                 source.check_voice(args.voice)
         if args.wav:
-            player.start_capture(seconds=min(WAV_MAX_S, 30.0 + len(text) * 0.12 / args.speed))
-        req = session.submit(text, source.name, args.voice, args.speed)
+            player.start_capture(seconds=min(WAV_MAX_S, 30.0 + max(text_chars, 2000) * 0.12 / args.speed))
+        req = start(session, source.name)
         current.append(req)
+        if feed_from is not None:
+            threading.Thread(target=_feed, args=(req, feed_from, feeding, on_cancel), name="text-in",
+                             daemon=True).start()
         try:
             if args.cancel_after is not None:
                 remaining = req.t_submit_ns / 1e9 + args.cancel_after - time.perf_counter()
                 if not req.finished.wait(max(0.0, remaining)):
                     req.cancel()
+                    if on_cancel is not None:
+                        on_cancel()
             while not req.finished.wait(0.1):
                 pass
         except KeyboardInterrupt:
             req.cancel()
+            if on_cancel is not None:
+                on_cancel()
             req.finished.wait(5)
         req.wait_settled(5)
         if listening is not None:
@@ -134,10 +178,35 @@ def cmd_speak(args: argparse.Namespace) -> int:
         session.close()
         player.close()
         source.stop()
-    return _report(args, m, m.to_dict())
+    record = m.to_dict()
+    if feeding:
+        record["text_error"] = str(feeding[0])
+    return m, record
 
 
-def _speak_to_file(args: argparse.Namespace, text: str) -> int:
+def _feed(req: Request, pieces: Iterable[str], errors: list[BaseException],
+          on_cancel: Callable[[], None] | None) -> None:
+    """Feed a streamed request from `pieces`, then end it; a source that fails is noted, what came is spoken.
+    A cancel (a barge-in by voice too) stops the source with `on_cancel`."""
+    try:
+        for piece in pieces:
+            if req.stop.is_set():
+                if on_cancel is not None:
+                    on_cancel()
+                return
+            req.feed(piece)
+    except UserError as exc:
+        if req.stop.is_set():
+            return
+        errors.append(exc)
+        print(f"voicetrace: {exc}", file=sys.stderr)
+    if not req.stop.is_set() and not req.finished.is_set():
+        with contextlib.suppress(UserError):  # cancelled meanwhile
+            req.end()
+
+
+def speak_to_file(args: argparse.Namespace, start: Callable[[Session, str], Request]
+                  ) -> tuple[RequestMetrics, dict[str, Any]]:
     """No output device, but --wav: the same pipeline into a file sink (so no playback metrics)."""
     source = LocalSource.load(args.engine)
     source.wait_ready()
@@ -152,7 +221,7 @@ def _speak_to_file(args: argparse.Namespace, text: str) -> int:
     taker.start()
     session = Session(sink, {source.name: source})
     try:
-        m = session.submit(text, source.name, args.voice, args.speed).result(timeout=3600)
+        m = start(session, source.name).result(timeout=3600)
     finally:
         session.close()
         sink.close()
@@ -164,14 +233,13 @@ def _speak_to_file(args: argparse.Namespace, text: str) -> int:
     record.update(wav=args.wav, note="no audio output device: wrote the WAV only, so there are no playback metrics")
     if not args.json and m.outcome == "done":
         print(f"wrote {args.wav} ({len(audio) / sink.rate:.1f} s); no output device, so no playback")
-        return 0
-    return _report(args, m, record)
+    return m, record
 
 
-def _report(args: argparse.Namespace, m: RequestMetrics, record: dict[str, Any]) -> int:
+def report(args: argparse.Namespace, m: RequestMetrics, record: dict[str, Any]) -> int:
     if args.json:
         print(json.dumps(record))
-    else:
+    elif "wav" not in record or m.outcome != "done":
         print_summary(m)
     if m.outcome == "failed":
         print(f"voicetrace: error: {m.error}", file=sys.stderr)
@@ -187,7 +255,11 @@ def print_summary(m: RequestMetrics) -> None:
     print(f"  TTFA  callback {f(m.ttfa_callback_ms)}  audible {f(m.ttfa_audible_ms)}  voiced {f(m.ttfa_voiced_ms)}")
     rtf = "—" if m.rtf is None else f"{m.rtf:.3f}"
     print(f"  RTF {rtf}  audio {f(m.audio_ms)}  chunks {len(m.chunks)}  underruns {m.underruns} ({f(m.underrun_ms)})")
+    if m.stream_input:
+        print(f"  streamed text: first text at {f(m.t_first_text_ms)}, first text → audible "
+              f"{f(m.ttfa_from_first_text_ms)}, starved {m.text_starvations} ({f(m.text_starvation_ms)})")
     if m.cancelled:
+        print(f"  heard{' (estimated)' if m.heard_exact is False else ''}: {m.heard_text!r} ({f(m.heard_ms)})")
         print(f"  cancel → silence {f(m.cancel_to_silence_ms)}  → engine idle {f(m.cancel_to_idle_ms)}  "
               f"stale samples {m.stale_samples_after_cancel}")
     b = m.barge_in

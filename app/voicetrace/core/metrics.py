@@ -73,7 +73,12 @@ def derive(trace: Trace) -> RequestMetrics:
             int(ready[idx].data["samples"])))
         prev_ready = r
 
-    unders = [e for e in ev if e.kind == Ev.UNDERRUN]
+    # The ring ran dry: for want of text (streamed input: the pipeline was waiting for it, or making the phrase
+    # the late text allowed) is starvation; otherwise synthesis was late, an underrun. Different faults.
+    waits = _text_waits(ev, ready)
+    dry = [e for e in ev if e.kind == Ev.UNDERRUN]
+    starved = [e for e in dry if any(a <= e.t_ns < b for a, b in waits)]
+    unders = [e for e in dry if e not in starved]
     cancel = trace.first(Ev.CANCEL)
     flush = trace.first(Ev.FLUSH_SEEN)
     idle = trace.first(Ev.ENGINE_IDLE)
@@ -126,9 +131,18 @@ def derive(trace: Trace) -> RequestMetrics:
         lost = int(end.data["events_lost"]) - int(submit.data.get("events_lost", 0))
         errors = int(end.data["callback_errors"]) - int(submit.data.get("callback_errors", 0))
     first_ready = min((e.t_ns for e in ev if e.kind == Ev.CHUNK_READY), default=None)
+    texts = [e for e in ev if e.kind == Ev.TEXT]
+    streamed = bool(submit.data.get("stream_input"))
+    t_first_text = next((e.t_ns for e in texts if e.data["piece"]), None)
+    first_planned = planned.get(0)
+    completed_by = None
+    if streamed and first_planned is not None:
+        completed_by = next((e.data["piece"] for e in texts if e.t_ns == first_planned.data.get("text_ns")), None)
+    heard_text, heard_ms, heard_exact = heard(ev, planned, ready, rate, silence_at)
     return RequestMetrics(
         request_id=trace.request_id, engine=submit.data["engine"], voice=submit.data["voice"],
-        text_chars=int(submit.data["text_chars"]), outcome=outcome,
+        text_chars=int(texts[-1].data["chars"]) if streamed and texts else int(submit.data["text_chars"]),
+        outcome=outcome,
         ttfa_callback_ms=ttfa_cb, ttfa_audible_ms=ttfa_dac, ttfa_voiced_ms=ttfa_voiced, rtf=rtf,
         audio_ms=round(audio_s * 1000, 3), compute_ms=round(compute_ns / 1e6, 3), chunks=chunks,
         underruns=len(unders), underrun_ms=round(sum(e.data["frames"] for e in unders) * 1000 / rate, 3),
@@ -136,7 +150,13 @@ def derive(trace: Trace) -> RequestMetrics:
         cancellation_latency_ms=latency, stale_samples_after_cancel=stale, cache=cache,
         error=failed.data.get("error") if failed else None, first_chunk_cached=first_cached,
         first_chunk_ms=_ms(first_ready, t0), events_lost=lost, callback_errors=errors,
-        server_ttfa_ms=server_ttfa, network_ms=network, barge_in=barge_in_metrics(trace, t0, silence_at))
+        server_ttfa_ms=server_ttfa, network_ms=network, barge_in=barge_in_metrics(trace, t0, silence_at),
+        stream_input=streamed, t_first_text_ms=_ms(t_first_text, t0),
+        ttfa_from_first_text_ms=_ms(first.data["dac_ns"], t_first_text) if first and t_first_text else None,
+        first_phrase_text=first_planned.data["text"] if first_planned is not None else None,
+        first_phrase_completed_by=completed_by, text_starvations=len(starved),
+        text_starvation_ms=round(sum(e.data["frames"] for e in starved) * 1000 / rate, 3),
+        heard_text=heard_text, heard_ms=heard_ms, heard_exact=heard_exact)
 
 
 def _sound_end_dac(piece: TraceEvent, ready: dict[int, TraceEvent], rate: int) -> int | None:
@@ -171,3 +191,76 @@ def barge_in_metrics(trace: Trace, t0: int, silence_ns: int | None) -> dict[str,
                    trigger_ms=_ms(bi.t_ns, t0),
                    onset_to_silence_ms=_ms(silence_ns, bi.data["true_onset_ns"]) if silence_ns else None)
     return out
+
+
+def _text_waits(ev: list[TraceEvent], ready: dict[int, TraceEvent]) -> list[tuple[int, int]]:
+    """Streamed input: from when the pipeline ran out of text to when the chunk that text made was ready."""
+    out: list[tuple[int, int]] = []
+    start: int | None = None
+    for e in ev:
+        if e.kind != Ev.TEXT_WAIT:
+            continue
+        if e.data["state"] == "start":
+            start = e.t_ns
+        elif start is not None:
+            nxt = ready.get(int(e.data["next_index"]))
+            out.append((start, nxt.t_ns if nxt is not None else e.t_ns))
+            start = None
+    if start is not None:
+        out.append((start, ev[-1].t_ns + 1))
+    return out
+
+
+def heard(ev: list[TraceEvent], planned: dict[int, TraceEvent], ready: dict[int, TraceEvent], rate: int,
+          silence_dac: int | None) -> tuple[str | None, float | None, bool | None]:
+    """What the listener heard before silence (DESIGN §2): (the words, ms of audio played, exact?). A phrase
+    whose sound was played to its end, or not at all, is exact; one cut inside its sound is estimated, by the
+    share of its sound that played (words are not timed inside a phrase yet), and marked not exact.
+
+    A sink that plays reports what reached the DAC; one that does not (a socket, an iterator) only knows what
+    it handed over, unless the cancel said how much of it the client played (`played_ms`, as OpenAI's
+    truncate takes `audio_end_ms`)."""
+    if not planned:
+        return None, None, None
+    submit = ev[0]
+    played: dict[int, int] = {}
+    total = 0
+    if submit.data.get("sink_plays", True):
+        for e in ev:
+            if e.kind != Ev.PLAY or not e.data["n"]:
+                continue
+            d = e.data
+            n = int(d["n"])
+            if silence_dac is not None:  # only what reached the DAC before silence
+                n = max(0, min(n, int((silence_dac - d["dac_ns"]) * rate / 1e9)))
+            played[d["index"]] = max(played.get(d["index"], 0), int(d["chunk_offset"]) + n)
+            total += n
+    else:
+        cancel = next((e for e in ev if e.kind == Ev.CANCEL), None)
+        left = None
+        if cancel is not None and cancel.data.get("played_ms") is not None:
+            left = int(float(cancel.data["played_ms"]) * rate / 1000)
+        for idx in sorted(ready):
+            n = int(ready[idx].data["samples"])
+            if left is not None:
+                n, left = min(n, left), max(0, left - n)
+            played[idx] = n
+            total += n
+    words: list[str] = []
+    exact = True
+    for idx in sorted(planned):
+        text = str(planned[idx].data["text"])
+        chunk = ready.get(idx)
+        if chunk is None:
+            break
+        got = played.get(idx, 0)
+        a, b = int(chunk.data.get("sound_start", 0)), int(chunk.data.get("sound_end", chunk.data["samples"]))
+        if got >= b:
+            words += text.split()
+            continue
+        if got > a:  # cut inside its sound (else none of its sound played: exact)
+            share = (got - a) / max(1, b - a)
+            words += text.split()[:int(share * len(text.split()))]
+            exact = False
+        break
+    return " ".join(words), round(total * 1000 / rate, 3), exact

@@ -119,11 +119,14 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
                         "see `voicetrace models --verify`")
     eng = worker.engine
     eng.check_voice(job.voice)
-    planner = Planner(job.text, source.planner_config)
+    feed = job.feed
+    planner = Planner("", source.planner_config)
+    seen_version = -1
     results: queue.Queue[tuple[int, SynthResult | None, BaseException | None]] = queue.Queue()
     brk_of: dict[int, int] = {}
     in_flight = 0
     next_index = itertools.count()
+    last_index = -1
     trace = job.trace
 
     def on_start(i: int) -> Any:
@@ -137,11 +140,18 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
             results.put((i, res, err))
         return done
 
+    def absorb() -> None:
+        """The settled words of the text so far (all of it when it came whole)."""
+        nonlocal seen_version
+        seen_version = feed.version
+        planner.update(feed.settled_words(), feed.complete)
+
     def plan_next(buffered_s: float) -> int:
         # Shared engine (a server's concurrent streams): this stream gets 1/load of it, and its phrase is
         # due when its buffered audio runs out.
         rtf = worker.rtf_est * worker.share_count()
-        phrase = planner.next_phrase(buffered_s, rtf, worker.sec_per_char_est / job.speed)
+        idle_s = (now_ns() - feed.t_last_ns) / 1e9
+        phrase = planner.next_phrase(buffered_s, rtf, worker.sec_per_char_est / job.speed, idle_s)
         deadline = now_ns() + int(buffered_s * 1e9)
         if phrase is None:
             return 0
@@ -157,9 +167,9 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
                 last = k == len(parts) - 1 and j == len(texts) - 1
                 brk_of[i] = phrase.brk if last else 0
                 # first_word lets a window highlight the phrase being spoken in the text it came from; the
-                # pieces of one split word count it once
+                # pieces of one split word count it once. text_ns: the arrival of the last text it waited for.
                 trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words) if j == 0 else 0,
-                          first_word=first_word, total_words=planner.total_words)
+                          first_word=first_word, total_words=planner.total_words, text_ns=feed.t_last_ns)
                 worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i),
                                   deadline_ns=deadline, use_cache=job.use_cache, abortable=source.abortable))
                 submitted += 1
@@ -173,13 +183,37 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
         import soxr
 
         resampler = soxr.ResampleStream(eng.rate, job.out_rate, 1, dtype="float32", quality="HQ")
-    in_flight += plan_next(0.0)
-    while in_flight > 0:
-        try:
-            i, res, err = results.get(timeout=0.05)
-        except queue.Empty:
-            if job.stop.is_set():
+    waiting_since: int | None = None  # the pipeline is idle for want of text (streamed input)
+    while True:
+        if job.stop.is_set():
+            return
+        if in_flight == 0:
+            absorb()
+            if planner.done:
+                if planner.count == 0:
+                    raise UserError("the text ended with nothing to speak", "send some words before end()")
+                # The text ended after its last phrase went out (streamed): close the request with an empty
+                # final chunk (and what the resampler still holds).
+                tail = np.zeros(0, np.float32)
+                if resampler is not None:
+                    tail = np.asarray(resampler.resample_chunk(tail, last=True), dtype=np.float32)
+                emit(last_index + 1, tail, True)
                 return
+            n = plan_next(job.buffered_s())
+            in_flight += n
+            if n == 0:
+                if waiting_since is None:
+                    waiting_since = now_ns()
+                    trace.add(Ev.TEXT_WAIT, waiting_since, state="start")
+                feed.wait(seen_version, 0.02)  # new text, or time to re-check whether to speak what is settled
+                continue
+            if waiting_since is not None:
+                planned = trace.of(Ev.PHRASE_PLANNED)
+                trace.add(Ev.TEXT_WAIT, state="end", next_index=planned[-n].data["index"])
+                waiting_since = None
+        try:
+            i, res, err = results.get(timeout=0.02)
+        except queue.Empty:
             continue
         in_flight -= 1
         if job.stop.is_set():
@@ -191,8 +225,10 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
         # Budget the next phrase against what will really play: the model pads each phrase with
         # silence that shaping trims, so the raw length overstates the buffer (it caused underruns).
         audio = shape_chunk(res.audio, res.rate, 0.0)
-        if in_flight == 0 and not planner.done:  # pipelining: the engine starts the next phrase now
-            in_flight += plan_next(job.buffered_s() + len(audio) / res.rate)
+        if in_flight == 0:  # pipelining: the engine starts the next phrase now
+            absorb()
+            if not planner.done:
+                in_flight += plan_next(job.buffered_s() + len(audio) / res.rate)
         final = in_flight == 0 and planner.done
         if not final:
             audio = add_pause(audio, res.rate, PAUSE_S.get(brk_of[i], 0.0))
@@ -204,3 +240,6 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
         if resampler is not None:
             audio = np.asarray(resampler.resample_chunk(audio, last=final), dtype=np.float32)
         emit(i, audio, final)
+        last_index = i
+        if final:
+            return

@@ -24,6 +24,7 @@ from typing import Any
 from ..audio.shaping import sound_end, sound_start, voiced_offset
 from ..contract import K_END, K_FLUSH, K_PLAY, K_UNDERRUN, AudioArray, Ev, PlaybackEvent, RequestMetrics, TtsChunk
 from ..errors import UserError
+from ..text.feed import TextFeed
 from ..text.normalize import clean_input
 from .metrics import derive
 from .pipeline import LocalSource
@@ -65,10 +66,39 @@ class Request:
     prev_written: threading.Event | None = None
     written: threading.Event = field(default_factory=threading.Event)
     last_play: Any = None  # the PLAY event the pump may still extend (contiguous playback)
+    text_feed: TextFeed = field(default_factory=TextFeed)  # its text: whole, or arriving (see `open`)
 
-    def cancel(self) -> bool:
-        """Barge-in: silence it now and stop its source. False if it had already ended."""
-        return self.session.cancel(self.id)
+    # ---- streamed text ---------------------------------------------------------------------------------
+    def feed(self, text: str) -> None:
+        """Append text to a request opened without it. UserError after end(), a cancel, or for a non-string."""
+        self._text_event("feed", text)
+
+    def flush(self) -> None:
+        """Speak what was fed so far now, its last word included (the sender says it is complete)."""
+        self._text_event("flush")
+
+    def end(self) -> None:
+        """No more text: the request ends once what was fed has been spoken."""
+        self._text_event("end")
+
+    def _text_event(self, what: str, text: str = "") -> None:
+        feed = self.text_feed
+        if self.stop.is_set() or self.finished.is_set():
+            raise UserError(f"request {self.id} has {'been cancelled' if self.stop.is_set() else 'ended'}",
+                            "open a new one")
+        t = now_ns()
+        if what == "feed":
+            feed.feed(text, t)
+        elif what == "flush":
+            feed.flush()
+        else:
+            feed.end()
+        self.trace.add(Ev.TEXT, t, what=what, piece=text, chars=len(feed.text))
+
+    def cancel(self, played_ms: float | None = None) -> bool:
+        """Barge-in: silence it now and stop its source. False if it had already ended. `played_ms`: how much
+        of its audio the listener got, when the sink cannot know (a client of a socket says so)."""
+        return self.session.cancel(self.id, played_ms)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self.finished.wait(timeout)
@@ -166,10 +196,19 @@ class Session:
         """Accept a request (the moment TTFA counts from) and return at once; `.result()` gives its record."""
         return self.submit(text, engine, voice, speed)
 
+    def open(self, engine: str = "kokoro", voice: str | None = None, speed: float = 1.0,
+             t_submit_ns: int | None = None, request_id: str | None = None) -> Request:
+        """A request whose text arrives in pieces: `feed()`, `flush()`, `end()` on it (a language model's reply).
+        TTFA counts from here; `ttfa_from_first_text_ms` from the first piece fed."""
+        return self._start(None, engine, voice, speed, t_submit_ns, request_id)
+
     def submit(self, text: str, engine: str, voice: str | None = None, speed: float = 1.0,
                t_submit_ns: int | None = None, request_id: str | None = None) -> Request:
+        return self._start(clean_input(text), engine, voice, speed, t_submit_ns, request_id)
+
+    def _start(self, text: str | None, engine: str, voice: str | None, speed: float, t_submit_ns: int | None,
+               request_id: str | None) -> Request:
         t_submit = now_ns() if t_submit_ns is None else t_submit_ns
-        text = clean_input(text)
         speed = check_speed(speed)
         src = self.engine(engine)
         warm = src.ready.is_set() and src.error is None
@@ -179,9 +218,12 @@ class Session:
         rid = request_id or uuid.uuid4().hex[:12]
         tag = next(_TAGS)
         self.output.open_tag(tag)
-        req = Request(rid, tag, text, engine, voice, speed, Trace(rid), self, cold=not src.ready.is_set())
-        req.trace.add(Ev.SUBMIT, t_submit, engine=engine, voice=voice, text_chars=len(text),
-                      device_rate=self.output.rate, speed=speed, **self._sink_counters())
+        req = Request(rid, tag, text or "", engine, voice, speed, Trace(rid), self, cold=not src.ready.is_set(),
+                      text_feed=TextFeed(text) if text is not None else TextFeed())
+        req.trace.add(Ev.SUBMIT, t_submit, engine=engine, voice=voice, text_chars=len(text or ""),
+                      device_rate=self.output.rate, speed=speed, stream_input=text is None,
+                      sink_plays=self.output.plays,
+                      **self._sink_counters())
         with self._lock:
             self._forget_old()
             self._requests[rid] = req
@@ -190,14 +232,14 @@ class Session:
         threading.Thread(target=self._feed, args=(req,), name=f"feed-{rid}", daemon=True).start()
         return req
 
-    def cancel(self, request_id: str) -> bool:
+    def cancel(self, request_id: str, played_ms: float | None = None) -> bool:
         """Barge-in. Returns False when the request had already ended (nothing to cancel)."""
         t = now_ns()
         req = self._requests[request_id]
         with req.lock:
             if req.finished.is_set() or req.stop.is_set():
                 return False
-            req.trace.add(Ev.CANCEL, t)
+            req.trace.add(Ev.CANCEL, t, played_ms=played_ms)
             req.stop.set()
             with self._lock:
                 req.flush_seq = self.output.flush(req.tag)  # silence first: the next callback fades it out
@@ -274,7 +316,7 @@ class Session:
     def _feed(self, req: Request) -> None:
         try:
             job = SourceJob(req.id, req.text, req.voice, req.speed, req.trace, req.stop, self.output.rate,
-                            self.output.queued_s, req.skipped, use_cache=self.use_cache)
+                            self.output.queued_s, req.skipped, use_cache=self.use_cache, feed=req.text_feed)
             self.engines[req.engine].produce(job, lambda i, audio, final: self._write(req, i, audio, final))
         except UserError as exc:
             req.user_error = True

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from ..contract import AudioArray
 from ..engines.base import Engine
+from ..text.feed import TextFeed
 from .trace import Trace
 
 # (chunk index, audio at the job's output rate, is it the request's last chunk)
@@ -27,8 +28,9 @@ SOURCE_STATES = ("created", "loading", "warming", "ready", "error")
 
 @dataclass
 class SourceJob:
-    """What a source needs to produce one request's chunks. The text is whole here; text that arrives in
-    pieces (a language model's reply) comes as a feed the planner reads as it grows."""
+    """What a source needs to produce one request's chunks. `feed` holds the text: whole (complete at once),
+    or arriving in pieces (a language model's reply), which the planner reads as it grows; `text` is the
+    whole text when it was given whole ("" for a streamed request)."""
 
     request_id: str
     text: str
@@ -40,6 +42,11 @@ class SourceJob:
     buffered_s: Callable[[], float]  # seconds of this request's audio queued ahead of the listener now
     skipped: list[str] = field(default_factory=list)  # phrases with nothing speakable, filled by the source
     use_cache: bool = True  # the phrase-audio cache (the benchmark compares strategies without it)
+    feed: TextFeed = None  # type: ignore[assignment]  # filled from `text` when not given
+
+    def __post_init__(self) -> None:
+        if self.feed is None:
+            self.feed = TextFeed(self.text)
 
 
 @runtime_checkable

@@ -1,11 +1,14 @@
-"""One request's chunks as an iterator (the Python API's `engine.stream`): a session whose sink is a queue the
-caller reads. Needs no sound card and no Qt. The first `next()` may wait for the first phrase; a slow reader
-makes synthesis wait (the queue holds a few chunks, not the whole text's audio)."""
+"""One request's chunks as an iterator (the Python API's `engine.stream` / `engine.open`): a session whose sink
+is a queue the caller reads. Needs no sound card and no Qt. The first `next()` may wait for the first phrase; a
+slow reader makes synthesis wait (the queue holds a few chunks, not the whole text's audio). The text may be
+whole, fed in pieces (`feed` / `flush` / `end`), or read from an iterable of pieces (a model's token stream) on
+a thread of its own."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
 from ..contract import RequestMetrics, TtsChunk
 from ..errors import UserError
@@ -19,17 +22,48 @@ CANCEL_ACK_S = 10.0  # a cancel not acknowledged by then raises: the source is s
 class Stream:
     """A one-pass iterator of `TtsChunk`s; once `cancel()` has returned it yields nothing more."""
 
-    def __init__(self, source: ChunkSource, text: str, voice: str | None = None, speed: float = 1.0,
-                 sample_rate: int | None = None) -> None:
+    def __init__(self, source: ChunkSource, text: str | Iterable[str] | None = None, voice: str | None = None,
+                 speed: float = 1.0, sample_rate: int | None = None) -> None:
+        """`text`: the whole text, an iterable of pieces (read on a thread, then ended), or None (feed it)."""
         self._sink = StreamSink(sample_rate or source.rate)
         self._session = Session(self._sink, {source.name: source})
         self.sample_rate = self._sink.rate
+        self.text_error: BaseException | None = None  # what the iterable of pieces raised, if it did
         try:
-            self._request = self._session.submit(text, source.name, voice, speed)  # UserError for bad input
+            if isinstance(text, str):
+                self._request = self._session.submit(text, source.name, voice, speed)  # UserError for bad input
+            else:
+                self._request = self._session.open(source.name, voice, speed)
         except BaseException:
             self._session.close()
             raise
         self._done = False
+        if text is not None and not isinstance(text, str):
+            threading.Thread(target=self._read_pieces, args=(text,), name=f"text-{self.request_id}",
+                             daemon=True).start()
+
+    # ---- streamed text ---------------------------------------------------------------------------------
+    def feed(self, text: str) -> None:
+        self._request.feed(text)
+
+    def flush(self) -> None:
+        self._request.flush()
+
+    def end(self) -> None:
+        self._request.end()
+
+    def _read_pieces(self, pieces: Iterable[str]) -> None:
+        try:
+            for piece in pieces:
+                if self._request.stop.is_set():
+                    return
+                self.feed(piece)
+        except UserError:
+            return  # cancelled or ended meanwhile
+        except BaseException as exc:  # the model's stream broke: speak what came, then say why
+            self.text_error = exc
+        if not self._request.stop.is_set():
+            self.end()
 
     @property
     def request_id(self) -> str:
@@ -51,12 +85,17 @@ class Stream:
                 if req.outcome == "failed":
                     raise UserError(f"speech failed: {req.error}")
         self._close()
+        if self.text_error is not None:
+            raise UserError(f"the text stopped: {type(self.text_error).__name__}: {self.text_error}",
+                            "what came before was spoken") from self.text_error
         raise StopIteration
 
-    def cancel(self) -> None:
-        """Stop it now: drop what is queued, stop synthesis; returns once the source acknowledged."""
+    def cancel(self, played_ms: float | None = None) -> None:
+        """Stop it now: drop what is queued, stop synthesis; returns once the source acknowledged. `played_ms`:
+        how much of the audio taken so far was played (then `metrics().heard_text` is the words of that much;
+        without it, of all the audio taken)."""
         self._done = True
-        self._request.cancel()
+        self._request.cancel(played_ms)
         if not self._request.finished.wait(CANCEL_ACK_S):
             raise TimeoutError(f"the engine did not acknowledge the cancel of {self.request_id} in "
                                f"{CANCEL_ACK_S:.0f} s")
@@ -78,10 +117,12 @@ class Stream:
             req.cancel()
 
 
-async def aiter_stream(stream: Stream) -> AsyncIterator[TtsChunk]:
+async def aiter_stream(stream: Stream, pieces: AsyncIterable[str] | None = None) -> AsyncIterator[TtsChunk]:
     """The same chunks for asyncio code: each wait runs in a thread, so the event loop never blocks; leaving the
-    loop early (break, an exception, a task cancel) cancels the request."""
+    loop early (break, an exception, a task cancel) cancels the request. `pieces`: an async iterable of text
+    (a model's token stream) fed as it comes, then ended."""
     finished = False
+    feeder = asyncio.create_task(_feed_async(stream, pieces)) if pieces is not None else None
     try:
         while True:
             chunk = await asyncio.to_thread(next, stream, None)
@@ -90,5 +131,18 @@ async def aiter_stream(stream: Stream) -> AsyncIterator[TtsChunk]:
                 return
             yield chunk
     finally:
+        if feeder is not None:
+            feeder.cancel()
         if not finished:
             await asyncio.to_thread(stream.cancel)
+
+
+async def _feed_async(stream: Stream, pieces: AsyncIterable[str]) -> None:
+    try:
+        async for piece in pieces:
+            stream.feed(piece)
+    except UserError:
+        return
+    except Exception as exc:  # the model's stream broke: speak what came, then say why
+        stream.text_error = exc
+    stream.end()

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..contract import AudioArray, Ev
 from ..core.source import Emit, OnIdle, Readiness, SourceJob
-from ..core.trace import now_ns
+from ..core.trace import Trace, now_ns
 from ..errors import UserError
 from .decode import decoder_for
 from .protocol import OPENAI_VOICES, RATE, from_pcm16, unpack_frame
@@ -114,6 +114,7 @@ class WsClient:
         self._lock = threading.Lock()
         self._queues: dict[str, queue.Queue[tuple[str, Any]]] = {}
         self._idle_waiters: dict[str, list[OnIdle]] = {}
+        self._traces: dict[str, Trace] = {}  # requests in flight: what their player played, for a cancel
 
     def connect(self) -> None:
         from websockets.exceptions import InvalidStatus
@@ -201,9 +202,13 @@ class WsClient:
         meta: dict[int, dict[str, Any]] = {}
         got_final = False
         last_index = -1
+        streamed = not job.feed.complete
+        with self._lock:
+            self._traces[job.request_id] = job.trace
         try:
-            msg: dict[str, Any] = {"type": "start", "request_id": job.request_id, "text": job.text,
-                                   "voice": job.voice, "speed": job.speed}
+            msg: dict[str, Any] = {"type": "start", "request_id": job.request_id, "voice": job.voice,
+                                   "speed": job.speed}
+            msg.update({"text": "", "stream_input": True} if streamed else {"text": job.text})
             if model:
                 msg["model"] = model
             try:
@@ -211,6 +216,8 @@ class WsClient:
             except Exception as exc:
                 self.close()
                 raise _unreachable(self.url, exc) from exc
+            if streamed:
+                threading.Thread(target=self._forward_text, args=(ws, job), name="remote-text", daemon=True).start()
             last_heard = time.monotonic()
             while True:
                 try:
@@ -218,7 +225,7 @@ class WsClient:
                 except queue.Empty:
                     if job.stop.is_set():
                         return  # cancelled: cancel() told the server
-                    if time.monotonic() - last_heard > STALL_S:
+                    if time.monotonic() - last_heard > STALL_S and job.feed.complete:
                         self.close()
                         raise UserError(f"the remote server sent nothing for {STALL_S:.0f} s",
                                         "it may be overloaded or stuck; check it, the next request reconnects"
@@ -260,18 +267,44 @@ class WsClient:
         finally:
             with self._lock:
                 self._queues.pop(job.request_id, None)
+                self._traces.pop(job.request_id, None)
+
+    @staticmethod
+    def _forward_text(ws: Any, job: SourceJob) -> None:
+        """Streamed input: each piece as an `append`, a flush as `flush`, the end as `end`."""
+        feed, sent, flushes, version = job.feed, 0, 0, -1
+        try:
+            while not job.stop.is_set():
+                version = feed.wait(version, 0.05)
+                text = feed.text
+                if len(text) > sent:
+                    ws.send(json.dumps({"type": "append", "request_id": job.request_id, "text": text[sent:]}))
+                    sent = len(text)
+                if feed.flushes > flushes:
+                    flushes = feed.flushes
+                    ws.send(json.dumps({"type": "flush", "request_id": job.request_id}))
+                if feed.complete:
+                    ws.send(json.dumps({"type": "end", "request_id": job.request_id}))
+                    return
+        except Exception:
+            return  # the socket went away: the stream's reader reports it
 
     def cancel(self, request_id: str, on_idle: OnIdle) -> None:
         with self._lock:
             ws = self._ws
             live = request_id in self._queues
+            trace = self._traces.get(request_id)
             if ws is not None and live:
                 self._idle_waiters.setdefault(request_id, []).append(on_idle)
         if ws is None or not live:
             on_idle(now_ns())  # the server has finished it (or the socket is gone): nothing runs for it
             return
+        msg: dict[str, Any] = {"type": "cancel", "request_id": request_id}
+        if trace is not None:  # only this side knows what it played: the server answers with those words
+            rate = int(trace.events[0].data["device_rate"])
+            msg["played_ms"] = round(sum(e.data["n"] for e in trace.of(Ev.PLAY)) * 1000 / rate, 3)
         try:
-            ws.send(json.dumps({"type": "cancel", "request_id": request_id}))
+            ws.send(json.dumps(msg))
         except Exception:
             self.close()  # the reader releases the waiters
             return
@@ -302,7 +335,14 @@ class HttpClient:
     def stream(self, job: SourceJob, emit: Emit, model: str | None) -> None:
         import httpx
 
-        body = {"model": model or "tts-1", "input": job.text, "voice": job.voice, "response_format": "pcm",
+        # OpenAI's speech endpoint takes whole text: streamed input waits for its end here.
+        version = -1
+        while not job.feed.complete:
+            if job.stop.is_set():
+                return
+            version = job.feed.wait(version, 0.05)
+        text = job.text or job.feed.text
+        body = {"model": model or "tts-1", "input": text, "voice": job.voice, "response_format": "pcm",
                 "speed": job.speed, **self.extra}
         resample = _Resample(job.out_rate)
         index = 0

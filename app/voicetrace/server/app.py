@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ..errors import UserError
 from ..remote.protocol import openai_error, pack_frame, streaming_wav_header
 from .service import Item, Rejected, ServerStream, SpeechService
 
@@ -208,12 +209,14 @@ class WsConnection:
         if kind == "start":
             self._start(data)
         elif kind == "cancel":
-            self._cancel(data.get("request_id"))
+            self._cancel(data.get("request_id"), data.get("played_ms"))
+        elif kind in ("append", "flush", "end"):
+            self._text(kind, data)
         elif kind == "ping":
             self._put("", ("json", {"type": "pong"}))
         else:
-            self._reply_error(f"unknown message type {str(kind)[:40]!r}; use start, cancel or ping",
-                              "unknown_type", data.get("request_id"))
+            self._reply_error(f"unknown message type {str(kind)[:40]!r}; use start, append, flush, end, cancel "
+                              "or ping", "unknown_type", data.get("request_id"))
 
     def _start(self, data: dict[str, Any]) -> None:
         rid = data.get("request_id") or uuid.uuid4().hex[:12]
@@ -228,7 +231,8 @@ class WsConnection:
         try:
             stream = self.service.open(text=data.get("text"), model=data.get("model"), voice=data.get("voice"),
                                        speed=data.get("speed"), client=self.client, transport="websocket",
-                                       deliver=lambda item: put((rid, item)), request_id=rid)
+                                       deliver=lambda item: put((rid, item)), request_id=rid,
+                                       stream_input=data.get("stream_input") is True)
         except Rejected as exc:
             self._reply_error(exc.message, exc.code, rid)
             return
@@ -237,18 +241,41 @@ class WsConnection:
         self._put("", ("json", {"type": "started", "request_id": stream.id, "engine": stream.engine,
                                 "voice": stream.voice}))
 
-    def _cancel(self, rid: Any) -> None:
+    def _text(self, kind: str, data: dict[str, Any]) -> None:
+        """Streamed input: append / flush / end for a request started with stream_input: true."""
+        rid = data.get("request_id")
+        stream = self.streams.get(rid) if isinstance(rid, str) else None
+        if stream is None or rid in self.cancelled:
+            why = "cancelled" if rid in self.cancelled else "unknown (or finished)"
+            self._reply_error(f"{kind} for a request that is {why}", "unknown_request", rid)
+            return
+        try:
+            if kind == "append":
+                stream.feed(data.get("text"))
+            elif kind == "flush":
+                stream.flush()
+                self._put("", ("json", {"type": "flushed", "request_id": rid}))
+            else:
+                stream.end()
+        except UserError as exc:
+            self._reply_error(str(exc), "invalid_text", rid)
+
+    def _cancel(self, rid: Any, played_ms: Any = None) -> None:
         if not isinstance(rid, str):
             self._reply_error("cancel needs the request_id to cancel", "invalid_message")
+            return
+        if played_ms is not None and (isinstance(played_ms, bool) or not isinstance(played_ms, int | float)
+                                      or not 0 <= played_ms < 1e9):
+            self._reply_error("played_ms must be a number of milliseconds", "invalid_message", rid)
             return
         stream = self.streams.get(rid)
         if stream is None or stream.outcome is not None:
             # Finished or unknown: nothing runs for it, so it is idle now.
-            self._put(rid, ("cancelled", 0.0, "not_running"))
+            self._put(rid, ("cancelled", 0.0, "not_running", {}))
             return
         self.cancelled.add(rid)
         put = _threadsafe(self.loop, self.out.put_nowait)
-        stream.cancel(lambda ms: put((rid, ("cancelled", ms, "cancelled"))))
+        stream.cancel(lambda ms: put((rid, ("cancelled", ms, "cancelled", stream.heard()))), played_ms)
 
     async def _send_loop(self) -> None:
         try:
@@ -286,4 +313,4 @@ class WsConnection:
         elif kind == "cancelled":
             self.streams.pop(rid, None)
             await self.ws.send_json({"type": "cancelled", "request_id": rid, "server_cancel_ms": item[1],
-                                     "state": item[2]})
+                                     "state": item[2], **item[3]})

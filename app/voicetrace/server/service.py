@@ -179,23 +179,28 @@ class SpeechService:
             return len(self._active)
 
     def open(self, *, text: Any, model: Any, voice: Any, speed: Any, client: str, transport: str,
-             deliver: Callable[[Item], None], request_id: str | None = None) -> ServerStream:
-        """Admit and start one stream, or raise Rejected (nothing started)."""
+             deliver: Callable[[Item], None], request_id: str | None = None, stream_input: bool = False
+             ) -> ServerStream:
+        """Admit and start one stream, or raise Rejected (nothing started). `stream_input`: its text comes in
+        pieces (`ServerStream.feed` / `flush` / `end`); `text` is then optional, its first piece."""
         t_received = now_ns()
         if not self._rate.allow(client):
             self.metrics.rejected(transport, "rate_limited")
             raise Rejected(429, "rate_limited", f"more than {self.limits.per_minute} requests a minute from "
                            "this client; slow down", kind="rate_limit_error")
         try:
+            if stream_input and text is None:
+                text = ""
             if not isinstance(text, str):
                 raise Rejected(400, "invalid_type", "input must be a string", param="input")
             if len(text) > self.limits.max_chars:
                 raise Rejected(400, "text_too_long", f"input is {len(text):,} characters, over the maximum of "
                                f"{self.limits.max_chars:,} on this server; split it", param="input")
-            try:
-                text = clean_input(text)
-            except UserError as exc:
-                raise Rejected(400, "invalid_input", str(exc), param="input") from exc
+            if not stream_input:
+                try:
+                    text = clean_input(text)
+                except UserError as exc:
+                    raise Rejected(400, "invalid_input", str(exc), param="input") from exc
             if speed is None:
                 speed = 1.0
             try:
@@ -216,7 +221,8 @@ class SpeechService:
                 if len(self._active) >= self.limits.max_streams:
                     raise Rejected(429, "busy", f"the server is streaming its maximum of "
                                    f"{self.limits.max_streams} requests; retry shortly", kind="rate_limit_error")
-                stream = ServerStream(self, rid, engine, text, voice_id, speed, transport, deliver, t_received)
+                stream = ServerStream(self, rid, engine, text, voice_id, speed, transport, deliver, t_received,
+                                      stream_input)
                 self._active[rid] = stream
         except Rejected as exc:
             self.metrics.rejected(transport, exc.code)
@@ -285,7 +291,8 @@ class ServerStream:
     """One admitted request: a session (the app's own) whose sink is the client's socket."""
 
     def __init__(self, service: SpeechService, rid: str, engine: str, text: str, voice: str, speed: float,
-                 transport: str, deliver: Callable[[Item], None], t_received: int) -> None:
+                 transport: str, deliver: Callable[[Item], None], t_received: int, stream_input: bool = False
+                 ) -> None:
         self.service = service
         self.id = rid
         self.engine = engine
@@ -295,6 +302,7 @@ class ServerStream:
         self.transport = transport
         self.deliver = deliver
         self.t_received = t_received
+        self.stream_input = stream_input
         self.outcome: str | None = None  # done | cancelled | aborted | failed
         self.sink = SocketSink(self)
         self.session = Session(self.sink, {engine: service.workers[engine]}, on_end=self._ended)
@@ -311,8 +319,32 @@ class ServerStream:
         return self.request.trace
 
     def start(self) -> None:
-        self.request = self.session.submit(self.text, self.engine, self.voice, self.speed,
-                                           t_submit_ns=self.t_received, request_id=self.id)
+        if self.stream_input:
+            self.request = self.session.open(self.engine, self.voice, self.speed, t_submit_ns=self.t_received,
+                                             request_id=self.id)
+            if self.text:
+                self.feed(self.text)
+        else:
+            self.request = self.session.submit(self.text, self.engine, self.voice, self.speed,
+                                               t_submit_ns=self.t_received, request_id=self.id)
+
+    # ---- streamed text (UserError: after end, after a cancel, not a string, over the limit) -----------
+    def feed(self, text: Any) -> None:
+        if not self.stream_input:
+            raise UserError("this request was started with its whole text", "start it with stream_input: true")
+        assert self.request is not None
+        if isinstance(text, str) and len(self.request.text_feed.text) + len(text) > self.service.limits.max_chars:
+            raise UserError(f"the text is over the maximum of {self.service.limits.max_chars:,} characters on "
+                            "this server", "end this request and start another")
+        self.request.feed(text)
+
+    def flush(self) -> None:
+        assert self.request is not None
+        self.request.flush()
+
+    def end(self) -> None:
+        assert self.request is not None
+        self.request.end()
 
     # ---- producing -----------------------------------------------------------------------------------
     def hand_over(self, t_ns: int, index: int, audio: AudioArray, final: bool) -> None:
@@ -356,11 +388,18 @@ class ServerStream:
         threading.Thread(target=self.session.close, name=f"close-{self.id}", daemon=True).start()
 
     # ---- stopping -------------------------------------------------------------------------------------
-    def cancel(self, on_idle: Callable[[float], None]) -> None:
-        """Stop producing and free the engine; `on_idle(server_cancel_ms)` once it no longer works for us."""
+    def cancel(self, on_idle: Callable[[float], None], played_ms: float | None = None) -> None:
+        """Stop producing and free the engine; `on_idle(server_cancel_ms)` once it no longer works for us.
+        `played_ms`: how much of the audio sent the client played (then `heard()` is the words of that much)."""
         self._on_idle = on_idle
-        if self.request is None or not self.request.cancel():
+        if self.request is None or not self.request.cancel(played_ms):
             on_idle(0.0)  # it had ended: nothing runs for it
+
+    def heard(self) -> dict[str, Any]:
+        """The words of the audio the client played (or was sent), as the cancelled message carries them."""
+        assert self.request is not None
+        m = self.session.record(self.request)
+        return {"heard_text": m.heard_text, "heard_ms": m.heard_ms, "heard_exact": m.heard_exact}
 
     def abort(self) -> None:
         """The client went away: stop at once, nobody to acknowledge to."""

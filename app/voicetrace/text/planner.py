@@ -52,11 +52,11 @@ def split_words(text: str) -> list[Word]:
             if out:
                 out[-1] = Word(out[-1].text, PARAGRAPH)
             continue
-        out.append(Word(tok, _break_after(tok)))
+        out.append(Word(tok, break_after(tok)))
     return out
 
 
-def _break_after(tok: str) -> int:
+def break_after(tok: str) -> int:
     core = tok.rstrip("\"')]}»”’")
     if not core:
         return WORD
@@ -82,42 +82,80 @@ class PlannerConfig:
     # sentence: one sentence per phrase (what most wrappers stream); whole: the entire text at once.
     mode: str = "adaptive"
     fixed_words: int = 8  # mode "fixed": every phrase this many words (the bench's fixed-size chunking)
+    # Streamed text: the first phrase waits this long for more text when it has no stable cut yet (a model
+    # writing at 10 tokens/s leaves ~100 ms between tokens; a longer pause is the model thinking)
+    stream_wait_s: float = 0.15
+    # ... and a later one goes when the buffered audio would otherwise run out this close to its synthesis
+    stream_margin_s: float = 0.15
 
 
 class Planner:
-    """Incremental: `next_phrase()` is asked each time the engine is free, with the audio buffered now."""
+    """Incremental: `next_phrase()` is asked each time the engine is free, with the audio buffered now.
 
-    def __init__(self, text: str, config: PlannerConfig | None = None) -> None:
+    The text may also arrive in pieces (`update` with the settled words so far, then `complete=True`). A phrase
+    is then only cut where more words could not change the cut ("stable"), unless waiting longer would cost the
+    listener: the first phrase once the text has paused for `stream_wait_s`, a later one once the buffered
+    audio would run out before the phrase is made. Either way no word is lost, repeated or reordered."""
+
+    def __init__(self, text: str = "", config: PlannerConfig | None = None) -> None:
         self.cfg = config or PlannerConfig()
         self.words = split_words(text)
+        self.complete = True
         self.pos = 0
         self.count = 0
 
+    def update(self, words: list[Word], complete: bool) -> None:
+        """The settled words so far (the ones planned already must be the same, in the same places)."""
+        self.words = words
+        self.complete = complete
+
     @property
     def done(self) -> bool:
-        return self.pos >= len(self.words)
+        return self.complete and self.pos >= len(self.words)
 
     @property
     def total_words(self) -> int:
         return len(self.words)
 
-    def next_phrase(self, buffered_s: float, rtf: float, sec_per_char: float) -> Phrase | None:
-        if self.done:
+    def next_phrase(self, buffered_s: float, rtf: float, sec_per_char: float,
+                    idle_s: float = float("inf")) -> Phrase | None:
+        """The next phrase, or None: nothing (yet) to say. `idle_s`: how long no text has arrived (streamed)."""
+        if self.pos >= len(self.words):
             return None
+        n = len(self.words)
         if self.cfg.mode == "whole":
-            end = len(self.words)
+            end, stable = n, False
         elif self.cfg.mode == "sentence":
             end = self._sentence_end()
+            stable = self.words[end - 1].brk >= SENTENCE
         elif self.cfg.mode == "fixed":
-            end = min(len(self.words), self.pos + self.cfg.fixed_words)
+            end = min(n, self.pos + self.cfg.fixed_words)
+            stable = end - self.pos == self.cfg.fixed_words
+        elif self.count == 0:
+            end, stable = self._first_end()
         else:
-            end = self._first_end() if self.count == 0 else self._grown_end(buffered_s, rtf, sec_per_char)
-            end = self._cap_chars(self.pos, end)
+            end, stable = self._grown_end(buffered_s, rtf, sec_per_char)
+        if self.cfg.mode == "adaptive":
+            capped = self._cap_chars(self.pos, end)
+            stable = stable or capped < end
+            end = capped
+        if not (self.complete or stable or self._must_go(buffered_s, rtf, sec_per_char, idle_s)):
+            return None
         ph = Phrase(self.count, self.pos, tuple(w.text for w in self.words[self.pos:end]),
                     self.words[end - 1].brk)
         self.pos = end
         self.count += 1
         return ph
+
+    def _must_go(self, buffered_s: float, rtf: float, sec_per_char: float, idle_s: float) -> bool:
+        """Streamed text, no stable cut yet: speak what is settled rather than keep the listener waiting."""
+        if self.cfg.mode != "adaptive":
+            return False  # the baselines wait for their unit (a sentence, the whole text), as they do
+        if self.count == 0:  # the first-phrase rule met, and the text has paused
+            return len(self.words) >= self.pos + self.cfg.first_min_words and idle_s >= self.cfg.stream_wait_s
+        chars = sum(len(w.text) + 1 for w in self.words[self.pos:])
+        synth_s = chars * sec_per_char * max(rtf, 1e-3)
+        return buffered_s <= synth_s + self.cfg.stream_margin_s
 
     def _sentence_end(self) -> int:
         for i in range(self.pos, len(self.words)):
@@ -125,9 +163,11 @@ class Planner:
                 return i + 1
         return len(self.words)
 
-    def _first_end(self) -> int:
-        """A few words, ending at the first natural break if there is one early enough."""
+    def _first_end(self) -> tuple[int, bool]:
+        """A few words, ending at the first natural break if there is one early enough; stable when more words
+        could not change it (a break was found, or the whole first-phrase window is settled)."""
         n = len(self.words)
+        window = n >= self.pos + self.cfg.first_max_words
         hi = min(n, self.pos + self.cfg.first_max_words)
         chars = 0
         for i in range(self.pos, hi):
@@ -141,41 +181,43 @@ class Planner:
             # "Sure," / "Okay." stand alone naturally; a bare "She" or "Before" spoken as its own utterance was
             # misheard by the WER check ("Kate opened", "Soon, open"), so without a break it takes min words.
             if self.words[i].brk >= CLAUSE and i + 1 >= self.pos + self.cfg.first_break_min_words:
-                return i + 1
+                return i + 1, True
         end = max(lo, self.pos + 1)
         # Never end on a word that leans on the next ("the", "you"): past the character cap if need be.
         stop = min(n, self.pos + self.cfg.first_max_words)
         while end < stop and self.words[end - 1].text.lower().strip(",.") in _LEANING:
             end += 1
-        return end
+        return end, window or hi < min(n, self.pos + self.cfg.first_max_words)
 
-    def _grown_end(self, buffered_s: float, rtf: float, sec_per_char: float) -> int:
-        """The longest run of whole clauses/sentences whose synthesis fits in the buffered audio."""
+    def _grown_end(self, buffered_s: float, rtf: float, sec_per_char: float) -> tuple[int, bool]:
+        """The longest run of whole clauses/sentences whose synthesis fits in the buffered audio; stable when
+        the budget, the size limit or a paragraph ended it before the settled words did."""
         budget_chars = (self.cfg.safety * buffered_s / max(rtf, 1e-3)) / max(sec_per_char, 1e-4)
         n = len(self.words)
         chars = 0
         best_break = -1  # last index ending a clause or stronger within budget
         best_sentence = -1
         i = self.pos
+        stable = False
         while i < n:
             chars += len(self.words[i].text) + 1
             if chars > budget_chars and (best_break >= 0 or i - self.pos >= 3):
+                stable = True
                 break
             b = self.words[i].brk
             if b >= CLAUSE:
                 best_break = i + 1
             if b >= SENTENCE:
                 best_sentence = i + 1
-            if b >= PARAGRAPH:
-                break
-            if chars > self.cfg.max_chars:
+            if b >= PARAGRAPH or chars > self.cfg.max_chars:
+                stable = True
                 break
             i += 1
         if best_sentence > 0 and best_sentence - self.pos >= (best_break - self.pos) // 2:
-            return best_sentence
+            return best_sentence, stable
         if best_break > 0:
-            return best_break
-        return self._soft_cut(max(self.pos + 1, min(i, n)))
+            return best_break, stable
+        return self._soft_cut(max(self.pos + 1, min(i, n))), stable
 
     def _soft_cut(self, end: int) -> int:
         """A cut inside a clause (the budget ran out before a break): not after a word that leans on the next
