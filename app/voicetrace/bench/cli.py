@@ -26,6 +26,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         run_levers(engines, args.repeat, Path(args.out), args.device)
         return 0
+    if args.suite == "stream-input":
+        from .stream_input import run_stream_input
+
+        rates = [float(x) for x in args.rates.split(",")]
+        run_stream_input(engines, rates, args.repeat, Path(args.out), args.device, observe=args.observe,
+                         wer=bool(args.wer))
+        return 0
     if args.suite == "barge-in":
         from .barge_in import run_barge_in_suite
 
@@ -33,7 +40,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     if args.suite != "compare":
         raise UserError(f"unknown bench suite {args.suite!r}",
-                        "use --compare (the default), --suite first-chunk, levers, remote or barge-in")
+                        "use --compare (the default), --suite first-chunk, levers, remote, barge-in or stream-input")
     from .compare import load_texts, run_compare
 
     texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])

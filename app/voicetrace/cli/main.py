@@ -134,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="whole utterance vs kokoro-onnx create_stream vs per-sentence vs VoiceTrace")
     b.add_argument("--suite", default="compare",
                    help="compare (default), first-chunk (TTFA vs first phrase of 1–12 words), levers (onnxruntime "
-                   "options, chunking, phrase cache, memory), remote, or barge-in (voice barge-in with speech "
-                   "injected into the JACK microphone)")
+                   "options, chunking, phrase cache, memory), remote, barge-in (voice barge-in with speech "
+                   "injected into the JACK microphone), or stream-input (a chat model's reply spoken as it is "
+                   "written, four strategies)")
     b.add_argument("--trials", type=int, default=20, help="barge-in: user-speech trials (plus echo/noise trials)")
     b.add_argument("--engines", default="piper,kokoro")
     b.add_argument("--texts", default="short,sentence,paragraph",
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare: word error rate of each strategy's played audio over the first N (default all "
                    "15) sentences of bench/texts/wer.txt, transcribed offline by Whisper tiny.en")
     b.add_argument("--max-words", type=int, default=12, help="first-chunk: the longest first phrase to try")
+    b.add_argument("--rates", default="10,30,100", help="stream-input: the chat model's tokens per second")
     b.add_argument("--repeat", type=int, default=3, help="runs per engine, strategy and text (remote: pairs)")
     b.add_argument("--streams", default="1,2,4,8,12,16,24,32", help="concurrent Piper stream counts to try")
     b.add_argument("--device", help="output device (default: the system's)")

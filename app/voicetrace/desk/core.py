@@ -4,10 +4,11 @@ once: loading runs on the engines' own threads and opening a device is done by t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class DeskCore:
         self._lock = threading.Lock()
         self.voice: Any = None  # VoiceBargeIn while barge-in by voice is on
         self._record_added = threading.Condition(self._lock)
+        self.stream_error: str | None = None  # why the last streamed text stopped early (shown once)
 
     # ---- engines -----------------------------------------------------------------------------------
     def start_engine(self, engine_id: str) -> ChunkSource:
@@ -192,18 +194,65 @@ class DeskCore:
         if session is None:
             raise DeviceError(self.device_error or "no audio output device is open",
                               "connect a device or start a sound server, then press Refresh")
-        src = self.engines.get(engine_id)
-        if src is None:
-            raise UserError(f"engine {engine_id} is not started", "choose it in the engine list to load it")
-        if src.state == "error":
-            raise UserError(f"engine {engine_id} failed to load: {src.error}",
-                            "choose another engine; `voicetrace models --verify` checks the files")
+        self._check_engine(engine_id)
         self.interrupt()
         req = session.submit(text, engine_id, voice or None, speed, t_submit_ns=t)
         with self._lock:
             self._active.append(req)
             self._finishing.append((req, session))
         return req
+
+    def speak_stream(self, pieces: Iterable[str], engine_id: str, voice: str | None, speed: float,
+                     on_piece: Callable[[str], None] | None = None, on_cancel: Callable[[], None] | None = None
+                     ) -> Request:
+        """Like speak, for text that arrives in pieces (a chat model's reply, or a simulated one): a thread
+        feeds them as they come, handing each to `on_piece` (the window shows them) and ending the request
+        after the last. A barge-in stops the feeding and calls `on_cancel` (which closes the model's request).
+        A source that fails is noted in `stream_error`; what came is spoken."""
+        t = now_ns()
+        session = self.session
+        if session is None:
+            raise DeviceError(self.device_error or "no audio output device is open",
+                              "connect a device or start a sound server, then press Refresh")
+        self._check_engine(engine_id)
+        self.interrupt()
+        req = session.open(engine_id, voice or None, speed, t_submit_ns=t)
+        with self._lock:
+            self._active.append(req)
+            self._finishing.append((req, session))
+        self.stream_error = None
+        threading.Thread(target=self._feed, args=(req, pieces, on_piece, on_cancel), name="desk-text",
+                         daemon=True).start()
+        return req
+
+    def _feed(self, req: Request, pieces: Iterable[str], on_piece: Callable[[str], None] | None,
+              on_cancel: Callable[[], None] | None) -> None:
+        try:
+            for piece in pieces:
+                if req.stop.is_set():
+                    break
+                req.feed(piece)
+                if on_piece is not None:
+                    on_piece(piece)
+        except UserError as exc:
+            if not req.stop.is_set():
+                self.stream_error = str(exc)
+        except Exception as exc:  # the feeding side broke: say so, speak what came
+            self.stream_error = f"{type(exc).__name__}: {exc}"
+        if req.stop.is_set():
+            if on_cancel is not None:
+                on_cancel()
+            return
+        with contextlib.suppress(UserError):  # cancelled meanwhile
+            req.end()
+
+    def _check_engine(self, engine_id: str) -> None:
+        src = self.engines.get(engine_id)
+        if src is None:
+            raise UserError(f"engine {engine_id} is not started", "choose it in the engine list to load it")
+        if src.state == "error":
+            raise UserError(f"engine {engine_id} failed to load: {src.error}",
+                            "choose another engine; `voicetrace models --verify` checks the files")
 
     def interrupt(self) -> list[str]:
         """Barge-in: cancel every request still playing or being synthesised. Returns their ids."""

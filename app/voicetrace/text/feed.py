@@ -108,3 +108,22 @@ class TextFeed:
     def has_speakable(self) -> bool:
         with self._cond:
             return any(ch.isalnum() for ch in self._raw)
+
+
+_PIECE = re.compile(r"\s*[\w'’]+|\s*[^\w\s]")
+
+
+def token_pieces(text: str) -> list[str]:
+    """Text cut the way a language model's tokenizer roughly cuts it: a word with its leading space, long
+    words in two, punctuation apart (for simulating a model's stream; joined, the pieces are the text less
+    trailing whitespace)."""
+    out: list[str] = []
+    for m in _PIECE.finditer(text):
+        tok = m.group(0)
+        word = tok.lstrip()
+        if len(word) > 7:
+            cut = len(tok) - len(word) + len(word) // 2
+            out += [tok[:cut], tok[cut:]]
+        else:
+            out.append(tok)
+    return out

@@ -79,8 +79,12 @@ class PlannerConfig:
     max_chars: int = 300  # model limit proxy (Kokoro: 510 phonemes); the engine re-checks in phonemes
     safety: float = 0.6  # the next phrase's synthesis may use this share of the buffered audio
     # adaptive: VoiceTrace's (short first phrase, growth by buffered audio). The benchmark's baselines:
-    # sentence: one sentence per phrase (what most wrappers stream); whole: the entire text at once.
+    # sentence: one sentence per phrase (what most wrappers stream; LiveKit's sentence tokenizer with
+    # sentence_min_chars=20); fragment: a first fragment at any delimiter, then sentences (RealtimeTTS's feed(),
+    # sentence_min_chars=10, fragment_max_words=30); whole: the entire text at once.
     mode: str = "adaptive"
+    sentence_min_chars: int = 0  # sentence/fragment modes: a shorter sentence waits for the next one
+    fragment_max_words: int = 0  # fragment mode: a sentence this long is cut anyway (0: never)
     fixed_words: int = 8  # mode "fixed": every phrase this many words (the bench's fixed-size chunking)
     # Streamed text: the first phrase waits this long for more text when it has no stable cut yet (a model
     # writing at 10 tokens/s leaves ~100 ms between tokens; a longer pause is the model thinking)
@@ -125,9 +129,9 @@ class Planner:
         n = len(self.words)
         if self.cfg.mode == "whole":
             end, stable = n, False
-        elif self.cfg.mode == "sentence":
-            end = self._sentence_end()
-            stable = self.words[end - 1].brk >= SENTENCE
+        elif self.cfg.mode in ("sentence", "fragment"):
+            brk = CLAUSE if self.cfg.mode == "fragment" and self.count == 0 else SENTENCE
+            end, stable = self._unit_end(brk)
         elif self.cfg.mode == "fixed":
             end = min(n, self.pos + self.cfg.fixed_words)
             stable = end - self.pos == self.cfg.fixed_words
@@ -157,11 +161,17 @@ class Planner:
         synth_s = chars * sec_per_char * max(rtf, 1e-3)
         return buffered_s <= synth_s + self.cfg.stream_margin_s
 
-    def _sentence_end(self) -> int:
+    def _unit_end(self, brk: int) -> tuple[int, bool]:
+        """The first break at least `brk` strong after `sentence_min_chars` (and, in fragment mode, at most
+        `fragment_max_words` words); stable once found among the settled words."""
+        chars = 0
         for i in range(self.pos, len(self.words)):
-            if self.words[i].brk >= SENTENCE:
-                return i + 1
-        return len(self.words)
+            chars += len(self.words[i].text) + (i > self.pos)
+            if self.words[i].brk >= brk and chars >= self.cfg.sentence_min_chars:
+                return i + 1, True
+            if self.cfg.fragment_max_words and i + 1 - self.pos >= self.cfg.fragment_max_words:
+                return i + 1, True
+        return len(self.words), False
 
     def _first_end(self) -> tuple[int, bool]:
         """A few words, ending at the first natural break if there is one early enough; stable when more words

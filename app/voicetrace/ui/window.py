@@ -4,8 +4,10 @@ player's ring/scope to update the graphs (it never asks an engine anything)."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import queue
 import threading
 import time
 from pathlib import Path
@@ -25,6 +27,7 @@ from ..desk.core import PRELOAD, REMOTE, DeskCore
 from ..desk.demo import DEMO_PARAGRAPH, BargeInDemo, DemoConfig
 from ..engines.catalog import ModelEntry, catalog
 from ..errors import UserError
+from ..text.feed import token_pieces
 from ..text.normalize import MAX_TEXT_CHARS, clean_input
 from ..text.planner import word_spans
 from .graphs import LiveGraphs
@@ -96,13 +99,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.demo: BargeInDemo | None = None
         self.last_demo_text = ""
         self._records_version = -1
-        self._spoken: tuple[str, int, str] | None = None  # (request id, offset in editor, text submitted)
+        # (request id, offset in editor, text submitted; None: a model's reply, as long as the editor holds it)
+        self._spoken: tuple[str, int, str | None] | None = None
         self._spans: list[tuple[int, int]] = []  # word index → span in the text submitted
         self._highlight: tuple[int, int] | None = None
         self._drawn: tuple[str, int] | None = None  # (request id, trace length) of the timeline drawn
         self._voices_for: str | None = None
         self._shown_engine_error: tuple[str, str] | None = None
         self._edited_since_speak = False
+        self._loading_reply = False  # the editor is being filled with a model's reply (not the user's edit)
+        self._incoming: queue.Queue[str] = queue.Queue()  # a model's text, from its thread to the editor
+        self._stream_request: str | None = None
         self._device_opening = False
         self._bridge = _Bridge()
         self._bridge.device_opened.connect(self._on_device_opened)
@@ -252,6 +259,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.addTab(self.table, "Requests")
         self.tabs.addTab(self._build_demo(), "Barge-in demo")
+        self.tabs.addTab(self._build_stream_tab(), "Streamed text")
         self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
         self.splitter.addWidget(self.tabs)
@@ -380,6 +388,45 @@ class MainWindow(QtWidgets.QMainWindow):
         g.setRowStretch(2, 1)
         return w
 
+    def _build_stream_tab(self) -> QtWidgets.QWidget:
+        """Text that arrives while it is spoken: a chat model's reply, or the editor's text fed as a model would
+        stream it (a demo needs no model). Interrupt stops both the speech and the model."""
+        w = QtWidgets.QWidget()
+        g = QtWidgets.QGridLayout(w)
+        self.sim_rate = QtWidgets.QSpinBox()
+        self.sim_rate.setRange(1, 500)
+        self.sim_rate.setValue(30)
+        self.sim_rate.setSuffix(" tokens/s")
+        self.sim_btn = QtWidgets.QPushButton("Speak the text as a model streams it")
+        self.sim_btn.setToolTip("Feeds the editor's text (or the selection) a token at a time, as a language model "
+                                "writes, and speaks it as it comes")
+        self.sim_btn.clicked.connect(self.speak_simulated)
+        self.chat_url = QtWidgets.QLineEdit()
+        self.chat_url.setPlaceholderText("http://localhost:11434/v1   (Ollama, llama.cpp, vLLM: OpenAI-compatible)")
+        self.chat_model = QtWidgets.QLineEdit()
+        self.chat_model.setPlaceholderText("model, e.g. llama3.2")
+        self.chat_token = QtWidgets.QLineEdit()
+        self.chat_token.setEchoMode(QtWidgets.QLineEdit.EchoMode.Password)
+        self.chat_token.setPlaceholderText("API key (if any)")
+        self.chat_prompt = QtWidgets.QLineEdit()
+        self.chat_prompt.setPlaceholderText("Ask the model something; its reply appears in the editor and is spoken "
+                                            "as it is written")
+        self.chat_prompt.returnPressed.connect(self.ask_chat)
+        self.chat_btn = QtWidgets.QPushButton("Ask and speak the reply")
+        self.chat_btn.clicked.connect(self.ask_chat)
+        self.stream_status = QtWidgets.QLabel("First text → audible, starvation and the words heard after an "
+                                              "interrupt show here.")
+        self.stream_status.setWordWrap(True)
+        self.stream_status.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        _add_row(g, 0, "Simulate a streaming model at", self.sim_rate, self.sim_btn)
+        _add_row(g, 1, "Reply from a chat model", self.chat_url, self.chat_model, self.chat_token)
+        g.addWidget(self.chat_prompt, 2, 1, 1, 2)
+        g.addWidget(self.chat_btn, 2, 3)
+        g.addWidget(self.stream_status, 3, 0, 1, 4)
+        g.setColumnStretch(1, 1)
+        g.setRowStretch(4, 1)
+        return w
+
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction("&Open text…", QtGui.QKeySequence.StandardKey.Open, self._open_dialog)
@@ -411,6 +458,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.demo_max.setValue(float(s.value("demo/max_s", 3.0)))  # type: ignore[arg-type]
         if not self.remote_url.text():
             self.remote_url.setText(str(s.value("remote/url", "")))
+        self.chat_url.setText(str(s.value("chat/url", "")))
+        self.chat_model.setText(str(s.value("chat/model", "")))
+        self.sim_rate.setValue(int(s.value("chat/simulated_rate", 30)))  # type: ignore[call-overload]
         self.headphones.blockSignals(True)  # barge-in by voice itself always starts off
         self.headphones.setChecked(str(s.value("voice_barge_in/headphones", "false")) == "true")
         self.headphones.blockSignals(False)
@@ -425,6 +475,9 @@ class MainWindow(QtWidgets.QMainWindow):
         s.setValue("window/splitter", self.splitter.saveState())
         s.setValue("engine", self.engine_id)
         s.setValue("remote/url", self.remote_url.text())
+        s.setValue("chat/url", self.chat_url.text())  # the API key is not kept
+        s.setValue("chat/model", self.chat_model.text())
+        s.setValue("chat/simulated_rate", self.sim_rate.value())
         s.setValue(f"voice/{self.engine_id}", self.voice_box.currentText())
         s.setValue("speed", self.speed_box.value())
         s.setValue("volume", self.volume.value())
@@ -464,7 +517,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.counter.setText(f"{n:,} / {MAX_TEXT_CHARS:,} characters" + ("  — too long to speak" if over else ""))
         self.counter.setProperty("over", over)
         self.counter.style().polish(self.counter)
-        self._edited_since_speak = True
+        if not self._loading_reply:
+            self._edited_since_speak = True
 
     def open_file(self, path: str) -> None:
         try:
@@ -686,6 +740,99 @@ class MainWindow(QtWidgets.QMainWindow):
         self.interrupt_btn.setEnabled(True)
         self.interrupt_btn.setFocus()  # Space now presses Interrupt (Qt's own button behaviour)
 
+    def _start_stream(self, pieces: Any, offset: int, text: str | None, on_cancel: Any = None) -> bool:
+        """`text`: what will be fed (known: the highlight uses its words); None: a model's reply, appended to
+        the editor as it comes."""
+        if not self.speak_btn.isEnabled():
+            self.speak()  # says why not
+            return False
+        try:
+            req = self.core.speak_stream(pieces, self.engine_id, self.voice_box.currentText().strip() or None,
+                                         self.speed_box.value(), on_piece=self._incoming.put if text is None else None,
+                                         on_cancel=on_cancel)
+        except UserError as exc:
+            self.show_error(str(exc))
+            return False
+        self.clear_error()
+        self._spoken = (req.id, offset, text)
+        self._spans = word_spans(text) if text is not None else []
+        self._edited_since_speak = False
+        self._stream_request = req.id
+        self.interrupt_btn.setEnabled(True)
+        self.interrupt_btn.setFocus()
+        return True
+
+    def speak_simulated(self) -> None:
+        """The editor's text (or the selection) fed at the chosen tokens per second, as a model would."""
+        cursor = self.editor.textCursor()
+        if cursor.hasSelection():
+            text, offset = cursor.selectedText().replace("\u2029", "\n"), cursor.selectionStart()
+        else:
+            text, offset = self.editor.toPlainText(), 0
+        if not text.strip():
+            self.show_error("There is no text to stream: type or paste some words first.")
+            return
+        period = 1.0 / self.sim_rate.value()
+
+        def pieces() -> Any:
+            for piece in token_pieces(text):
+                time.sleep(period)
+                yield piece
+
+        self._start_stream(pieces(), offset, text)
+
+    def ask_chat(self) -> None:
+        """Ask the chat model; its reply replaces the editor's text as it streams and is spoken as it comes."""
+        from ..remote.chat import ChatStream
+
+        try:
+            chat = ChatStream(self.chat_url.text().strip(), self.chat_model.text().strip() or "default",
+                              self.chat_prompt.text(), self.chat_token.text().strip() or None)
+        except UserError as exc:
+            self.show_error(str(exc))
+            return
+        self._loading_reply = True
+        self.editor.clear()
+        self._loading_reply = False
+        if not self._start_stream(iter(chat), 0, None, on_cancel=chat.close):
+            chat.close()
+
+    def _append_reply(self) -> None:
+        """The chat model's text that arrived since the last tick, into the editor (on the Qt thread)."""
+        got = []
+        while not self._incoming.empty():
+            got.append(self._incoming.get_nowait())
+        if not got:
+            return
+        self._loading_reply = True
+        cur = self.editor.textCursor()
+        cur.movePosition(QtGui.QTextCursor.MoveOperation.End)
+        cur.insertText("".join(got))
+        self._loading_reply = False
+
+    def _update_stream_status(self) -> None:
+        rid = self._stream_request
+        if rid is None:
+            return
+        rec = next((r for r in reversed(self.core.records) if r.request_id == rid), None)
+        if self.core.stream_error:
+            self.show_error(f"The text stopped early: {self.core.stream_error}")
+            self.core.stream_error = None
+        if rec is None:
+            return
+        self._stream_request = None
+
+        def f(x: float | None) -> str:
+            return "—" if x is None else f"{x:.0f} ms"
+
+        parts = [f"first text → audible <b>{f(rec.ttfa_from_first_text_ms)}</b> (first text "
+                 f"{f(rec.t_first_text_ms)} after the click)",
+                 f"starved {rec.text_starvations}× ({f(rec.text_starvation_ms)}) · underruns {rec.underruns}"]
+        if rec.cancelled:
+            est = "" if rec.heard_exact else " (estimated inside the last phrase)"
+            parts.append(f"heard{est}: “{html.escape(rec.heard_text or '')}” ({f(rec.heard_ms)})")
+        self.stream_status.setText("<br>".join(parts))
+
     def interrupt(self) -> None:
         cancelled = self.core.interrupt()
         if not cancelled:
@@ -791,6 +938,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.graphs.set_history(records)
             self.table.set_records(records)
             self._update_readout(records)
+        self._append_reply()
+        self._update_stream_status()
         self._update_engine_state()
         self._update_current()
         voice = self.core.voice
@@ -863,6 +1012,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if (self._spoken is not None and self._spoken[0] == request_id and not self._edited_since_speak
                 and tl.end_ms is None):
             idx = tl.chunk_at(now_ms)
+            if self._spoken[2] is None:  # a model's reply: its words are the editor's, as far as it has come
+                self._spans = word_spans(self.editor.toPlainText())
             if idx is not None and idx in tl.phrases and self._spans:
                 first, count, _ = tl.phrases[idx]
                 if first + count <= len(self._spans):
