@@ -9,6 +9,7 @@ allocates a record, logs text or waits on a lock.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -67,6 +68,7 @@ class Player:
         self._scope_mark_dac = 0
         self.volume = 1.0  # applied in the callback, after the ring: it scales what the device plays
         self._stream: Any = None
+        self._standby = False  # closed by standby(), reopened by the next request
         self._lock = threading.Lock()  # guards start/close only, never taken by the callback
         self._ns_per_frame = 1e9 / self.rate
         # How fast the anchor may rise on its own: follows a device clock up to 100 ppm slower than ours.
@@ -77,7 +79,23 @@ class Player:
         with self._lock:
             if self._stream is None:
                 self._started_ns = time.perf_counter_ns()
+                self._anchor, self._pos = None, 0  # a new stream: a new sample clock
                 self._stream = self._open_stream()
+                self._standby = False
+
+    def standby(self) -> None:
+        """Close the stream while nothing plays (an open stream costs a callback every block: about 1 % of a
+        core idle); the next request's `open_tag` or `write` opens it again, on that thread. What the ring
+        holds is kept. The first request after a standby waits for the stream to start: its TTFA says so."""
+        with self._lock:
+            if self._stream is not None:
+                self._stream.close()
+                self._stream = None
+                self._standby = True
+
+    @property
+    def in_standby(self) -> bool:
+        return self._standby
 
     def _open_stream(self) -> Any:
         """The running stream that calls `_callback` (PortAudio's; a test device may bring its own clock)."""
@@ -138,6 +156,8 @@ class Player:
         """Queue a chunk (device rate). Blocks, politely, while the ring is full. Returns when the chunk
         became playable (perf_counter_ns, stamped just before its first samples were published, so no
         callback can play it earlier), or None if the request was cancelled."""
+        if self._standby:
+            self.start()  # DeviceError: the request fails with it
         done = 0
         t_ready: int | None = None
         while True:
@@ -155,6 +175,12 @@ class Player:
 
     def open_tag(self, tag: int) -> None:
         self.ring.revive(tag)
+        if self._standby:  # wake the stream now, off the caller's thread (it may be the UI's)
+            threading.Thread(target=self._wake, name="player-wake", daemon=True).start()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(Exception):  # the request's own write() tries again and fails it with the message
+            self.start()
 
     def flush(self, tag: int) -> int:
         """Cancel `tag` in the ring; the next callback fades it out and reports FLUSH with this sequence."""

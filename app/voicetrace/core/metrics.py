@@ -75,7 +75,7 @@ def derive(trace: Trace) -> RequestMetrics:
 
     # The ring ran dry: for want of text (streamed input: the pipeline was waiting for it, or making the phrase
     # the late text allowed) is starvation; otherwise synthesis was late, an underrun. Different faults.
-    waits = _text_waits(ev, ready)
+    waits = text_waits(ev, ready)
     dry = [e for e in ev if e.kind == Ev.UNDERRUN]
     starved = [e for e in dry if any(a <= e.t_ns < b for a, b in waits)]
     unders = [e for e in dry if e not in starved]
@@ -193,7 +193,7 @@ def barge_in_metrics(trace: Trace, t0: int, silence_ns: int | None) -> dict[str,
     return out
 
 
-def _text_waits(ev: list[TraceEvent], ready: dict[int, TraceEvent]) -> list[tuple[int, int]]:
+def text_waits(ev: list[TraceEvent], ready: dict[int, TraceEvent]) -> list[tuple[int, int]]:
     """Streamed input: from when the pipeline ran out of text to when the chunk that text made was ready."""
     out: list[tuple[int, int]] = []
     start: int | None = None
@@ -216,6 +216,10 @@ def heard(ev: list[TraceEvent], planned: dict[int, TraceEvent], ready: dict[int,
     """What the listener heard before silence (DESIGN §2): (the words, ms of audio played, exact?). A phrase
     whose sound was played to its end, or not at all, is exact; one cut inside its sound is estimated, by the
     share of its sound that played (words are not timed inside a phrase yet), and marked not exact.
+
+    Inside a phrase a word's sound is taken to be as long as its characters' share of the phrase, and the word
+    heard when the middle of that stretch was played (Whisper, on the independent recorder's audio, hears a
+    word cut after its middle as said).
 
     A sink that plays reports what reached the DAC; one that does not (a socket, an iterator) only knows what
     it handed over, unless the cancel said how much of it the client played (`played_ms`, as OpenAI's
@@ -259,8 +263,20 @@ def heard(ev: list[TraceEvent], planned: dict[int, TraceEvent], ready: dict[int,
             words += text.split()
             continue
         if got > a:  # cut inside its sound (else none of its sound played: exact)
-            share = (got - a) / max(1, b - a)
-            words += text.split()[:int(share * len(text.split()))]
+            words += _words_within(text.split(), (got - a) / max(1, b - a))
             exact = False
         break
     return " ".join(words), round(total * 1000 / rate, 3), exact
+
+
+def _words_within(words: list[str], share: float) -> list[str]:
+    """The words whose estimated middle lies within the first `share` of the phrase (by characters)."""
+    total = sum(len(w) + 1 for w in words)
+    out: list[str] = []
+    pos = 0
+    for w in words:
+        if (pos + (len(w) + 1) / 2) / total > share:
+            break
+        out.append(w)
+        pos += len(w) + 1
+    return out

@@ -93,7 +93,7 @@ class Stream:
     def cancel(self, played_ms: float | None = None) -> None:
         """Stop it now: drop what is queued, stop synthesis; returns once the source acknowledged. `played_ms`:
         how much of the audio taken so far was played (then `metrics().heard_text` is the words of that much;
-        without it, of all the audio taken)."""
+        without it, of all the audio handed to this stream)."""
         self._done = True
         self._request.cancel(played_ms)
         if not self._request.finished.wait(CANCEL_ACK_S):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..contract import Ev, TraceEvent
+from .metrics import text_waits
 
 
 @dataclass
@@ -14,7 +15,9 @@ class Timeline:
     rate: int
     synth: dict[int, tuple[float, float | None]] = field(default_factory=dict)  # index → (start, end or None)
     play: dict[int, tuple[float, float]] = field(default_factory=dict)  # index → (first DAC, last DAC end)
-    underruns: list[float] = field(default_factory=list)  # DAC time of each
+    underruns: list[float] = field(default_factory=list)  # DAC time of each (synthesis late)
+    starved: list[float] = field(default_factory=list)  # DAC time of each dry block for want of text
+    text_ms: list[float] = field(default_factory=list)  # streamed input: when each piece of text arrived
     phrases: dict[int, tuple[int, int, str]] = field(default_factory=dict)  # index → (first word, words, text)
     total_words: int = 0
     cancel_ms: float | None = None
@@ -45,6 +48,9 @@ def build(events: list[TraceEvent]) -> Timeline | None:
     def ms(t: int) -> float:
         return (t - t0) / 1e6
 
+    ready = {e.data["index"]: e for e in events if e.kind == Ev.CHUNK_READY}
+    waits = text_waits(events, ready)  # the same split as the metrics: starvation or underrun
+
     for e in events:
         d = e.data
         if e.kind == Ev.PHRASE_PLANNED:
@@ -60,7 +66,9 @@ def build(events: list[TraceEvent]) -> Timeline | None:
             old = tl.play.get(d["index"])
             tl.play[d["index"]] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
         elif e.kind == Ev.UNDERRUN:
-            tl.underruns.append(ms(d["dac_ns"]))
+            (tl.starved if any(a <= e.t_ns < b for a, b in waits) else tl.underruns).append(ms(d["dac_ns"]))
+        elif e.kind == Ev.TEXT and d.get("piece"):
+            tl.text_ms.append(ms(e.t_ns))
         elif e.kind == Ev.CANCEL:
             tl.cancel_ms = ms(e.t_ns)
         elif e.kind == Ev.BARGE_IN:

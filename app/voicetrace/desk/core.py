@@ -268,6 +268,19 @@ class DeskCore:
                 return live[0]
             return self._active[-1] if self._active else None
 
+    def standby(self) -> None:
+        """Nothing has played for a while: close the output stream (it reopens for the next request). Not
+        while barge-in by voice listens (its echo gate follows the player's clock)."""
+        p = self.player
+        if p is None or self.voice is not None or self.is_busy() or self.has_pending() or p.in_standby:
+            return
+        threading.Thread(target=p.standby, name="player-standby", daemon=True).start()
+
+    def has_pending(self) -> bool:
+        """Requests that ended and wait to settle into records."""
+        with self._lock:
+            return bool(self._finishing)
+
     def is_busy(self) -> bool:
         with self._lock:
             return any(not r.finished.is_set() for r in self._active)

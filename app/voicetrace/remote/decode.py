@@ -123,7 +123,8 @@ class Sse:
         self.done = False
 
     def feed(self, data: bytes) -> list[Piece]:
-        self._buf += data.replace(b"\r\n", b"\n")
+        # Normalised over the whole buffer: a CRLF split across two reads ("\r" | "\n") is one line end too
+        self._buf = (self._buf + data).replace(b"\r\n", b"\n")
         out: list[Piece] = []
         while b"\n\n" in self._buf:
             block, self._buf = self._buf.split(b"\n\n", 1)

@@ -408,16 +408,11 @@ class ServerStream:
             self.request.cancel()
 
     def summary(self) -> dict[str, Any]:
-        ev = self.trace.events
-        t0 = ev[0].t_ns
-        ends = [e for e in ev if e.kind == Ev.SYNTH_END]
-        compute = sum(e.data["compute_ns"] for e in ends) / 1e6
-        audio = sum(e.data["samples"] / e.data["rate"] for e in ends) * 1000
-        first = next((e for e in ev if e.kind == Ev.CHUNK_READY), None)
-        return {"server_ttfa_ms": round((first.t_ns - t0) / 1e6, 3) if first else None,
-                "compute_ms": round(compute, 3), "audio_ms": round(audio, 3),
-                "rtf": round(compute / audio, 4) if audio > 0 else None,
-                "chunks": sum(1 for e in ev if e.kind == Ev.CHUNK_READY)}
+        """What `done` reports and /metrics counts: read from the request's record (`RequestMetrics`)."""
+        assert self.request is not None
+        m = self.session.record(self.request)
+        return {"server_ttfa_ms": m.first_chunk_ms, "compute_ms": m.compute_ms, "audio_ms": m.audio_ms,
+                "rtf": m.rtf, "chunks": len(m.chunks)}
 
     def first_audio_timings(self) -> dict[str, Any]:
         """Where the server's part of TTFA went: waiting for the worker, synthesising, handing over."""

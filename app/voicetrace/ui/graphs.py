@@ -84,6 +84,12 @@ class LiveGraphs(QtWidgets.QWidget):
         self.chunks.plot([], [], pen=pg.mkPen(PLAY_COLOR, width=6), name="playback (DAC)")
         self.under_marks = self.chunks.plot([], [], pen=None, symbol="x", symbolSize=10,
                                             symbolPen=pg.mkPen(UNDERRUN_COLOR, width=2), name="underrun")
+        # streamed input: when text arrived (ticks along the bottom) and when the ring ran dry for want of it
+        self.text_marks = self.chunks.plot([], [], pen=None, symbol="t1", symbolSize=7,
+                                           symbolBrush=pg.mkBrush("#9aa0aa"), symbolPen=None, name="text arrived")
+        self.starve_marks = self.chunks.plot([], [], pen=None, symbol="o", symbolSize=7,
+                                             symbolBrush=pg.mkBrush("#f0b429"), symbolPen=None,
+                                             name="starved (no text yet)")
         dash = QtCore.Qt.PenStyle.DashLine
         self.cancel_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(SILENCE_COLOR, width=2, style=dash))
         self.cancel_line.hide()
@@ -182,6 +188,8 @@ class LiveGraphs(QtWidgets.QWidget):
         self.play_bars.setOpts(x0=[tl.play[i][0] for i in pidx], y=[i + 0.2 for i in pidx],
                                width=[tl.play[i][1] - tl.play[i][0] for i in pidx])
         self.under_marks.setData(tl.underruns, [max(pidx or [0]) + 0.5] * len(tl.underruns))
+        self.text_marks.setData(tl.text_ms, [-0.55] * len(tl.text_ms))
+        self.starve_marks.setData(tl.starved, [max(pidx or [0]) + 0.5] * len(tl.starved))
         if tl.cancel_ms is not None:
             self.cancel_line.setValue(tl.cancel_ms)
             self.cancel_line.show()
