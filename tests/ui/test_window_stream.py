@@ -64,3 +64,17 @@ def test_chat_reply_fills_the_editor_and_interrupt_stops_the_model(window, qtbot
     typed = len(w.editor.toPlainText())
     qtbot.wait(600)
     assert len(w.editor.toPlainText()) == typed  # the model's request was closed: no more text arrives
+
+
+def test_speak_clipboard_replaces_the_text_and_speaks_it(window, qtbot):
+    from PySide6 import QtWidgets
+
+    w = window
+    QtWidgets.QApplication.clipboard().setText("Copied from somewhere else.")
+    w.speak_clipboard()
+    assert w.editor.toPlainText() == "Copied from somewhere else."
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=20_000)
+    assert w.core.records[-1].outcome == "done"
+    QtWidgets.QApplication.clipboard().setText("   ")
+    w.speak_clipboard()
+    assert "clipboard holds no text" in w.banner.text()

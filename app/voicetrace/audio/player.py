@@ -176,9 +176,10 @@ class Player:
     def open_tag(self, tag: int) -> None:
         self.ring.revive(tag)
         if self._standby:  # wake the stream now, off the caller's thread (it may be the UI's)
-            threading.Thread(target=self._wake, name="player-wake", daemon=True).start()
+            threading.Thread(target=self.wake, name="player-wake", daemon=True).start()
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Reopen a stream closed by standby (blocking: PortAudio); an error is left to the next write."""
         with contextlib.suppress(Exception):  # the request's own write() tries again and fails it with the message
             self.start()
 

@@ -31,7 +31,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         rates = [float(x) for x in args.rates.split(",")]
         run_stream_input(engines, rates, args.repeat, Path(args.out), args.device, observe=args.observe,
-                         wer=bool(args.wer))
+                         wer=bool(args.wer), replies=args.replies)
         return 0
     if args.suite == "barge-in":
         from .barge_in import run_barge_in_suite

@@ -117,13 +117,15 @@ def _run(session: Session, key: str, url: str, reply: str, strategy: str, cancel
 
 
 def run_stream_input(engines: list[str], rates: list[float], repeat: int, out_dir: Path, device: str | None,
-                     observe: bool = False, wer: bool = False, seed: int = 5) -> dict[str, Any]:
+                     observe: bool = False, wer: bool = False, seed: int = 5, replies: int = len(REPLIES)
+                     ) -> dict[str, Any]:
     from contextlib import nullcontext
 
     from .compare import _machine, _warm_engines_and_device
     from .observer import Observer
 
     rng = random.Random(seed)
+    texts = REPLIES[:max(1, replies)]
     cut = tokenizer()
     workers, player = _warm_engines_and_device(engines, device)
     machine = _machine(player)
@@ -142,7 +144,7 @@ def run_stream_input(engines: list[str], rates: list[float], repeat: int, out_di
                             session.use_cache = False
                             try:
                                 for k in range(repeat):
-                                    for reply in REPLIES:
+                                    for reply in texts:
                                         if wer:
                                             player.start_capture(60.0)
                                         r = _run(session, key, chat_server.url, reply, strategy, None, player)
@@ -152,7 +154,7 @@ def run_stream_input(engines: list[str], rates: list[float], repeat: int, out_di
                                         runs.append(r)
                                         _progress(r)
                                 if observe and strategy == "voicetrace" and rate == 30:
-                                    for reply in REPLIES * repeat:
+                                    for reply in texts * repeat:
                                         r = _run(session, key, chat_server.url, reply, strategy,
                                                  rng.uniform(1.0, 3.0), player)
                                         r.update(engine=eid, rate=rate)
@@ -163,7 +165,7 @@ def run_stream_input(engines: list[str], rates: list[float], repeat: int, out_di
         player.close()
         for w in workers.values():
             w.stop()
-    res: dict[str, Any] = {"machine": machine, "rates": rates, "repeat": repeat, "replies": list(REPLIES)}
+    res: dict[str, Any] = {"machine": machine, "rates": rates, "repeat": repeat, "replies": list(texts)}
     if wer or (observer is not None and heard_runs):
         from .wer import Transcriber, wer_percent
 

@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "15) sentences of bench/texts/wer.txt, transcribed offline by Whisper tiny.en")
     b.add_argument("--max-words", type=int, default=12, help="first-chunk: the longest first phrase to try")
     b.add_argument("--rates", default="10,30,100", help="stream-input: the chat model's tokens per second")
+    b.add_argument("--replies", type=int, default=2, help="stream-input: how many of its replies to use")
     b.add_argument("--repeat", type=int, default=3, help="runs per engine, strategy and text (remote: pairs)")
     b.add_argument("--streams", default="1,2,4,8,12,16,24,32", help="concurrent Piper stream counts to try")
     b.add_argument("--device", help="output device (default: the system's)")

@@ -190,13 +190,16 @@ class DeskCore:
               t_submit_ns: int | None = None) -> Request:
         """Interrupt what is playing (a new request barges in), then submit. Raises UserError."""
         t = now_ns() if t_submit_ns is None else t_submit_ns
+        return self._start(engine_id, lambda s: s.submit(text, engine_id, voice or None, speed, t_submit_ns=t))
+
+    def _start(self, engine_id: str, start: Callable[[Session], Request]) -> Request:
         session = self.session
         if session is None:
             raise DeviceError(self.device_error or "no audio output device is open",
                               "connect a device or start a sound server, then press Refresh")
         self._check_engine(engine_id)
         self.interrupt()
-        req = session.submit(text, engine_id, voice or None, speed, t_submit_ns=t)
+        req = start(session)
         with self._lock:
             self._active.append(req)
             self._finishing.append((req, session))
@@ -210,16 +213,7 @@ class DeskCore:
         after the last. A barge-in stops the feeding and calls `on_cancel` (which closes the model's request).
         A source that fails is noted in `stream_error`; what came is spoken."""
         t = now_ns()
-        session = self.session
-        if session is None:
-            raise DeviceError(self.device_error or "no audio output device is open",
-                              "connect a device or start a sound server, then press Refresh")
-        self._check_engine(engine_id)
-        self.interrupt()
-        req = session.open(engine_id, voice or None, speed, t_submit_ns=t)
-        with self._lock:
-            self._active.append(req)
-            self._finishing.append((req, session))
+        req = self._start(engine_id, lambda s: s.open(engine_id, voice or None, speed, t_submit_ns=t))
         self.stream_error = None
         threading.Thread(target=self._feed, args=(req, pieces, on_piece, on_cancel), name="desk-text",
                          daemon=True).start()
@@ -275,6 +269,13 @@ class DeskCore:
         if p is None or self.voice is not None or self.is_busy() or self.has_pending() or p.in_standby:
             return
         threading.Thread(target=p.standby, name="player-standby", daemon=True).start()
+
+    def wake_output(self) -> None:
+        """The user is about to speak (typing, a click): reopen a stream closed by standby, off the UI thread,
+        so the request does not wait for it."""
+        p = self.player
+        if p is not None and p.in_standby:
+            threading.Thread(target=p.wake, name="player-wake", daemon=True).start()
 
     def has_pending(self) -> bool:
         """Requests that ended and wait to settle into records."""

@@ -444,6 +444,7 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addAction("&Quit", QtGui.QKeySequence.StandardKey.Quit, self.close)
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction("Copy &report (markdown)", self.copy_report)
+        edit_menu.addAction("Speak &clipboard", QtGui.QKeySequence("Ctrl+Shift+V"), self.speak_clipboard)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("&About VoiceTrace", self._about)
 
@@ -452,8 +453,9 @@ class MainWindow(QtWidgets.QMainWindow):
         s = self.settings
         geom = s.value("window/geometry")
         self.geometry_restored = isinstance(geom, QtCore.QByteArray) and self.restoreGeometry(geom)
-        if not self.geometry_restored:
-            self.resize(1440, 900)
+        if not self.geometry_restored:  # the first start: as large as fits the screen it opens on, up to 1440×900
+            avail = self.screen().availableGeometry()
+            self.resize(min(1440, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.92)))
         split = s.value("window/splitter")
         if isinstance(split, QtCore.QByteArray):
             self.splitter.restoreState(split)
@@ -526,6 +528,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.counter.style().polish(self.counter)
         if not self._loading_reply:
             self._edited_since_speak = True
+            self.core.wake_output()  # typing: Speak comes next, so the stream reopens now
 
     def open_file(self, path: str) -> None:
         try:
@@ -841,6 +844,15 @@ class MainWindow(QtWidgets.QMainWindow):
             est = "" if rec.heard_exact else " (estimated inside the last phrase)"
             parts.append(f"heard{est}: “{html.escape(rec.heard_text or '')}” ({f(rec.heard_ms)})")
         self.stream_status.setText("<br>".join(parts))
+
+    def speak_clipboard(self) -> None:
+        """Replace the text with the clipboard's and speak it (Edit ▸ Speak clipboard, Ctrl+Shift+V)."""
+        text = QtWidgets.QApplication.clipboard().text()
+        if not text.strip():
+            self.show_error("The clipboard holds no text: copy some first.")
+            return
+        self.editor.setPlainText(text)
+        self.speak()
 
     def interrupt(self) -> None:
         self.wake()
