@@ -131,7 +131,7 @@ def test_streamed_text_is_spoken_whole_with_first_text_to_audible(device):
     assert m.outcome == "done" and m.stream_input and m.text_chars == len(TEXT)
     assert m.t_first_text_ms is not None and m.t_first_text_ms >= 200
     assert m.ttfa_from_first_text_ms is not None and m.ttfa_audible_ms is not None
-    assert m.ttfa_from_first_text_ms < m.ttfa_audible_ms  # (the same first sample, counted from later)
+    assert m.ttfa_from_first_text_ms < m.ttfa_audible_ms  # not a timing: the same sample, counted from later
     assert m.first_phrase_text is not None and TEXT.startswith(m.first_phrase_text)
     assert m.first_phrase_completed_by is not None
     assert m.heard_text == " ".join(TEXT.split()) and m.heard_exact
