@@ -59,6 +59,17 @@ def kokoro_source():
 
 
 @pytest.fixture()
+def device():
+    """The real player on a software clock (testing/fakes.py): no sound card, no JACK — the fast lane."""
+    from voicetrace.testing.fakes import VirtualPlayer
+
+    p = VirtualPlayer()
+    p.start()
+    yield p
+    p.close()
+
+
+@pytest.fixture()
 def player(jack):
     from voicetrace.audio.player import Player
 

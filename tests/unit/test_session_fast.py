@@ -14,18 +14,10 @@ from voicetrace.core.session import Session
 from voicetrace.core.sink import StreamSink
 from voicetrace.core.stream import Stream
 from voicetrace.errors import UserError
-from voicetrace.testing.fakes import FakeCost, VirtualPlayer, fake_source
+from voicetrace.testing.fakes import FakeCost, fake_source
 
 TEXT = ("First a short phrase, then a longer sentence follows it. And a third one, so that the planner has "
         "several phrases to pipeline while the first ones play.")
-
-
-@pytest.fixture()
-def device():
-    p = VirtualPlayer()
-    p.start()
-    yield p
-    p.close()
 
 
 def _session(device, cost: FakeCost | None = None, **kw):

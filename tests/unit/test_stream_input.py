@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from voicetrace.contract import Ev
 from voicetrace.core.session import Session
 from voicetrace.errors import UserError
-from voicetrace.testing.fakes import FakeCost, VirtualPlayer, fake_source
+from voicetrace.testing.fakes import FakeCost, fake_source
 from voicetrace.text.feed import TextFeed
 from voicetrace.text.planner import Planner, PlannerConfig, split_words
 
@@ -98,14 +98,6 @@ def _tokens(text: str) -> list[str]:
         w = (" " if k else "") + w
         out += [w[:5], w[5:]] if len(w) > 7 else [w]
     return [t for t in out if t]
-
-
-@pytest.fixture()
-def device():
-    p = VirtualPlayer()
-    p.start()
-    yield p
-    p.close()
 
 
 def _feed(req, tokens, per_s: float, pause_at: int | None = None, pause_s: float = 0.0) -> None:
