@@ -53,6 +53,10 @@ class Ev(enum.StrEnum):
     # streamed input: the pipeline had nothing to synthesise for want of text. data: state (start | end),
     # next_index (end: the phrase the text made possible)
     TEXT_WAIT = "text_wait"
+    # A chunk the local pipeline made, just before it went to the sink: which phrase it is a piece of. data:
+    # index (chunk), phrase, offset (output samples of that phrase sent before it), word_times (the phrase's
+    # first chunk, when the engine times words: (start, end) output samples from the chunk's start, per word)
+    PIECE = "piece"
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ def test_small_compare_run_writes_consistent_results(jack, tmp_path):
     assert "| voicetrace |" in report and "VoiceTrace" in report
     s = res["summary"]
     assert set(s["piper"]) == {"whole", "per_sentence", "voicetrace"}
-    assert set(s["kokoro"]) == {"whole", "kokoro_onnx_stream", "per_sentence", "voicetrace"}
-    assert len(res["runs"]) == 2 * (3 + 4)  # each once in full and once interrupted
+    assert set(s["kokoro"]) == {"whole", "kokoro_onnx_stream", "per_sentence", "voicetrace_whole", "voicetrace"}
+    assert len(res["runs"]) == 2 * (3 + 5)  # each once in full and once interrupted
     for r in res["runs"]:
         assert r["outcome"] in ("done", "cancelled") and r["stale_samples_after_cancel"] == 0
         assert r["ttfa_audible_ms"] is not None and r["ttfa_audible_ms"] >= r["ttfa_callback_ms"]
@@ -45,7 +45,7 @@ def test_small_compare_run_writes_consistent_results(jack, tmp_path):
             assert abs(o["voiced_diff_ms"]) <= 5, (r["strategy"], o)  # not a timing
         if r["cancel_to_silence_ms"] is not None:
             assert o["cancel_diff_ms"] is not None and abs(o["cancel_diff_ms"]) <= 5, (r["strategy"], o)  # not a timing
-    assert len(res["wer_runs"]) == 3 + 4  # one sentence through every strategy
+    assert len(res["wer_runs"]) == 3 + 5  # one sentence through every strategy
     assert "Independent observer" in report
     for eid, by_s in s.items():
         for strategy, v in by_s.items():

@@ -35,7 +35,7 @@ class GateEngine:
             self.ran.append(text)
         return SynthResult(np.zeros(2400, np.float32), 24_000, 1_000_000)
 
-    def synthesize_pieces(self, text: str, voice: str, speed: float, use_cache: bool = True):
+    def synthesize_pieces(self, text: str, voice: str, speed: float, use_cache: bool = True, **_: object):
         yield self.synthesize(text, voice, speed, use_cache)
 
 

@@ -19,7 +19,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.suite == "first-chunk":
         from .compare import run_first_chunk
 
-        run_first_chunk(engines, args.max_words, args.repeat, Path(args.out), args.device)
+        modes = ("stream", "whole") if args.kokoro_mode == "both" else (args.kokoro_mode,)
+        run_first_chunk(engines, args.max_words, args.repeat, Path(args.out), args.device, modes)
         return 0
     if args.suite == "levers":
         from .levers import run_levers

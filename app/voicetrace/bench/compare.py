@@ -31,7 +31,10 @@ from ..core.trace import now_ns
 from ..engines.phonemes import ESPEAK_LOCK
 from ..errors import UserError
 
-STRATEGIES = ("whole", "kokoro_onnx_stream", "per_sentence", "voicetrace")
+# voicetrace_whole: VoiceTrace's planner with Kokoro decoding each phrase whole (`--kokoro-mode whole`, the
+# phrase-at-a-time path before the graph was cut); voicetrace: Kokoro decoding phrases in pieces.
+STRATEGIES = ("whole", "kokoro_onnx_stream", "per_sentence", "voicetrace_whole", "voicetrace")
+KOKORO_ONLY = ("kokoro_onnx_stream", "voicetrace_whole")
 TEXTS_DIR = Path(__file__).resolve().parent / "texts"
 DEFAULT_TEXTS = ("short", "sentence", "paragraph")
 
@@ -108,11 +111,19 @@ class KokoroOnnxStreamSource(EngineVoices, Readiness):
         pass  # the Kokoro source it borrowed is stopped by its owner
 
 
-def strategy_config(strategy: str, engine_kind: str) -> Any:
+def strategy_config(strategy: str, engine_kind: str, streams: bool = False) -> Any:
+    """The planner of a strategy; `streams`: the engine decodes phrases in pieces (VoiceTrace on Kokoro)."""
     from dataclasses import replace
 
     base = planner_config_for(engine_kind)
+    if strategy == "voicetrace":
+        return planner_config_for(engine_kind, streams)
     return {"whole": replace(base, mode="whole"), "per_sentence": replace(base, mode="sentence")}.get(strategy, base)
+
+
+def strategy_streams(strategy: str, w: LocalSource) -> bool:
+    """Only VoiceTrace itself decodes a phrase in pieces; the baselines make each of their units whole."""
+    return strategy == "voicetrace" and bool(getattr(w.engine, "can_stream", False))
 
 
 def load_texts(names: list[str]) -> dict[str, str]:
@@ -181,7 +192,7 @@ def run_compare(engines: list[str], texts: dict[str, str], repeat: int, out_dir:
     observer = Observer(out_dir / "observer.npz") if observe else None
     runs: list[dict[str, Any]] = []
     plan = [(e, s, t) for e in engines for s in STRATEGIES for t in texts
-            if not (s == "kokoro_onnx_stream" and workers[e].engine.entry.engine != "kokoro")]
+            if not (s in KOKORO_ONLY and workers[e].engine.entry.engine != "kokoro")]
     total = len(plan) * repeat * 2
     t_start = time.perf_counter()
     done = 0
@@ -256,7 +267,7 @@ def _wer_pass(player: Any, workers: dict[str, LocalSource], n_sentences: int) ->
     out = []
     for eid, w in workers.items():
         for strategy in STRATEGIES:
-            if strategy == "kokoro_onnx_stream" and w.engine.entry.engine != "kokoro":
+            if strategy in KOKORO_ONLY and w.engine.entry.engine != "kokoro":
                 continue
             key, session = strategy_session(player, w, eid, strategy)
             try:
@@ -283,9 +294,10 @@ def strategy_session(player: Any, w: LocalSource, eid: str, strategy: str) -> tu
     from ..core.session import Session
 
     key = f"{eid}/{strategy}"
+    streams = strategy_streams(strategy, w)
     source: ChunkSource = (KokoroOnnxStreamSource(w) if strategy == "kokoro_onnx_stream" else
-                           w.sharing(strategy_config(strategy, w.engine.entry.engine),
-                                     abortable=strategy == "voicetrace"))
+                           w.sharing(strategy_config(strategy, w.engine.entry.engine, streams),
+                                     abortable=strategy.startswith("voicetrace"), stream_phrase=streams))
     session = Session(player, {key: source})
     session.use_cache = False
     return key, session
@@ -435,7 +447,8 @@ def _dot_plot(results: dict[str, Any], runs: list[dict[str, Any]], path: Path, t
 
     p.setPen(QtGui.QColor("#e6e6e6"))
     p.drawText(QtCore.QRectF(0, 8, w, 30), QtCore.Qt.AlignmentFlag.AlignCenter, title)
-    colors = {"whole": "#ff6b6b", "kokoro_onnx_stream": "#f0b429", "per_sentence": "#9b8cff", "voicetrace": "#3ddc97"}
+    colors = {"whole": "#ff6b6b", "kokoro_onnx_stream": "#f0b429", "per_sentence": "#9b8cff",
+              "voicetrace_whole": "#5b8def", "voicetrace": "#3ddc97"}
     for i, (e, s) in enumerate(rows):
         y = top + row_h * i + row_h / 2
         p.setPen(QtGui.QColor("#c8c8c8"))
@@ -469,10 +482,11 @@ FIRST_CHUNK_TEXT = ("When people ask a question they judge the answer by how qui
                     "evenly the rest of the reply follows it.")
 
 
-def run_first_chunk(engines: list[str], max_words: int, repeat: int, out_dir: Path, device: str | None
-                    ) -> dict[str, Any]:
+def run_first_chunk(engines: list[str], max_words: int, repeat: int, out_dir: Path, device: str | None,
+                    kokoro_modes: tuple[str, ...] = ("stream", "whole")) -> dict[str, Any]:
     """The first-chunk lever: TTFA (audible) with the first phrase fixed at 1..max_words words, everything else
-    as VoiceTrace plans it. Each run is played for 2 s, then cancelled; caches off."""
+    as VoiceTrace plans it. Each run is played for 2 s, then cancelled; caches off. Kokoro runs in each of
+    `kokoro_modes` (stream: decoded in pieces; whole: phrase at a time), same run, same text."""
     from dataclasses import replace
 
     from ..core.session import Session
@@ -482,21 +496,25 @@ def run_first_chunk(engines: list[str], max_words: int, repeat: int, out_dir: Pa
     table: dict[str, dict[int, dict[str, Any]]] = {}
     try:
         for eid, w in workers.items():
-            table[eid] = {}
-            for k in range(1, max_words + 1):
-                cfg = replace(planner_config_for(w.engine.entry.engine), first_min_words=k, first_max_words=k,
-                              first_max_chars=10_000)
-                session = Session(player, {eid: w.sharing(cfg)})
-                session.use_cache = False
-                try:
-                    ms = [_run_one(session, eid, FIRST_CHUNK_TEXT, w.engine.default_voice, 2.0, None)
-                          for _ in range(repeat)]
-                finally:
-                    session.close()
-                table[eid][k] = {"ttfa_audible_ms": distribution(m["ttfa_audible_ms"] for m in ms),
-                                 "underruns": sum(m["underruns"] for m in ms)}
-                print(f"  {eid} first phrase {k:2d} words: TTFA audible median "
-                      f"{table[eid][k]['ttfa_audible_ms']['median']} ms", file=sys.stderr)
+            modes = kokoro_modes if getattr(w.engine, "can_stream", False) else ("whole",)
+            for mode in modes:
+                row = eid if len(modes) == 1 else f"{eid} ({mode})"
+                table[row] = {}
+                streams = mode == "stream"
+                for k in range(1, max_words + 1):
+                    cfg = replace(planner_config_for(w.engine.entry.engine, streams), first_min_words=k,
+                                  first_max_words=k, first_max_chars=10_000)
+                    session = Session(player, {eid: w.sharing(cfg, stream_phrase=streams)})
+                    session.use_cache = False
+                    try:
+                        ms = [_run_one(session, eid, FIRST_CHUNK_TEXT, w.engine.default_voice, 2.0, None)
+                              for _ in range(repeat)]
+                    finally:
+                        session.close()
+                    table[row][k] = {"ttfa_audible_ms": distribution(m["ttfa_audible_ms"] for m in ms),
+                                     "underruns": sum(m["underruns"] for m in ms)}
+                    print(f"  {row} first phrase {k:2d} words: TTFA audible median "
+                          f"{table[row][k]['ttfa_audible_ms']['median']} ms", file=sys.stderr)
     finally:
         player.close()
         for w in workers.values():

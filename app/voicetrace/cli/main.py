@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wav", metavar="OUT.wav", help="also write exactly what was sent to the device (up to 30 min)")
     s.add_argument("--json", action="store_true", help="print one JSON object with every metric")
     s.add_argument("--cold", action="store_true", help="submit before the engine is warm (TTFA includes loading)")
+    s.add_argument("--kokoro-mode", choices=("stream", "whole"), default="stream",
+                   help="Kokoro: decode each phrase in pieces as it is made (stream, default) or whole, phrase at "
+                        "a time (to compare by ear)")
     s.add_argument("--stream", action="store_true",
                    help="speak standard input as it arrives (pipe a program's output in: … | voicetrace speak "
                    "--stream -)")
@@ -149,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare: word error rate of each strategy's played audio over the first N (default all "
                    "15) sentences of bench/texts/wer.txt, transcribed offline by Whisper tiny.en")
     b.add_argument("--max-words", type=int, default=12, help="first-chunk: the longest first phrase to try")
+    b.add_argument("--kokoro-mode", choices=("both", "stream", "whole"), default="both",
+                   help="first-chunk, levers: Kokoro decoding phrases in pieces, whole, or both in the same run "
+                        "(compare always runs both: voicetrace and voicetrace_whole)")
     b.add_argument("--rates", default="10,30,100", help="stream-input: the chat model's tokens per second")
     b.add_argument("--replies", type=int, default=2, help="stream-input: how many of its replies to use")
     b.add_argument("--repeat", type=int, default=3, help="runs per engine, strategy and text (remote: pairs)")

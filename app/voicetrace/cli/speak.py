@@ -67,7 +67,7 @@ def _source(args: argparse.Namespace) -> ChunkSource:
         from ..remote.source import RemoteSource
 
         return RemoteSource(args.url, args.token or os.environ.get("VOICETRACE_TOKEN"), args.model).start()
-    return LocalSource.load(args.engine)
+    return LocalSource.load(args.engine, stream_phrase=getattr(args, "kokoro_mode", "stream") == "stream")
 
 
 def cmd_speak(args: argparse.Namespace) -> int:
@@ -208,7 +208,7 @@ def _feed(req: Request, pieces: Iterable[str], errors: list[BaseException],
 def speak_to_file(args: argparse.Namespace, start: Callable[[Session, str], Request]
                   ) -> tuple[RequestMetrics, dict[str, Any]]:
     """No output device, but --wav: the same pipeline into a file sink (so no playback metrics)."""
-    source = LocalSource.load(args.engine)
+    source = LocalSource.load(args.engine, stream_phrase=getattr(args, "kokoro_mode", "stream") == "stream")
     source.wait_ready()
     sink = StreamSink(source.engine.rate)
     parts: list[AudioArray] = []

@@ -59,14 +59,17 @@ def derive(trace: Trace) -> RequestMetrics:
     first_play: dict[int, int] = {}
     for p in audible:
         first_play.setdefault(p.data["index"], p.data["t_cb_ns"])
+    pieces = piece_map(ev)
     chunks = []
     prev_ready: int | None = None
     for idx in sorted(ready):
         r = ready[idx].t_ns
         pl = first_play.get(idx)
-        synth = (ends[idx] - starts[idx]) / 1e6 if idx in ends and idx in starts else None
+        # A phrase made in pieces: its words and its synthesis (first piece to last) on its first chunk.
+        ph, offset = pieces.get(idx, (idx, 0))
+        synth = (ends[ph] - starts[ph]) / 1e6 if ph in ends and ph in starts and offset == 0 else None
         chunks.append(ChunkMetrics(
-            idx, int(planned[idx].data["words"]) if idx in planned else 0,
+            idx, int(planned[ph].data["words"]) if ph in planned and offset == 0 else 0,
             round(synth, 3) if synth is not None else None, _ms(r, t0), _ms(pl, t0),
             round((pl - r) / 1e6, 3) if pl is not None else None,
             round((r - prev_ready) / 1e6, 3) if prev_ready is not None else None,
@@ -211,6 +214,12 @@ def text_waits(ev: list[TraceEvent], ready: dict[int, TraceEvent]) -> list[tuple
     return out
 
 
+def piece_map(ev: list[TraceEvent]) -> dict[int, tuple[int, int]]:
+    """chunk index → (its phrase, output samples of that phrase before it); a chunk not listed is its phrase
+    whole (a remote source's)."""
+    return {int(e.data["index"]): (int(e.data["phrase"]), int(e.data["offset"])) for e in ev if e.kind == Ev.PIECE}
+
+
 def heard(ev: list[TraceEvent], planned: dict[int, TraceEvent], ready: dict[int, TraceEvent], rate: int,
           silence_dac: int | None) -> tuple[str | None, float | None, bool | None]:
     """What the listener heard before silence (DESIGN §2): (the words, ms of audio played, exact?). A phrase
@@ -250,21 +259,44 @@ def heard(ev: list[TraceEvent], planned: dict[int, TraceEvent], ready: dict[int,
                 n, left = min(n, left), max(0, left - n)
             played[idx] = n
             total += n
+    # Per phrase, over its chunks: samples played from its start, where its sound starts and ends.
+    pieces = piece_map(ev)
+    got_of: dict[int, int] = {}
+    sound: dict[int, tuple[int, int]] = {}
+    times: dict[int, list[tuple[int, int]]] = {}
+    for e in ev:
+        if e.kind == Ev.PIECE and e.data.get("word_times"):
+            times[int(e.data["phrase"])] = [(int(a), int(b)) for a, b in e.data["word_times"]]
+    for idx in sorted(ready):
+        ph, offset = pieces.get(idx, (idx, 0))
+        d = ready[idx].data
+        a, b = offset + int(d.get("sound_start", 0)), offset + int(d.get("sound_end", d["samples"]))
+        if int(d.get("sound_end", d["samples"])) > int(d.get("sound_start", 0)):  # a chunk with sound
+            old = sound.get(ph)
+            sound[ph] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
+        if played.get(idx, 0):
+            got_of[ph] = max(got_of.get(ph, 0), offset + played[idx])
+    made = {ph for ph, _ in pieces.values()} | {idx for idx in ready if idx not in pieces}
+    # A phrase still being made when the cancel came has played to the end of its pieces so far, not its end.
+    closed = {int(e.data["index"]) for e in ev if e.kind == Ev.SYNTH_END} if pieces else made
     words: list[str] = []
     exact = True
     for idx in sorted(planned):
         text = str(planned[idx].data["text"])
-        chunk = ready.get(idx)
-        if chunk is None:
+        if idx not in made:
             break
-        got = played.get(idx, 0)
-        a, b = int(chunk.data.get("sound_start", 0)), int(chunk.data.get("sound_end", chunk.data["samples"]))
-        if got >= b:
+        got = got_of.get(idx, 0)
+        a, b = sound.get(idx, (0, 0))
+        if got >= b and idx in closed:
             words += text.split()
             continue
-        if got > a:  # cut inside its sound (else none of its sound played: exact)
-            words += _words_within(text.split(), (got - a) / max(1, b - a))
-            exact = False
+        if got > a or idx not in closed:  # cut inside its sound (else none of its sound played: exact)
+            timed = times.get(idx)
+            if timed is not None and len(timed) == len(text.split()):  # the engine's own word times
+                words += [w for w, (s, t) in zip(text.split(), timed, strict=True) if (s + t) / 2 <= got]
+            else:
+                words += _words_within(text.split(), (got - a) / max(1, b - a))
+                exact = False
         break
     return " ".join(words), round(total * 1000 / rate, 3), exact
 

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from ..audio.shaping import PAUSE_S, add_pause, shape_chunk
+from ..audio.shaping import PAUSE_S, PieceShaper, add_pause
 from ..contract import AudioArray, Ev
 from ..engines import create_engine
 from ..engines.base import Engine, SynthResult
@@ -32,9 +32,19 @@ PLANNER_DEFAULTS = {
     "kokoro": PlannerConfig(first_min_words=2, first_max_words=3, first_max_chars=12, max_chars=150),
     "piper": PlannerConfig(first_min_words=2, first_max_words=3, first_max_chars=16, max_chars=200),
 }
+# Kokoro decoding a phrase in pieces: its first sound no longer waits for the whole first phrase (the front
+# grows with it, ~70 → ~170 ms from 2 to 13 words on the 2-core VM), so the first phrase is a natural clause
+# again, up to a sentence of moderate length.
+STREAMING_PLANNER = {
+    "kokoro": PlannerConfig(first_min_words=3, first_break_min_words=1, first_max_words=14, first_max_chars=90,
+                            max_chars=150, first_whole_window=True, stream_first_max_words=6,
+                            later_by_budget=False),
+}
 
 
-def planner_config_for(engine_kind: str) -> PlannerConfig:
+def planner_config_for(engine_kind: str, streams: bool = False) -> PlannerConfig:
+    if streams and engine_kind in STREAMING_PLANNER:
+        return STREAMING_PLANNER[engine_kind]
     return PLANNER_DEFAULTS.get(engine_kind, PlannerConfig())
 
 
@@ -44,23 +54,37 @@ class LocalSource(EngineVoices):
     so each plans for its share of the engine."""
 
     def __init__(self, worker: EngineWorker, planner_config: PlannerConfig | None = None, abortable: bool = True,
-                 owns_worker: bool = True) -> None:
-        """`abortable`: a cancel aborts the run in flight (False: it finishes, as the baselines stop)."""
+                 owns_worker: bool = True, stream_phrase: bool = True) -> None:
+        """`abortable`: a cancel aborts the run in flight (False: it finishes, as the baselines stop).
+        `stream_phrase`: let the engine decode a phrase in pieces (Kokoro; False: `--kokoro-mode whole`)."""
         self.worker = worker
         self.engine: Engine = worker.engine
         self.name = worker.engine.name
-        self.planner_config = planner_config or planner_config_for(worker.engine.entry.engine)
+        self.stream_phrase = stream_phrase
+        self._planner_config = planner_config
         self.abortable = abortable
         self._owns_worker = owns_worker
 
-    @classmethod
-    def load(cls, model_id: str, device: str = "cpu", schedule: str = SCHEDULES[0]) -> Self:
-        """Start loading and warming a model from the catalog on its own worker thread; returns at once."""
-        return cls(EngineWorker(create_engine(find_model(model_id), device=device), schedule).start())
+    @property
+    def planner_config(self) -> PlannerConfig:
+        """The one given, else the engine's default, which depends on whether it streams (known once loaded)."""
+        if self._planner_config is not None:
+            return self._planner_config
+        streams = self.stream_phrase and getattr(self.engine, "can_stream", False)
+        return planner_config_for(self.engine.entry.engine, streams)
 
-    def sharing(self, planner_config: PlannerConfig | None = None, abortable: bool = True) -> LocalSource:
+    @classmethod
+    def load(cls, model_id: str, device: str = "cpu", schedule: str = SCHEDULES[0],
+             stream_phrase: bool = True) -> Self:
+        """Start loading and warming a model from the catalog on its own worker thread; returns at once."""
+        worker = EngineWorker(create_engine(find_model(model_id), device=device), schedule).start()
+        return cls(worker, stream_phrase=stream_phrase)
+
+    def sharing(self, planner_config: PlannerConfig | None = None, abortable: bool = True,
+                stream_phrase: bool | None = None) -> LocalSource:
         """Another source on the same warm worker (it does not stop the worker)."""
-        return LocalSource(self.worker, planner_config, abortable, owns_worker=False)
+        streams = self.stream_phrase if stream_phrase is None else stream_phrase
+        return LocalSource(self.worker, planner_config, abortable, owns_worker=False, stream_phrase=streams)
 
     @property
     def rate(self) -> int:
@@ -122,7 +146,9 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
     feed = job.feed
     planner = Planner("", source.planner_config)
     seen_version = -1
-    results: queue.Queue[tuple[int, SynthResult | None, BaseException | None]] = queue.Queue()
+    # (phrase index, result, error, is it the phrase's last piece)
+    results: queue.Queue[tuple[int, SynthResult | None, BaseException | None, bool]] = queue.Queue()
+    made: dict[int, tuple[int, int]] = {}  # phrase index → (samples, compute ns) of its pieces so far
     brk_of: dict[int, int] = {}
     in_flight = 0
     next_index = itertools.count()
@@ -135,10 +161,18 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
     def on_done(i: int) -> Any:
         def done(res: SynthResult | None, err: BaseException | None, t_end: int) -> None:
             if res is not None:
-                trace.add(Ev.SYNTH_END, t_end, index=i, samples=len(res.audio), rate=res.rate,
-                          compute_ns=res.compute_ns, cache=res.cache)
-            results.put((i, res, err))
+                samples, compute = made.pop(i, (0, 0))
+                trace.add(Ev.SYNTH_END, t_end, index=i, samples=samples + len(res.audio), rate=res.rate,
+                          compute_ns=compute + res.compute_ns, cache=res.cache)
+            results.put((i, res, err, True))
         return done
+
+    def on_piece(i: int) -> Any:
+        def piece(res: SynthResult) -> None:
+            samples, compute = made.get(i, (0, 0))
+            made[i] = (samples + len(res.audio), compute + res.compute_ns)
+            results.put((i, res, None, False))
+        return piece
 
     def absorb() -> None:
         """The settled words of the text so far (all of it when it came whole)."""
@@ -171,13 +205,31 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
                 trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words) if j == 0 else 0,
                           first_word=first_word, total_words=planner.total_words, text_ns=feed.t_last_ns)
                 worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i),
-                                  deadline_ns=deadline, use_cache=job.use_cache, abortable=source.abortable))
+                                  deadline_ns=deadline, use_cache=job.use_cache, abortable=source.abortable,
+                                  on_piece=on_piece(i), stream=source.stream_phrase))
                 submitted += 1
             first_word += len(words)
         return submitted
 
     whole = planner.cfg.mode == "whole"  # the batch baseline: nothing plays until everything is made
     held: list[AudioArray] = []
+    chunk_index = 0
+    shaper = PieceShaper(job.out_rate / eng.rate)
+
+    def send(audio: AudioArray, final: bool, phrase: int, word_times: Any = None) -> None:
+        """One chunk out, after the event that says which phrase it belongs to and where in it."""
+        nonlocal chunk_index
+        if resampler is not None:
+            audio = np.asarray(resampler.resample_chunk(audio, last=final), dtype=np.float32)
+        planned = trace.of(Ev.PHRASE_PLANNED)
+        if word_times is not None and len(word_times) != len(str(planned[phrase].data["text"]).split()):
+            word_times = None  # the engine's words are not the text's ("$5" said as two): not timed
+        trace.add(Ev.PIECE, index=chunk_index, phrase=phrase, offset=shaper.sent_of(phrase),
+                  word_times=word_times)
+        shaper.sent(phrase, len(audio))
+        emit(chunk_index, audio, final)
+        chunk_index += 1
+
     resampler = None
     if eng.rate != job.out_rate:
         import soxr
@@ -194,10 +246,7 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
                     raise UserError("the text ended with nothing to speak", "send some words before end()")
                 # The text ended after its last phrase went out (streamed): close the request with an empty
                 # final chunk (and what the resampler still holds).
-                tail = np.zeros(0, np.float32)
-                if resampler is not None:
-                    tail = np.asarray(resampler.resample_chunk(tail, last=True), dtype=np.float32)
-                emit(last_index + 1, tail, True)
+                send(np.zeros(0, np.float32), True, last_index + 1)
                 return
             n = plan_next(job.buffered_s())
             in_flight += n
@@ -212,19 +261,27 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
                 trace.add(Ev.TEXT_WAIT, state="end", next_index=planned[-n].data["index"])
                 waiting_since = None
         try:
-            i, res, err = results.get(timeout=0.02)
+            i, res, err, last_piece = results.get(timeout=0.02)
         except queue.Empty:
             continue
-        in_flight -= 1
         if job.stop.is_set():
             return
+        if not last_piece:  # a piece of a phrase still being made: out at once (not in the batch baseline)
+            assert res is not None
+            audio, times = shaper.piece(i, res.audio, res.rate, res.word_times)
+            if whole:
+                held.append(audio)
+            elif len(audio):
+                send(audio, False, i, times)
+            continue
+        in_flight -= 1
         if err is not None or res is None:
             raise err if isinstance(err, UserError) else RuntimeError(str(err) or type(err).__name__)
-        if len(res.audio) == 0:
+        if len(res.audio) == 0 and not shaper.started(i):
             job.skipped.append(trace.of(Ev.PHRASE_PLANNED)[i].data["text"])
         # Budget the next phrase against what will really play: the model pads each phrase with
         # silence that shaping trims, so the raw length overstates the buffer (it caused underruns).
-        audio = shape_chunk(res.audio, res.rate, 0.0)
+        audio, times = shaper.last(i, res.audio, res.rate, res.word_times)
         if in_flight == 0:  # pipelining: the engine starts the next phrase now
             absorb()
             if not planner.done:
@@ -236,10 +293,8 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
             held.append(audio)
             if not final:
                 continue
-            audio, i = np.concatenate(held), 0
-        if resampler is not None:
-            audio = np.asarray(resampler.resample_chunk(audio, last=final), dtype=np.float32)
-        emit(i, audio, final)
+            audio, i, times = np.concatenate(held), 0, None
+        send(audio, final, i, times)
         last_index = i
         if final:
             return

@@ -121,7 +121,9 @@ class Request:
 
     def chunk(self, index: int, audio: AudioArray, final: bool, rate: int) -> TtsChunk:
         """One of its chunks in the seed's contract (synthesis start from the trace, ms after submit)."""
-        t = next((e.t_ns for e in self.trace.of(Ev.SYNTH_START) if e.data["index"] == index), None)
+        piece = next((e.data for e in reversed(self.trace.of(Ev.PIECE)) if e.data["index"] == index), {})
+        phrase = int(piece.get("phrase", index))
+        t = next((e.t_ns for e in self.trace.of(Ev.SYNTH_START) if e.data["index"] == phrase), None)
         started = (t - self.t_submit_ns) / 1e6 if t is not None else 0.0
         return TtsChunk(self.id, self.voice, audio, started, index, final, rate)
 

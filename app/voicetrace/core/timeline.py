@@ -19,10 +19,31 @@ class Timeline:
     starved: list[float] = field(default_factory=list)  # DAC time of each dry block for want of text
     text_ms: list[float] = field(default_factory=list)  # streamed input: when each piece of text arrived
     phrases: dict[int, tuple[int, int, str]] = field(default_factory=dict)  # index → (first word, words, text)
+    chunk_phrase: dict[int, int] = field(default_factory=dict)  # chunk index → its phrase (a phrase may be several)
+    # phrase index → (start, end) ms on the axis of each of its words, where the engine timed them
+    word_ms: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     total_words: int = 0
     cancel_ms: float | None = None
     speech_ms: float | None = None  # voice barge-in: when the user started talking (true onset)
     end_ms: float | None = None  # DONE / CANCEL_ACK / FAILED
+
+    def phrase_of(self, chunk: int) -> int:
+        return self.chunk_phrase.get(chunk, chunk)
+
+    def phrase_at(self, t_ms: float) -> int | None:
+        """The phrase being heard at `t_ms`."""
+        idx = self.chunk_at(t_ms)
+        return None if idx is None else self.phrase_of(idx)
+
+    def word_at(self, t_ms: float) -> tuple[int, int] | None:
+        """(phrase, word index within it) being heard at `t_ms`, where words are timed."""
+        phrase = self.phrase_at(t_ms)
+        if phrase is None:
+            return None
+        for k, (a, b) in enumerate(self.word_ms.get(phrase, [])):
+            if a <= t_ms < b:
+                return phrase, k
+        return None
 
     def chunk_at(self, t_ms: float) -> int | None:
         """The chunk whose audio reaches the DAC at `t_ms` (None in a gap or before first audio)."""
@@ -33,7 +54,11 @@ class Timeline:
 
     def words_heard(self, t_ms: float) -> int:
         """Words of chunks whose playback has ended by `t_ms` (progress for long texts)."""
-        return sum(self.phrases[i][1] for i, (_, b) in self.play.items() if b <= t_ms and i in self.phrases)
+        done: dict[int, bool] = {}
+        for i, (_, b) in self.play.items():  # a phrase is heard once all of its chunks have played
+            p = self.phrase_of(i)
+            done[p] = done.get(p, True) and b <= t_ms
+        return sum(self.phrases[p][1] for p, ok in done.items() if ok and p in self.phrases)
 
     def audio_played_ms(self, t_ms: float) -> float:
         return sum(max(0.0, min(b, t_ms) - a) for a, b in self.play.values())
@@ -50,6 +75,7 @@ def build(events: list[TraceEvent]) -> Timeline | None:
 
     ready = {e.data["index"]: e for e in events if e.kind == Ev.CHUNK_READY}
     waits = text_waits(events, ready)  # the same split as the metrics: starvation or underrun
+    timed: dict[int, list[tuple[int, int]]] = {}  # first chunk of a phrase → its words' sample spans
 
     for e in events:
         d = e.data
@@ -60,7 +86,15 @@ def build(events: list[TraceEvent]) -> Timeline | None:
             tl.synth[d["index"]] = (ms(e.t_ns), None)
         elif e.kind == Ev.SYNTH_END and d["index"] in tl.synth:
             tl.synth[d["index"]] = (tl.synth[d["index"]][0], ms(e.t_ns))
+        elif e.kind == Ev.PIECE:
+            tl.chunk_phrase[d["index"]] = int(d["phrase"])
+            if d.get("word_times"):
+                timed[d["index"]] = list(d["word_times"])
         elif e.kind == Ev.PLAY and d["n"] > 0:
+            if d["index"] in timed and tl.phrase_of(d["index"]) not in tl.word_ms:
+                start = ms(d["dac_ns"]) - d["chunk_offset"] * 1000 / tl.rate  # the chunk's sample 0 on the axis
+                tl.word_ms[tl.phrase_of(d["index"])] = [(start + a * 1000 / tl.rate, start + b * 1000 / tl.rate)
+                                                        for a, b in timed[d["index"]]]
             a = ms(d["dac_ns"])
             b = a + d["n"] * 1000 / tl.rate
             old = tl.play.get(d["index"])

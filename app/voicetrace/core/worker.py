@@ -37,6 +37,7 @@ class Job:
     # Receives each piece of the phrase but the last as soon as the engine yields it (an engine that decodes a
     # phrase in pieces); None: the pieces are joined and the whole phrase goes to on_done.
     on_piece: Callable[[SynthResult], None] | None = None
+    stream: bool = True  # let the engine decode the phrase in pieces (False: the phrase-at-a-time baseline)
 
 
 SCHEDULES = ("deadline", "fifo")
@@ -137,11 +138,10 @@ class EngineWorker:
         with self._lock:
             return self._current is None and not any(not j.cancelled for j in self._pending)
 
-    def observe(self, result: SynthResult, chars: int) -> None:
-        audio_s = len(result.audio) / result.rate
-        if audio_s <= 0.05 or chars <= 0 or any(name == "phrase_audio" and hit for name, hit in result.cache):
+    def observe(self, compute_ns: int, audio_s: float, cache: list[tuple[str, bool]], chars: int) -> None:
+        if audio_s <= 0.05 or chars <= 0 or any(name == "phrase_audio" and hit for name, hit in cache):
             return
-        rtf = result.compute_ns / 1e9 / audio_s
+        rtf = compute_ns / 1e9 / audio_s
         self.rtf_est = 0.7 * self.rtf_est + 0.3 * rtf
         self.sec_per_char_est = 0.7 * self.sec_per_char_est + 0.3 * (audio_s / chars)
 
@@ -173,13 +173,14 @@ class EngineWorker:
                 self._current = job
                 self.engine.clear_cancel()
             result: SynthResult | None = None
+            totals: tuple[int, float, list[tuple[str, bool]]] = (0, 0.0, [])
             error: BaseException | None = None
             if self.error is not None:
                 error = self.error
             else:
                 job.on_start(now_ns())
                 try:
-                    result = self._run_pieces(job)
+                    result, totals = self._run_pieces(job)
                 except SynthesisCancelled as exc:
                     error = exc
                 except Exception as exc:  # a failing run fails its request; the worker serves the next
@@ -193,22 +194,27 @@ class EngineWorker:
                 w(t_end)
             if not cancelled:
                 if result is not None:
-                    self.observe(result, len(job.text))
+                    self.observe(*totals, len(job.text))
                 job.on_done(result, error, t_end)
 
-    def _run_pieces(self, job: Job) -> SynthResult | None:
-        """The engine's pieces of the phrase: all but the last to `on_piece` as they come (or joined)."""
+    def _run_pieces(self, job: Job) -> tuple[SynthResult | None, tuple[int, float, list[tuple[str, bool]]]]:
+        """The engine's pieces of the phrase: all but the last to `on_piece` as they come (or joined); and the
+        phrase's totals (compute ns, audio s, cache lookups) for the estimates."""
         held: list[SynthResult] = []
-        prev: SynthResult | None = None
-        for piece in self.engine.synthesize_pieces(job.text, job.voice, job.speed, use_cache=job.use_cache):
-            if prev is not None:
-                if job.on_piece is not None and not job.cancelled:
-                    job.on_piece(prev)
-                else:
-                    held.append(prev)
-            prev = piece
-        if prev is None or not held:
-            return prev
-        held.append(prev)
+        compute, audio_s = 0, 0.0
+        cache: list[tuple[str, bool]] = []
+        for piece in self.engine.synthesize_pieces(job.text, job.voice, job.speed, use_cache=job.use_cache,
+                                                   due_ns=job.deadline_ns, stream=job.stream):
+            compute += piece.compute_ns
+            audio_s += len(piece.audio) / piece.rate
+            cache += piece.cache
+            if not piece.last and job.on_piece is not None and not job.cancelled:
+                job.on_piece(piece)  # on at once: the listener may be waiting for it
+            else:
+                held.append(piece)
+        totals = (compute, audio_s, cache)
+        if len(held) <= 1:
+            return (held[0] if held else None), totals
+        prev = held[-1]
         return SynthResult(np.concatenate([h.audio for h in held]), prev.rate, sum(h.compute_ns for h in held),
-                           [c for h in held for c in h.cache])
+                           [c for h in held for c in h.cache], held[0].word_times), totals

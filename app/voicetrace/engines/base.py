@@ -27,6 +27,10 @@ class SynthResult:
     rate: int
     compute_ns: int
     cache: list[tuple[str, bool]] = field(default_factory=list)  # (cache name, hit) lookups of this run
+    # Where each word of the phrase sounds, (start, end) in samples from the start of the phrase's audio (its
+    # first piece), when the engine knows (Kokoro's durations); on the first piece only.
+    word_times: list[tuple[int, int]] | None = None
+    last: bool = True  # False: more pieces of this phrase follow (so it can be sent on at once)
 
 
 _shared_arena_lock = threading.Lock()
@@ -164,9 +168,12 @@ class Engine(abc.ABC):
             audio = self._synthesize(text, voice, speed, log)
         return SynthResult(audio, self.rate, time.perf_counter_ns() - t0, log)
 
-    def synthesize_pieces(self, text: str, voice: str, speed: float, use_cache: bool = True) -> Iterator[SynthResult]:
+    def synthesize_pieces(self, text: str, voice: str, speed: float, use_cache: bool = True,
+                          due_ns: int | None = None, stream: bool = True) -> Iterator[SynthResult]:
         """One phrase → its audio in pieces, each as soon as it is made (an engine that can decode part of a
-        phrase before the rest yields several; the rest yield one). Concatenated, the pieces are the phrase."""
+        phrase before the rest yields several; the rest yield one). Concatenated, the pieces are the phrase.
+        `due_ns`: when the listener runs out of audio (perf_counter_ns; None: now) — an engine need not cut a
+        phrase the buffered audio covers. `stream=False`: one piece (the phrase-at-a-time baseline)."""
         yield self.synthesize(text, voice, speed, use_cache=use_cache)
 
     def cancel(self) -> None:

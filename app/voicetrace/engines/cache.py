@@ -28,12 +28,25 @@ class LruCache(Generic[V]):
                 self._data.move_to_end(key)
                 return self._data[key], True
         value = make()  # outside the lock: making may be slow (a synthesis)
+        self.put(key, value)
+        return value, False
+
+    def lookup(self, key: Hashable) -> V | None:
+        """The cached value or None (a lookup either way); `put` stores one made elsewhere (in pieces)."""
+        with self._lock:
+            self.lookups += 1
+            if key in self._data:
+                self.hits += 1
+                self._data.move_to_end(key)
+                return self._data[key]
+        return None
+
+    def put(self, key: Hashable, value: V) -> None:
         with self._lock:
             self._data[key] = value
             self._data.move_to_end(key)
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)
-        return value, False
 
     def clear(self) -> None:
         with self._lock:

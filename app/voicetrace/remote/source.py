@@ -200,6 +200,8 @@ class WsClient:
             self._queues[job.request_id] = q
         resample = _Resample(job.out_rate)
         meta: dict[int, dict[str, Any]] = {}
+        phrase_of: dict[int, int] = {}  # chunk index → the index of its phrase's first chunk
+        sent_of: dict[int, int] = {}  # phrase → samples of it emitted so far
         got_final = False
         last_index = -1
         streamed = not job.feed.complete
@@ -240,9 +242,13 @@ class WsClient:
                 elif kind == "chunk":
                     i = int(data["index"])
                     meta[i] = data
-                    job.trace.add(Ev.PHRASE_PLANNED, t, index=i, text=data.get("text", ""),
-                                  words=data.get("words", 0), first_word=data.get("first_word", 0),
-                                  total_words=data.get("total_words", 0))
+                    if int(data.get("offset", 0)) > 0:  # the next piece of the phrase before it
+                        phrase_of[i] = phrase_of.get(i - 1, i - 1)
+                    else:  # a phrase: known here by the index of its first chunk
+                        phrase_of[i] = i
+                        job.trace.add(Ev.PHRASE_PLANNED, t, index=i, text=data.get("text", ""),
+                                      words=data.get("words", 0), first_word=data.get("first_word", 0),
+                                      total_words=data.get("total_words", 0))
                 elif kind == "frame":
                     m = meta.get(data.chunk_index, {})
                     compute = m.get("compute_ms")
@@ -252,6 +258,12 @@ class WsClient:
                     audio = resample(from_pcm16(data.pcm), RATE, last=data.final)
                     last_index = data.chunk_index
                     got_final = data.final
+                    ph = phrase_of.get(data.chunk_index, data.chunk_index)
+                    times = m.get("word_times")
+                    job.trace.add(Ev.PIECE, index=data.chunk_index, phrase=ph, offset=sent_of.get(ph, 0),
+                                  word_times=[(round(a * job.out_rate / RATE), round(b * job.out_rate / RATE))
+                                              for a, b in times] if times else None)
+                    sent_of[ph] = sent_of.get(ph, 0) + len(audio)
                     emit(data.chunk_index, audio, data.final)
                 elif kind == "done":
                     if not got_final:

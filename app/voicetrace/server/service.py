@@ -350,9 +350,13 @@ class ServerStream:
     def hand_over(self, t_ns: int, index: int, audio: AudioArray, final: bool) -> None:
         """The sink's write: one chunk to the transport, with what the client shows of it."""
         trace = self.trace
-        planned = next((e.data for e in trace.of(Ev.PHRASE_PLANNED) if e.data["index"] == index), {})
-        end = next((e for e in trace.of(Ev.SYNTH_END) if e.data["index"] == index), None)
-        meta = {"index": index, "samples": len(audio), "final": final, "text": planned.get("text", ""),
+        piece = next((e.data for e in reversed(trace.of(Ev.PIECE)) if e.data["index"] == index), {})
+        phrase, offset = int(piece.get("phrase", index)), int(piece.get("offset", 0))
+        planned = next((e.data for e in trace.of(Ev.PHRASE_PLANNED) if e.data["index"] == phrase), {})
+        end = next((e for e in trace.of(Ev.SYNTH_END) if e.data["index"] == phrase), None)
+        # A phrase made in pieces (Kokoro): its text on its first chunk; a later one says where it continues.
+        meta = {"index": index, "samples": len(audio), "final": final, "phrase": phrase, "offset": offset,
+                "word_times": piece.get("word_times"), "text": planned.get("text", ""),
                 "words": planned.get("words", 0), "first_word": planned.get("first_word", 0),
                 "total_words": planned.get("total_words", 0),
                 "compute_ms": round(end.data["compute_ns"] / 1e6, 3) if end else None,

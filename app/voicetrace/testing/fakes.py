@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -17,7 +18,7 @@ from ..audio.player import Player
 from ..contract import AudioArray
 from ..core.pipeline import LocalSource
 from ..core.worker import EngineWorker
-from ..engines.base import Engine
+from ..engines.base import Engine, SynthResult
 from ..engines.catalog import ModelEntry
 from ..errors import SynthesisCancelled, UserError
 
@@ -31,12 +32,16 @@ class FakeCost:
 
 class FakeEngine(Engine):
     """Audio is a 220 Hz tone as long as `audio_s_per_char` × characters; a run takes `fixed_s` + `rtf` × that
-    (slept, and aborted at once by cancel()). `fail_on`: text that makes a run raise."""
+    (slept, and aborted at once by cancel()). `fail_on`: text that makes a run raise. `pieces` > 1: each
+    phrase comes in that many pieces, timed words on the first (as Kokoro's streamed generator gives them),
+    each piece made in its share of the time."""
 
-    def __init__(self, cost: FakeCost | None = None, rate: int = 24_000, fail_on: str | None = None) -> None:
+    def __init__(self, cost: FakeCost | None = None, rate: int = 24_000, fail_on: str | None = None,
+                 pieces: int = 1) -> None:
         super().__init__(ModelEntry("fake", "fake", "fake engine (tests)", rate, "tone", "testing", packaged=False))
         self.cost = cost or FakeCost()
         self.fail_on = fail_on
+        self.pieces = pieces
         self.runs: list[str] = []
         self._abort = threading.Event()
 
@@ -73,6 +78,31 @@ class FakeEngine(Engine):
             raise RuntimeError(f"fake fault on {self.fail_on!r}")
         t = np.arange(int(audio_s * self.rate), dtype=np.float32) / self.rate
         return (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+
+
+    def synthesize_pieces(self, text: str, voice: str, speed: float, use_cache: bool = True,
+                          due_ns: int | None = None, stream: bool = True) -> Iterator[SynthResult]:
+        if self.pieces <= 1 or not stream:
+            yield self.synthesize(text, voice, speed, use_cache)
+            return
+        self.runs.append(text)
+        audio_s = len(text) * self.cost.audio_s_per_char / speed
+        n = int(audio_s * self.rate)
+        # a word lasts its characters' share (its space included), as the tone is laid out
+        words, times, pos = text.split(), [], 0
+        for w in words:
+            a = pos * n // len(text)
+            pos += len(w) + 1
+            times.append((a, min(n, (pos - 1) * n // len(text))))
+        tone = (0.3 * np.sin(2 * np.pi * 220.0 * np.arange(n, dtype=np.float32) / self.rate)).astype(np.float32)
+        cuts = np.linspace(0, n, self.pieces + 1).astype(int)
+        for k in range(self.pieces):
+            t0 = time.perf_counter_ns()
+            share = (cuts[k + 1] - cuts[k]) / max(1, n)
+            if self._cancel_pending or self._abort.wait((self.cost.fixed_s + self.cost.rtf * audio_s) * share):
+                raise SynthesisCancelled()
+            yield SynthResult(tone[cuts[k]:cuts[k + 1]], self.rate, time.perf_counter_ns() - t0,
+                              [], times if k == 0 else None, last=k == self.pieces - 1)
 
 
 def fake_source(cost: FakeCost | None = None, **kw: Any) -> LocalSource:

@@ -86,6 +86,16 @@ class PlannerConfig:
     sentence_min_chars: int = 0  # sentence/fragment modes: a shorter sentence waits for the next one
     fragment_max_words: int = 0  # fragment mode: a sentence this long is cut anyway (0: never)
     fixed_words: int = 8  # mode "fixed": every phrase this many words (the bench's fixed-size chunking)
+    # No break in the first-phrase window: take the whole window (an engine whose first sound does not wait
+    # for the whole phrase) instead of the minimum words
+    first_whole_window: bool = False
+    # ... but while the text is still arriving, a window this many words (0: first_max_words), so the first
+    # phrase does not wait for a long clause to be written
+    stream_first_max_words: int = 0
+    # Later phrases sized by what the buffered audio covers (an engine that makes a phrase whole before its
+    # first sound). False: an engine that streams a phrase in pieces needs only its first piece in time, so
+    # later phrases are whole sentences or clauses up to max_chars (fewer joins, each costing a front).
+    later_by_budget: bool = True
     # Streamed text: the first phrase waits this long for more text when it has no stable cut yet (a model
     # writing at 10 tokens/s leaves ~100 ms between tokens; a longer pause is the model thinking)
     stream_wait_s: float = 0.15
@@ -177,8 +187,11 @@ class Planner:
         """A few words, ending at the first natural break if there is one early enough; stable when more words
         could not change it (a break was found, or the whole first-phrase window is settled)."""
         n = len(self.words)
-        window = n >= self.pos + self.cfg.first_max_words
-        hi = min(n, self.pos + self.cfg.first_max_words)
+        max_words = self.cfg.first_max_words
+        if not self.complete and self.cfg.stream_first_max_words:
+            max_words = min(max_words, self.cfg.stream_first_max_words)
+        window = n >= self.pos + max_words
+        hi = min(n, self.pos + max_words)
         chars = 0
         for i in range(self.pos, hi):
             chars += len(self.words[i].text) + (i > self.pos)
@@ -192,17 +205,22 @@ class Planner:
             # misheard by the WER check ("Kate opened", "Soon, open"), so without a break it takes min words.
             if self.words[i].brk >= CLAUSE and i + 1 >= self.pos + self.cfg.first_break_min_words:
                 return i + 1, True
-        end = max(lo, self.pos + 1)
+        end = max(hi if self.cfg.first_whole_window else lo, self.pos + 1)
         # Never end on a word that leans on the next ("the", "you"): past the character cap if need be.
-        stop = min(n, self.pos + self.cfg.first_max_words)
+        stop = min(n, self.pos + max_words)
         while end < stop and self.words[end - 1].text.lower().strip(",.") in _LEANING:
             end += 1
-        return end, window or hi < min(n, self.pos + self.cfg.first_max_words)
+        if self.cfg.first_whole_window:  # ... nor, given a whole window, end on one: give it back
+            while end - 1 > lo and self.words[end - 1].text.lower().strip(",.") in _LEANING:
+                end -= 1
+        return end, window or hi < min(n, self.pos + max_words)
 
     def _grown_end(self, buffered_s: float, rtf: float, sec_per_char: float) -> tuple[int, bool]:
         """The longest run of whole clauses/sentences whose synthesis fits in the buffered audio; stable when
         the budget, the size limit or a paragraph ended it before the settled words did."""
         budget_chars = (self.cfg.safety * buffered_s / max(rtf, 1e-3)) / max(sec_per_char, 1e-4)
+        if not self.cfg.later_by_budget:
+            budget_chars = float(self.cfg.max_chars)
         n = len(self.words)
         chars = 0
         best_break = -1  # last index ending a clause or stronger within budget

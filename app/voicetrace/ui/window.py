@@ -1061,11 +1061,14 @@ class MainWindow(QtWidgets.QMainWindow):
         span: tuple[int, int] | None = None
         if (self._spoken is not None and self._spoken[0] == request_id and not self._edited_since_speak
                 and tl.end_ms is None):
-            idx = tl.chunk_at(now_ms)
+            idx = tl.phrase_at(now_ms)
             if self._spoken[2] is None:  # a model's reply: its words are the editor's, as far as it has come
                 self._spans = word_spans(self.editor.toPlainText())
             if idx is not None and idx in tl.phrases and self._spans:
                 first, count, _ = tl.phrases[idx]
+                word = tl.word_at(now_ms)  # the word being heard, where the engine timed words (Kokoro)
+                if word is not None and word[1] < count:
+                    first, count = first + word[1], 1
                 if first + count <= len(self._spans):
                     base = self._spoken[1]
                     span = (self._spans[first][0] + base, self._spans[first + count - 1][1] + base)
