@@ -36,9 +36,9 @@ def test_pieces_sound_like_the_whole_call_and_carry_word_times(kokoro_source):
     assert len(pieces) >= 2 and len(whole) == 1
     assert [p.last for p in pieces] == [False] * (len(pieces) - 1) + [True]
     streamed, ref = np.concatenate([p.audio for p in pieces]), whole[0].audio
-    # the pieces skip the leading pad (~375 ms computed and trimmed by the whole call), nothing else
+    # the pieces skip most of the leading pad (~375 ms computed and trimmed by the whole call), nothing else
     skipped = len(ref) - len(streamed)
-    assert 0.25 * eng.rate < skipped < 0.5 * eng.rate
+    assert 0.1 * eng.rate < skipped < 0.45 * eng.rate
     a, b = _voice_start(streamed), _voice_start(ref)
     first = _rms(streamed[a:a + int(0.3 * eng.rate)]) / _rms(ref[b:b + int(0.3 * eng.rate)])
     assert 0.75 < first < 1.33, f"the first 300 ms of voice at {first:.2f}× the whole call's loudness"
@@ -64,14 +64,13 @@ def test_a_cancel_between_pieces_stops_the_phrase_and_the_engine_serves_the_next
         except SynthesisCancelled as exc:
             error.append(exc)
 
-    with kokoro_source.worker._lock:  # the worker is idle: take the engine for this test's runs
-        eng.clear_cancel()
-        t = threading.Thread(target=run)
-        t.start()
-        t.join(30)
-        assert len(got) == 1 and error, "no piece after the cancel"
-        eng.clear_cancel()
-        after = list(eng.synthesize_pieces("Still here.", eng.default_voice, 1.0, use_cache=False))
+    eng.clear_cancel()  # the worker is idle (nothing submitted): its engine runs on this test's threads
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(30)
+    assert len(got) == 1 and error, "no piece after the cancel"
+    eng.clear_cancel()
+    after = list(eng.synthesize_pieces("Still here.", eng.default_voice, 1.0, use_cache=False))
     assert after and sum(len(p.audio) for p in after) > 0
 
 

@@ -86,6 +86,37 @@ def test_speak_then_interrupt_shows_ttfa_and_cancel_latencies(window_factory, qt
     assert heard and all(h in PARAGRAPH for h in heard)
 
 
+def test_kokoro_highlights_the_word_being_heard_and_the_switch_picks_phrase_at_a_time(window_factory, qtbot,
+                                                                                    kokoro_source):
+    w = window_factory("kokoro-mode.ini", metrics_log=None)
+    _select_engine(w, "kokoro")
+    assert w.kokoro_stream.isChecked() and kokoro_source.stream_phrase
+    text = "Before the meeting starts, please read the notes I sent you yesterday."
+    w.editor.setPlainText(text)
+    highlighted: list[tuple[str, int]] = []
+    w.timer.timeout.connect(lambda: w.highlighted and highlighted.append((w.highlighted, w._highlight[0])))
+    try:
+        w.speak()
+        qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=30_000)
+        # word by word: single words of the text, moving forward through it (Kokoro times its words)
+        assert highlighted and all(" " not in h and h in text.split() for h, _ in highlighted), highlighted
+        starts = [a for _, a in highlighted]
+        assert starts == sorted(starts) and len(set(starts)) >= 4
+        req = w.core.records[-1]
+        assert req.outcome == "done" and len(req.chunks) > 2  # the first phrase came in pieces
+        w.kokoro_stream.setChecked(False)  # phrase at a time, from the next request on
+        assert not kokoro_source.stream_phrase
+        w.speak()
+        qtbot.waitUntil(lambda: w.table.rowCount() == 2, timeout=30_000)
+        rec = w.core.records[-1]
+        assert rec.outcome == "done" and rec.first_phrase_text == "Before the meeting"  # today's short first phrase
+        w.close()
+        again = window_factory("kokoro-mode.ini", metrics_log=None)
+        assert not again.kokoro_stream.isChecked()  # kept between runs
+    finally:
+        w.core.set_kokoro_stream(True)  # the engine is shared with the other tests
+
+
 def test_escape_interrupts_and_ctrl_enter_speaks(window_factory, qtbot):
     w = window_factory()
     _select_engine(w, "piper")

@@ -27,6 +27,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         run_levers(engines, args.repeat, Path(args.out), args.device)
         return 0
+    if args.suite == "kokoro-stream":
+        from .kokoro_stream import run_kokoro_stream
+
+        run_kokoro_stream(Path(args.out), n_texts=args.wer or 15)
+        return 0
     if args.suite == "stream-input":
         from .stream_input import run_stream_input
 
@@ -41,7 +46,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     if args.suite != "compare":
         raise UserError(f"unknown bench suite {args.suite!r}",
-                        "use --compare (the default), --suite first-chunk, levers, remote, barge-in or stream-input")
+                        "use --compare (the default), --suite first-chunk, levers, kokoro-stream, remote, barge-in or "
+                        "stream-input")
     from .compare import load_texts, run_compare
 
     texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])

@@ -5,6 +5,8 @@
 - Chunking: fixed-size phrases vs the planner driven by the engine's measured cost (played, paragraph).
 - The phrase-audio cache: TTFA of a short reply on a miss and on a hit (played).
 - Memory: peak RSS of a process with each engine, and both, after speaking the paragraph (separate processes).
+- Kokoro whole call vs decoded in pieces (`kokoro_stream.py`): first audio, RTF, LSD, loudness, clicks, WER,
+  DNSMOS.
 """
 
 from __future__ import annotations
@@ -169,6 +171,10 @@ def run_levers(engines: list[str], repeat: int, out_dir: Path, device: str | Non
                            "ort": {e: _ort_lever(e, max(repeat, 3)) for e in engines}}
     res["chunking"], res["phrase_cache"] = _played_levers(engines, repeat, device)
     res["peak_rss_mb"] = _memory_lever()
+    if "kokoro" in engines:  # whole call vs decoded in pieces: its own file too (kokoro_stream.md)
+        from .kokoro_stream import run_kokoro_stream
+
+        res["kokoro_stream"] = run_kokoro_stream(out_dir, n_texts=8)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "levers.json").write_text(json.dumps(res, indent=1))
     text = markdown(res)
@@ -202,6 +208,10 @@ def markdown(res: dict[str, Any]) -> str:
             lines.append(f"| {eid} | {t} | {ms(a)} | {ms(b)} |")
     lines += ["", "Peak RSS after speaking the paragraph: " + ", ".join(
         f"{k} {v:.0f} MB" for k, v in res["peak_rss_mb"].items())]
+    if "kokoro_stream" in res:
+        from .kokoro_stream import markdown as stream_markdown
+
+        lines += ["", stream_markdown(res["kokoro_stream"])]
     return "\n".join(lines)
 
 

@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "15) sentences of bench/texts/wer.txt, transcribed offline by Whisper tiny.en")
     b.add_argument("--max-words", type=int, default=12, help="first-chunk: the longest first phrase to try")
     b.add_argument("--kokoro-mode", choices=("both", "stream", "whole"), default="both",
-                   help="first-chunk, levers: Kokoro decoding phrases in pieces, whole, or both in the same run "
+                   help="first-chunk: Kokoro decoding phrases in pieces, whole, or both in the same run "
                         "(compare always runs both: voicetrace and voicetrace_whole)")
     b.add_argument("--rates", default="10,30,100", help="stream-input: the chat model's tokens per second")
     b.add_argument("--replies", type=int, default=2, help="stream-input: how many of its replies to use")

@@ -36,14 +36,16 @@ class Timeline:
         return None if idx is None else self.phrase_of(idx)
 
     def word_at(self, t_ms: float) -> tuple[int, int] | None:
-        """(phrase, word index within it) being heard at `t_ms`, where words are timed."""
+        """(phrase, word index within it) being heard at `t_ms`, where the engine timed its words."""
         phrase = self.phrase_at(t_ms)
         if phrase is None:
             return None
-        for k, (a, b) in enumerate(self.word_ms.get(phrase, [])):
-            if a <= t_ms < b:
-                return phrase, k
-        return None
+        times = self.word_ms.get(phrase)
+        if not times:
+            return None
+        # between two words (a pause) the last one begun; before the first, the first
+        k = max([i for i, (a, _) in enumerate(times) if a <= t_ms], default=0)
+        return phrase, k
 
     def chunk_at(self, t_ms: float) -> int | None:
         """The chunk whose audio reaches the DAC at `t_ms` (None in a gap or before first audio)."""

@@ -57,6 +57,7 @@ class DeskCore:
         self.voice: Any = None  # VoiceBargeIn while barge-in by voice is on
         self._record_added = threading.Condition(self._lock)
         self.stream_error: str | None = None  # why the last streamed text stopped early (shown once)
+        self.kokoro_stream = True  # Kokoro decodes each phrase in pieces (False: whole, phrase at a time)
 
     # ---- engines -----------------------------------------------------------------------------------
     def start_engine(self, engine_id: str) -> ChunkSource:
@@ -67,8 +68,16 @@ class DeskCore:
                 return src
             if engine_id == REMOTE:
                 raise UserError("the remote engine has no server yet", "enter its URL and press Connect")
-            src = self.engines[engine_id] = LocalSource.load(engine_id)
+            src = self.engines[engine_id] = LocalSource.load(engine_id, stream_phrase=self.kokoro_stream)
         return src
+
+    def set_kokoro_stream(self, on: bool) -> None:
+        """Kokoro in pieces or phrase at a time, from the next request on (to compare by ear)."""
+        self.kokoro_stream = on
+        with self._lock:
+            for src in self.engines.values():
+                if isinstance(src, LocalSource):
+                    src.stream_phrase = on
 
     def connect_remote(self, url: str, token: str | None = None, model: str | None = None) -> ChunkSource:
         """(Re)connect the Remote engine to a server; returns at once (connecting runs on its own thread).

@@ -207,6 +207,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.volume.setValue(100)
         self.volume.setFixedWidth(90)
         self.volume.valueChanged.connect(self._on_volume)
+        self.kokoro_stream = QtWidgets.QCheckBox("Kokoro in pieces")
+        self.kokoro_stream.setChecked(True)
+        self.kokoro_stream.setToolTip("Kokoro decodes each phrase in pieces, its first 250 ms of voice first "
+                                      "(off: each phrase whole before it plays, as before — compare by ear)")
+        self.kokoro_stream.toggled.connect(self.core.set_kokoro_stream)
 
         form = QtWidgets.QGridLayout()
         _add_row(form, 0, "Engine", self.engine_box, "Voice", self.voice_box, "Speed", self.speed_box)
@@ -217,6 +222,7 @@ class MainWindow(QtWidgets.QMainWindow):
         form.addLayout(dev_row, 1, 1, 1, 3)
         form.addWidget(QtWidgets.QLabel("Volume"), 1, 4)
         form.addWidget(self.volume, 1, 5)
+        form.addWidget(self.kokoro_stream, 0, 6)
         form.addWidget(self.remote_row, 2, 0, 1, 6)
         form.addWidget(self._build_voice_row(), 3, 0, 1, 6)
         form.setColumnStretch(1, 1)
@@ -462,6 +468,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.editor.setPlainText(str(s.value("text", WELCOME)))
         self.speed_box.setValue(float(s.value("speed", 1.0)))  # type: ignore[arg-type]
         self.volume.setValue(int(s.value("volume", 100)))  # type: ignore[call-overload]
+        self.kokoro_stream.setChecked(str(s.value("kokoro/stream", "true")) == "true")
         self.demo_rounds.setValue(int(s.value("demo/rounds", 10)))  # type: ignore[call-overload]
         self.demo_min.setValue(float(s.value("demo/min_s", 1.0)))  # type: ignore[arg-type]
         self.demo_max.setValue(float(s.value("demo/max_s", 3.0)))  # type: ignore[arg-type]
@@ -490,6 +497,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.setValue(f"voice/{self.engine_id}", self.voice_box.currentText())
         s.setValue("speed", self.speed_box.value())
         s.setValue("volume", self.volume.value())
+        s.setValue("kokoro/stream", self.kokoro_stream.isChecked())
         if self.device_box.currentData() is not None:
             s.setValue("device", self.device_box.currentText())
         if self.input_box.currentData() is not None:
