@@ -39,6 +39,9 @@ TEXTS_DIR = Path(__file__).resolve().parent / "texts"
 DEFAULT_TEXTS = ("short", "sentence", "paragraph")
 
 
+_WHOLE_GRAPH: dict[int, Any] = {}
+
+
 class KokoroOnnxStreamSource(EngineVoices, Readiness):
     """kokoro-onnx's own `create_stream` on the Kokoro engine's model, as a chunk source: it stops the way the
     original does, between chunks (the batch in flight finishes)."""
@@ -52,10 +55,26 @@ class KokoroOnnxStreamSource(EngineVoices, Readiness):
         self._loaded(kokoro.error)
         self._stopping: dict[str, list[OnIdle]] = {}
 
+    def _kokoro_onnx(self) -> Any:
+        """kokoro-onnx on a session of the *whole* graph (the engine's own sessions are the cut graph's),
+        made once per engine."""
+        from ..engines.base import make_session
+        from ..engines.phonemes import ESPEAK_LOCK as LOCK
+
+        key = id(self.engine)
+        if key not in _WHOLE_GRAPH:
+            from kokoro_onnx import Kokoro
+
+            entry = self.engine.entry
+            session = make_session(str(entry.path("model")), **self.engine.tuning)
+            with LOCK:
+                _WHOLE_GRAPH[key] = Kokoro.from_session(session, str(entry.path("voices")))
+        return _WHOLE_GRAPH[key]
+
     def produce(self, job: SourceJob, emit: Emit) -> None:
         import soxr
 
-        kokoro = self.engine._kokoro  # type: ignore[attr-defined]
+        kokoro = self._kokoro_onnx()
         resample = (soxr.ResampleStream(self.engine.rate, job.out_rate, 1, dtype="float32")
                     if self.engine.rate != job.out_rate else None)
         self._stopping[job.request_id] = []

@@ -33,10 +33,10 @@ PLANNER_DEFAULTS = {
     "piper": PlannerConfig(first_min_words=2, first_max_words=3, first_max_chars=16, max_chars=200),
 }
 # Kokoro decoding a phrase in pieces: its first sound no longer waits for the whole first phrase (the front
-# grows with it, ~70 → ~170 ms from 2 to 13 words on the 2-core VM), so the first phrase is a natural clause
-# again, up to a sentence of moderate length.
+# grows with it, ~50 → ~180 ms from 2 to 14 words on the 2-core VM, and a long phrase needs a larger first
+# piece to keep ahead), so the first phrase is a natural clause again, up to 8 words.
 STREAMING_PLANNER = {
-    "kokoro": PlannerConfig(first_min_words=3, first_break_min_words=1, first_max_words=14, first_max_chars=90,
+    "kokoro": PlannerConfig(first_min_words=3, first_break_min_words=1, first_max_words=8, first_max_chars=60,
                             max_chars=150, first_whole_window=True, stream_first_max_words=6,
                             later_by_budget=False),
 }

@@ -34,9 +34,9 @@ KOKORO_MODES = ("stream", "whole")
 # Decoding starts 125 ms before the leading pad token ends: the first phoneme's sound begins inside the pad's
 # span, up to 107 ms before its end (at −50 dBFS, "Sure." — 22 phrases measured); shaping trims what is silent.
 LEAD_FRAMES = 10
-# The first piece: 250 ms of voice. On the 2-core VM a 34-frame generator run costs ~210 ms (6.2 ms a frame,
-# 4.7 for 260 frames): a shorter first piece does not leave the second one time to be made.
-FIRST_VOICE_FRAMES = 20
+# The first piece: at least 200 ms of voice, more when the cost per frame measured now says the next pieces
+# could not keep ahead (on the 2-core VM a 34-frame generator run costs ~210 ms: 6.2 ms a frame, 4.7 for 260).
+FIRST_VOICE_FRAMES = 16
 CONTEXT_FRAMES = 8  # each side of a piece: seams measured at the level of the signal's own sample steps
 FIRST_LEFT_CONTEXT = 2  # before the first piece is the leading pad's silence: little context is needed
 MIN_PIECE_FRAMES = 16
@@ -95,6 +95,7 @@ class KokoroEngine(Engine):
             raise ModelError(f"voice file {voices_path} holds no voices", "reinstall or replace it")
         model = self.entry.path("model")
         self._load_split(model)
+        # kokoro-onnx for its tokenizer and input types only (on the cut graph its own create() would not work)
         first = self._front if self._front is not None else self._session
         with ESPEAK_LOCK:
             self._kokoro = Kokoro.from_session(first, str(voices_path))
@@ -316,14 +317,14 @@ class KokoroEngine(Engine):
         ms_frame = kg.SAMPLES_PER_FRAME * 1000 / self.rate
         size = FIRST_VOICE_FRAMES
         while size < rest:
-            ahead, pos, ok, last = size * ms_frame + slack_ms, size, True, size
+            ahead, pos, ok = size * ms_frame + slack_ms, size, True  # the lead is trimmed: not counted
             while pos < rest:
                 n = min(rest - pos, self._next_frames(ahead))
-                if n < min(rest - pos, last):  # the pieces would shrink: each one's context costs more
+                if n < min(rest - pos, MIN_PIECE_FRAMES):  # the next piece could not be made in time
                     ok = False
                     break
                 ahead += n * ms_frame - (n + 2 * CONTEXT_FRAMES) * self.piece_ms_per_frame
-                pos, last = pos + n, n
+                pos += n
             if ok:
                 return size
             size = int(size * 1.4)
@@ -346,9 +347,10 @@ class KokoroEngine(Engine):
         slack_ms = max(0.0, ((due_ns or 0) - time.perf_counter_ns()) / 1e6)
         n = voice_at - a + self._first_frames(frames - voice_at, slack_ms)
         times: list[tuple[int, int]] | None = self._word_times(f, a)
+        lead_s = (voice_at - a) * kg.SAMPLES_PER_FRAME / self.rate  # mostly silence, trimmed before it plays
         while a < frames:
             if t_first is not None:
-                dry_ns = max(due_ns or 0, t_first) + out_s * 1e9  # when the listener runs out of audio
+                dry_ns = max(due_ns or 0, t_first) + (out_s - lead_s) * 1e9  # when the listener runs out of audio
                 # never smaller than the last: each piece pays 2 · CONTEXT_FRAMES of overhead
                 n = max(n, self._next_frames((dry_ns - time.perf_counter_ns()) / 1e6))
             b = frames if frames - (a + n) < MIN_PIECE_FRAMES else a + n

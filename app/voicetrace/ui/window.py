@@ -209,7 +209,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.volume.valueChanged.connect(self._on_volume)
         self.kokoro_stream = QtWidgets.QCheckBox("Kokoro in pieces")
         self.kokoro_stream.setChecked(True)
-        self.kokoro_stream.setToolTip("Kokoro decodes each phrase in pieces, its first 250 ms of voice first "
+        self.kokoro_stream.setToolTip("Kokoro decodes each phrase in pieces, its first 200 ms of voice first "
                                       "(off: each phrase whole before it plays, as before — compare by ear)")
         self.kokoro_stream.toggled.connect(self.core.set_kokoro_stream)
 
