@@ -306,8 +306,7 @@ class KokoroEngine(Engine):
         """The listener has enough audio queued to wait for the whole phrase (later phrases, mostly)."""
         if due_ns is None:
             return False
-        frames = f.gen_input.shape[2] - int(f.units[0]) * kg.FRAMES_PER_UNIT
-        need_ms = frames * self.gen_ms_per_frame
+        need_ms = f.gen_input.shape[2] * self.gen_ms_per_frame  # a whole decode computes the pad too
         return (due_ns - time.perf_counter_ns()) / 1e6 * HEADROOM >= need_ms
 
     def _first_frames(self, rest: int, slack_ms: float) -> int:
