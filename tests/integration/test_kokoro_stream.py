@@ -150,3 +150,4 @@ def test_played_in_pieces_each_piece_is_a_chunk_and_heard_text_is_timed(kokoro_s
     assert len(done.chunks) > 1 and any(p["offset"] > 0 for p in pieces)  # the first phrase came in pieces
     assert cut.stale_samples_after_cancel == 0
     assert cut.heard_exact is True and cut.heard_text and SENTENCE.startswith(cut.heard_text)
+

@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", help="output device index or name substring (see `voicetrace devices`)")
     s.add_argument("--cancel-after", type=float, metavar="SECONDS", help="interrupt this long after submit")
     s.add_argument("--wav", metavar="OUT.wav", help="also write exactly what was sent to the device (up to 30 min)")
+    s.add_argument("--out", metavar="FILE",
+                   help="synthesise into FILE instead of playing: .wav, .flac, .ogg, .opus or .mp3 (by extension)")
     s.add_argument("--json", action="store_true", help="print one JSON object with every metric")
     s.add_argument("--cold", action="store_true", help="submit before the engine is warm (TTFA includes loading)")
     s.add_argument("--kokoro-mode", choices=("stream", "whole"), default="stream",

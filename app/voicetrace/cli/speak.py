@@ -9,14 +9,11 @@ import os
 import sys
 import threading
 import time
-import wave
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..contract import AudioArray, RequestMetrics
+from ..contract import RequestMetrics
 from ..core.pipeline import LocalSource
 from ..core.session import Request, Session, check_speed
 from ..core.sink import StreamSink
@@ -51,15 +48,6 @@ def read_text(args: argparse.Namespace) -> str:
     except UnicodeDecodeError as exc:
         raise UserError(f"{source} is not valid UTF-8 text (bad byte at offset {exc.start})",
                         "save it as UTF-8") from exc
-
-
-def write_wav(path: str, audio: AudioArray, rate: int) -> None:
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
 
 
 def _source(args: argparse.Namespace) -> ChunkSource:
@@ -121,11 +109,19 @@ def speak_request(args: argparse.Namespace, start: Callable[[Session, str], Requ
 
     from ..audio.player import Player
 
+    out = getattr(args, "out", None)
+    if out:
+        if args.engine == "remote":
+            raise UserError("--out speaks with a local engine", "leave out --engine remote, or use --wav")
+        from ..audio.encode import format_of
+
+        format_of(out)  # an unknown extension is said before anything loads
+        return speak_to_file(args, start, out)
     try:
         player = Player(args.device)
     except DeviceError:
         if args.wav and args.device is None and args.engine != "remote" and feed_from is None:
-            return speak_to_file(args, start)
+            return speak_to_file(args, start, args.wav)
         raise
     source = _source(args)
     player.start()  # the stream runs (silence) before any request: no request waits for a device to open
@@ -171,7 +167,10 @@ def speak_request(args: argparse.Namespace, start: Callable[[Session, str], Requ
             listening = None
         m = session.record(req)
         if args.wav:
-            write_wav(args.wav, player.stop_capture(), player.rate)
+            from ..audio.encode import AudioWriter
+
+            with AudioWriter(args.wav, player.rate, "wav") as w:  # whatever its name: --wav is a WAV
+                w.write(player.stop_capture())
     finally:
         if listening is not None:
             listening.close()
@@ -205,19 +204,27 @@ def _feed(req: Request, pieces: Iterable[str], errors: list[BaseException],
             req.end()
 
 
-def speak_to_file(args: argparse.Namespace, start: Callable[[Session, str], Request]
+def speak_to_file(args: argparse.Namespace, start: Callable[[Session, str], Request], path: str
                   ) -> tuple[RequestMetrics, dict[str, Any]]:
-    """No output device, but --wav: the same pipeline into a file sink (so no playback metrics)."""
+    """Synthesise into a file (`--out`, or `--wav` with no output device): the same pipeline into a sink that
+    plays nothing, each chunk encoded as it comes (WAV, FLAC, OGG, Opus or MP3 by the extension); no playback
+    metrics. A request that does not finish leaves no file behind."""
+    from ..audio.encode import AudioWriter
+
     source = LocalSource.load(args.engine, stream_phrase=getattr(args, "kokoro_mode", "stream") == "stream")
     source.wait_ready()
     sink = StreamSink(source.engine.rate)
-    parts: list[AudioArray] = []
+    writer = AudioWriter(path, sink.rate)
+    failed: list[BaseException] = []
 
     def collect() -> None:
-        while (item := sink.take(timeout=None)) is not None:
-            parts.append(item[2])
+        try:
+            while (item := sink.take(timeout=None)) is not None:
+                writer.write(item[2])
+        except Exception as exc:  # a full disk: the request is still settled and the error said
+            failed.append(exc)
 
-    taker = threading.Thread(target=collect, name="wav-writer", daemon=True)
+    taker = threading.Thread(target=collect, name="file-writer", daemon=True)
     taker.start()
     session = Session(sink, {source.name: source})
     try:
@@ -227,12 +234,17 @@ def speak_to_file(args: argparse.Namespace, start: Callable[[Session, str], Requ
         sink.close()
         taker.join(10)
         source.stop()
-    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    write_wav(args.wav, audio, sink.rate)
+    if m.outcome != "done" or failed:
+        writer.abort()
+        if failed:
+            raise UserError(f"could not write {path} ({failed[0]})", "check the free space and the folder")
+    else:
+        writer.close()
     record = m.to_dict()
-    record.update(wav=args.wav, note="no audio output device: wrote the WAV only, so there are no playback metrics")
+    record.update(wav=path, out=path, seconds=round(writer.seconds, 3),
+                  note="written to a file, not played: there are no playback metrics")
     if not args.json and m.outcome == "done":
-        print(f"wrote {args.wav} ({len(audio) / sink.rate:.1f} s); no output device, so no playback")
+        print(f"wrote {path} ({writer.seconds:.1f} s of {writer.format}); not played, so no playback metrics")
     return m, record
 
 
