@@ -76,10 +76,8 @@ def test_a_cancel_between_pieces_stops_the_phrase_and_the_engine_serves_the_next
 
 def test_the_cut_is_cached_and_a_corrupt_one_is_rebuilt(kokoro_source, tmp_path):
     model = kokoro_source.engine.entry.path("model")
-    t = time.perf_counter()
     split = kg.load_or_split(model, tmp_path / "cut")
     assert split is not None and len(split.stats) == 88
-    cut_s = time.perf_counter() - t
     mtime = split.front.stat().st_mtime_ns
     again = kg.load_or_split(model, tmp_path / "cut")
     assert again == split and split.front.stat().st_mtime_ns == mtime  # read from the cache, not cut again
@@ -87,7 +85,6 @@ def test_the_cut_is_cached_and_a_corrupt_one_is_rebuilt(kokoro_source, tmp_path)
         fh.truncate(1000)
     rebuilt = kg.load_or_split(model, tmp_path / "cut")
     assert rebuilt is not None and rebuilt.fed.stat().st_size > 1_000_000
-    assert cut_s < 60
 
 
 def test_a_graph_that_cannot_be_cut_falls_back_to_the_whole_graph(kokoro_source, piper_source, tmp_path,

@@ -15,7 +15,6 @@ Per text, the whole call (`stream=False`) and the pieces (as the first phrase is
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .files import save_results
 
 WINDOW_S = 0.3
 CLICK_RATIO = 2.0
@@ -229,9 +230,5 @@ def run_kokoro_stream(out_dir: Path, n_texts: int = 15, wer: bool = True) -> dic
     finally:
         src.stop()
     res["machine"] = _machine()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "kokoro_stream.json").write_text(json.dumps(res, indent=1))
-    text = markdown(res)
-    (out_dir / "kokoro_stream.md").write_text(text)
-    print(text)
+    save_results(out_dir, "kokoro_stream", res, markdown(res))
     return res

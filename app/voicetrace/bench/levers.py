@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import resource
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.report import distribution
+from .files import save_results
 
 FIRST = "When people"
 SENTENCE = "When people ask a question they judge the answer by how quickly the first word arrives."
@@ -175,11 +175,7 @@ def run_levers(engines: list[str], repeat: int, out_dir: Path, device: str | Non
         from .kokoro_stream import run_kokoro_stream
 
         res["kokoro_stream"] = run_kokoro_stream(out_dir, n_texts=8)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "levers.json").write_text(json.dumps(res, indent=1))
-    text = markdown(res)
-    (out_dir / "levers.md").write_text(text)
-    print(text)
+    save_results(out_dir, "levers", res, markdown(res))
     return res
 
 

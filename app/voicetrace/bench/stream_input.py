@@ -18,7 +18,6 @@ the independent recorder's audio up to silence; with --wer, every strategy's pla
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 import threading
@@ -34,6 +33,7 @@ from ..core.session import Request, Session
 from ..core.trace import now_ns
 from ..remote.chat import ChatStream
 from ..testing.fake_chat import ChatServer, build_chat_app, tokens
+from .files import save_results
 
 STRATEGIES = ("whole_reply", "livekit", "realtimetts", "voicetrace")
 REPLIES = (
@@ -196,10 +196,7 @@ def run_stream_input(engines: list[str], rates: list[float], repeat: int, out_di
         r.pop("_audio", None)
     res["runs"] = runs
     res["summary"] = summarize(runs, engines, rates)
-    (out_dir / "stream_input.json").write_text(json.dumps(res, indent=1))
-    text = markdown(res)
-    (out_dir / "stream_input.md").write_text(text)
-    print(text)
+    save_results(out_dir, "stream_input", res, markdown(res))
     return res
 
 
