@@ -93,6 +93,96 @@ def test_wav_streams_with_a_header_for_unknown_length(server):
     speech_like(body[offset:], 4)
 
 
+def _decoded(data: bytes, fmt: str) -> tuple[np.ndarray, int]:
+    import io
+
+    import soundfile as sf
+
+    if fmt == "pcm":
+        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768, RATE
+    audio, rate = sf.read(io.BytesIO(data), dtype="float32")
+    return audio, rate
+
+
+SAID = "Every format is made by one encoder, as the audio comes."
+
+
+@pytest.fixture()
+def pcm_reference(server):
+    r = httpx.post(server.http + "/v1/audio/speech", timeout=60,
+                   json={"model": "piper", "input": SAID, "response_format": "pcm"})
+    assert r.status_code == 200
+    return _decoded(r.content, "pcm")[0]
+
+
+@pytest.mark.parametrize(("fmt", "media"), [("mp3", "audio/mpeg"), ("opus", "audio/ogg"), ("flac", "audio/flac"),
+                                            ("wav", "audio/wav"), ("pcm", "audio/pcm")])
+def test_official_openai_client_gets_each_response_format(server, pcm_reference, fmt, media):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=server.http + "/v1", api_key="unused")
+    reads = 0
+    data = b""
+    with client.audio.speech.with_streaming_response.create(
+            model="piper", voice="alloy", input=SAID, response_format=fmt) as resp:
+        assert resp.headers["content-type"].startswith(media)
+        for piece in resp.iter_bytes():
+            data += piece
+            reads += 1
+    audio, rate = _decoded(data, fmt)
+    ref_s = len(pcm_reference) / RATE
+    assert abs(len(audio) / rate - ref_s) < 0.05 * ref_s + 0.06  # the same speech (codec padding aside)
+    level = float(np.sqrt(np.mean(audio ** 2)))
+    ref_level = float(np.sqrt(np.mean(pcm_reference ** 2)))
+    assert 0.7 < level / ref_level < 1.3
+
+
+def test_mp3_is_streamed_as_it_is_made(server):
+    """The first MP3 bytes arrive while the rest of a long text is still being made."""
+    first_at = None
+    with httpx.stream("POST", server.http + "/v1/audio/speech", timeout=60,
+                      json={"model": "piper", "input": LONG}) as r:  # the default format: mp3, as OpenAI's
+        assert r.headers["content-type"] == "audio/mpeg"
+        t0 = time.perf_counter()
+        data = b""
+        for piece in r.iter_bytes():
+            if first_at is None and piece:
+                first_at = time.perf_counter() - t0
+            data += piece
+        total = time.perf_counter() - t0
+    audio, rate = _decoded(data, "mp3")
+    assert len(audio) / rate > 10  # the whole long text
+    assert first_at is not None and first_at < 0.5 * total  # order of events in one run, not a wall-time bound
+
+
+def test_openai_client_sse_stream_format_gives_audio_deltas_then_done(server, pcm_reference):
+    import base64
+
+    from openai import OpenAI
+
+    client = OpenAI(base_url=server.http + "/v1", api_key="unused")
+    events = []
+    with client.audio.speech.with_streaming_response.create(
+            model="piper", voice="alloy", input=SAID, response_format="pcm", stream_format="sse") as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        for line in resp.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+    kinds = [e["type"] for e in events]
+    assert kinds[-1] == "speech.audio.done" and set(kinds[:-1]) == {"speech.audio.delta"} and len(kinds) > 2
+    assert events[-1]["usage"]["input_tokens"] == len(SAID)
+    pcm = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
+    audio = _decoded(pcm, "pcm")[0]
+    assert abs(len(audio) - len(pcm_reference)) < 0.05 * len(pcm_reference)
+    # and an SSE stream of MP3 deltas joins into one MP3 file
+    with httpx.stream("POST", server.http + "/v1/audio/speech", timeout=60,
+                      json={"model": "piper", "input": SAID, "stream_format": "sse"}) as r:
+        deltas = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
+    mp3 = b"".join(base64.b64decode(e["audio"]) for e in deltas if e["type"] == "speech.audio.delta")
+    audio, rate = _decoded(mp3, "mp3")
+    assert abs(len(audio) / rate - len(pcm_reference) / RATE) < 0.1 * len(pcm_reference) / RATE
+
+
 @pytest.mark.parametrize(("body", "status", "code"), [
     ({"input": ""}, 400, "invalid_input"),
     ({"input": "   \n\t "}, 400, "invalid_input"),
@@ -102,7 +192,8 @@ def test_wav_streams_with_a_header_for_unknown_length(server):
     ({"input": "hi", "voice": "x" * 500}, 400, "invalid_voice"),
     ({"input": "hi", "voice": ["jm_kumo"]}, 400, "invalid_type"),
     ({"input": "hi", "model": "gpt-5-voice"}, 404, "model_not_found"),
-    ({"input": "hi", "response_format": "mp3"}, 400, "unsupported_response_format"),
+    ({"input": "hi", "response_format": "aac"}, 400, "unsupported_response_format"),
+    ({"input": "hi", "stream_format": "websocket"}, 400, "unsupported_stream_format"),
     ({"input": "hi", "speed": 9}, 400, "invalid_speed"),
     ({"input": "hi", "speed": "fast"}, 400, "invalid_speed"),
     ({"input": "word " * 3000}, 400, "text_too_long"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voicetrace.audio.encode import FORMATS, AudioWriter, format_of
+from voicetrace.audio.encode import FORMATS, STREAM_FORMATS, WHOLE_FORMATS, AudioWriter, ChunkEncoder, format_of
 from voicetrace.errors import UserError
 
 
@@ -46,3 +46,32 @@ def test_an_unknown_extension_is_a_clear_error(name):
     with pytest.raises(UserError, match="unknown audio format") as e:
         format_of(name)
     assert ".mp3" in e.value.fix and ".flac" in e.value.fix
+
+
+@pytest.mark.parametrize("fmt", sorted(STREAM_FORMATS))
+def test_a_stream_encoded_chunk_by_chunk_is_one_file_of_its_format(fmt):
+    """The server's response_format: what `encode` gives as chunks come, plus `finish`, reads back as the whole
+    tone (MP3 at constant bitrate with its tag's placeholder frame dropped; FLAC sent once finished)."""
+    import io
+
+    rate = 24_000
+    pcm = (_tone(3.0, rate) * 32767).astype("<i2")
+    enc = ChunkEncoder(fmt, rate)
+    parts = [enc.encode(part.tobytes()) for part in np.array_split(pcm, 30)]
+    parts.append(enc.finish())
+    data = b"".join(parts)
+    if fmt == "pcm":
+        back = np.frombuffer(data, "<i2").astype(np.float32) / 32768
+        back_rate = rate
+    else:
+        back, back_rate = sf.read(io.BytesIO(data), dtype="float32")
+    assert len(back) / back_rate == pytest.approx(3.0, rel=0.03)
+    assert 0.15 < float(np.sqrt(np.mean(back**2))) < 0.3
+    sent_early = sum(1 for p in parts[:-1] if p)
+    assert sent_early == 0 if fmt in WHOLE_FORMATS else sent_early >= 3  # streamed as made (bar FLAC)
+
+
+def test_an_unsupported_response_format_names_the_ones_there_are():
+    with pytest.raises(UserError, match="aac") as e:
+        ChunkEncoder("aac", 24_000)
+    assert "mp3" in e.value.fix and "opus" in e.value.fix

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from voicetrace.audio.encode import streaming_wav_header
 from voicetrace.errors import UserError
 from voicetrace.remote.decode import RawPcm, Sse, StreamFormatError, Wav, decoder_for
-from voicetrace.remote.protocol import pack_frame, streaming_wav_header, to_pcm16, unpack_frame
+from voicetrace.remote.protocol import pack_frame, to_pcm16, unpack_frame
 
 SAMPLES = (np.sin(np.arange(3000) / 7.0) * 0.5).astype(np.float32)
 PCM = to_pcm16(SAMPLES)

@@ -64,14 +64,6 @@ def from_pcm16(pcm: bytes) -> AudioArray:
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
-def streaming_wav_header(rate: int = RATE) -> bytes:
-    """A WAV header for a stream whose length is not known yet (RIFF and data sizes at their maximum)."""
-    unknown = 0xFFFFFFFF
-    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
-    return (b"RIFF" + struct.pack("<I", unknown) + b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-            + b"data" + struct.pack("<I", unknown))
-
-
 def openai_error(message: str, kind: str = "invalid_request_error", code: str | None = None,
                  param: str | None = None) -> dict[str, object]:
     """OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`."""

@@ -4,6 +4,7 @@ service's threads; handlers only move bytes. Every route, the WebSocket included
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hmac
 import json
@@ -18,12 +19,17 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ..audio.encode import STREAM_FORMATS, ChunkEncoder
 from ..errors import UserError
-from ..remote.protocol import openai_error, pack_frame, streaming_wav_header
+from ..remote.protocol import RATE, openai_error, pack_frame
 from .service import Item, Rejected, ServerStream, SpeechService
 
 MAX_BODY = 256 * 1024  # a speech request is JSON with at most max_chars of text
-FORMATS = {"pcm": "audio/pcm", "wav": "audio/wav"}
+DEFAULT_FORMAT = "mp3"  # OpenAI's default response_format
+
+
+def sse_event(data: Mapping[str, Any]) -> bytes:
+    return b"data: " + json.dumps(data).encode() + b"\n\n"
 
 
 def _error(exc: Rejected) -> JSONResponse:
@@ -93,10 +99,16 @@ def build_app(service: SpeechService, token: str | None = None) -> ASGIApp:
     async def speech(request: Request) -> Response:
         try:
             body = await _read_json(request)
-            fmt = body.get("response_format", "wav")
-            if not isinstance(fmt, str) or fmt not in FORMATS:
+            fmt = body.get("response_format", DEFAULT_FORMAT)
+            if not isinstance(fmt, str) or fmt not in STREAM_FORMATS:
                 raise Rejected(400, "unsupported_response_format", f"response_format {str(fmt)[:20]!r} is not "
-                               "supported here; use pcm (raw s16le, 24 kHz, mono) or wav", param="response_format")
+                               "supported here; use " + ", ".join(STREAM_FORMATS) + " (pcm: raw s16le, 24 kHz, "
+                               "mono)", param="response_format")
+            sse = body.get("stream_format", "audio")
+            if sse not in ("audio", "sse"):
+                raise Rejected(400, "unsupported_stream_format", f"stream_format {str(sse)[:20]!r} is not "
+                               "supported; use audio or sse", param="stream_format")
+            encoder = ChunkEncoder(fmt, RATE)
             loop = asyncio.get_running_loop()
             items: asyncio.Queue[Item] = asyncio.Queue()
             stream = service.open(text=body.get("input"), model=body.get("model"), voice=body.get("voice"),
@@ -109,24 +121,42 @@ def build_app(service: SpeechService, token: str | None = None) -> ASGIApp:
         if first[0] == "error":
             kind = "invalid_request_error" if first[2] == 400 else "server_error"
             return JSONResponse(openai_error(first[1], kind, "synthesis_failed"), status_code=first[2])
+        chars = len(str(body.get("input", "")))
+
+        def framed(data: bytes, done: bool = False) -> bytes:
+            """OpenAI's stream_format sse: the audio (in the response_format) as base64 deltas, then done."""
+            if sse == "audio":
+                return data
+            out = b""
+            if data:
+                out += sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})
+            if done:
+                out += sse_event({"type": "speech.audio.done",
+                                  "usage": {"input_tokens": chars, "output_tokens": 0, "total_tokens": chars}})
+            return out
 
         async def body_iter() -> AsyncIterator[bytes]:
             item = first
             try:
-                if fmt == "wav":
-                    yield streaming_wav_header()
                 while item[0] == "audio":
-                    yield item[3]
+                    # encoding is a few ms a chunk (MP3 ~1 ms per 100 ms of audio on the 2-core VM): on the loop
+                    out = framed(encoder.encode(item[3]))
+                    if out:
+                        yield out
                     stream.sent(len(item[3]) // 2)
                     item = await items.get()
-                # "done", or "error" mid-stream: the status is sent already, so the stream just ends
+                if item[0] == "done":
+                    yield framed(encoder.finish(), done=True)
+                elif sse == "sse":  # "error" mid-stream: the status is sent already; SSE can still say why
+                    yield sse_event({"type": "error", "error": openai_error(str(item[1]), "server_error")["error"]})
             finally:
                 if stream.outcome is None:
                     stream.abort()  # the client went away: stop generating now
 
         headers = {"x-request-id": stream.id, "x-voicetrace-engine": stream.engine,
                    "x-voicetrace-voice": stream.voice}
-        return StreamingResponse(body_iter(), media_type=FORMATS[fmt], headers=headers)
+        media = "text/event-stream" if sse == "sse" else encoder.media_type
+        return StreamingResponse(body_iter(), media_type=media, headers=headers)
 
     async def ws_stream(ws: WebSocket) -> None:
         await ws.accept()

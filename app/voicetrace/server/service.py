@@ -371,7 +371,10 @@ class ServerStream:
         self.sink.sent(samples)
 
     def _ended(self, req: Request) -> None:
-        """The session closed the request (on one of its threads)."""
+        """The session closed the request (on one of its threads; a request that fails at once may end before
+        `start` has stored it)."""
+        if self.request is None:
+            self.request = req
         if req.outcome == "done":
             self.outcome = "done"
             self.deliver(("done", self.summary()))
