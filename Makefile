@@ -4,12 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 
 # What a fresh Debian/Ubuntu needs: PortAudio for sounddevice, espeak-ng data comes from a wheel;
-# the Qt/X libraries are for the desktop window; jackd2 is the virtual audio device the tests play to.
+# the Qt/X libraries are for the desktop window; jackd2 is the virtual audio device the tests play to; openbox
+# and xdotool drive the real window under Xvfb as a desktop would (a window manager gives keyboard focus).
 APT_RUN := libportaudio2 libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6 libdbus-1-3 \
   fonts-dejavu-core libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 \
   libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 \
   libxcb-render0 libxcb-shm0 libxcb-sync1 libxcb-util1 libx11-6
-APT_TEST := jackd2 xvfb xauth
+APT_TEST := jackd2 xvfb xauth openbox xdotool
 
 .PHONY: setup setup-test bench-setup run test lint package jack-start jack-stop clean
 
@@ -17,11 +18,11 @@ setup: .stamp-apt-run $(VENV)/.stamp-install
 
 setup-test: setup .stamp-apt-test $(VENV)/.stamp-test
 
-.stamp-apt-run:
+.stamp-apt-run: Makefile
 	@bash scripts/apt-ensure.sh $(APT_RUN)
 	@touch $@
 
-.stamp-apt-test:
+.stamp-apt-test: Makefile
 	@bash scripts/apt-ensure.sh $(APT_TEST)
 	@touch $@
 

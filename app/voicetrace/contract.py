@@ -57,6 +57,10 @@ class Ev(enum.StrEnum):
     # index (chunk), phrase, offset (output samples of that phrase sent before it), word_times (the phrase's
     # first chunk, when the engine times words: (start, end) output samples from the chunk's start, per word)
     PIECE = "piece"
+    # The listener paused / resumed playback (the whole output: every request live then gets it). data: dac_ns
+    # (the first silent frame / the first frame played again, at the DAC)
+    PAUSE = "pause"
+    RESUME = "resume"
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class TraceEvent:
 
 
 # What a playing sink's audio callback observed, as records its owner drains (`AudioSink.drain`).
-K_PLAY, K_UNDERRUN, K_END, K_FLUSH, K_STATUS = range(5)
+K_PLAY, K_UNDERRUN, K_END, K_FLUSH, K_STATUS, K_PAUSE, K_RESUME = range(7)
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,10 @@ class RequestMetrics:
     heard_text: str | None = None
     heard_ms: float | None = None
     heard_exact: bool | None = None
+    # Time the listener held playback paused (DAC time of the first silent frame to the first frame played
+    # again; a pause still open at a cancel runs to the flush). Not audio time, not an underrun.
+    paused_ms: float = 0.0
+    pauses: int = 0
     # Where it ran (filled by the session when it takes the record)
     engine_load_ms: float | None = None
     warmup_ms: float | None = None

@@ -68,8 +68,8 @@ def test_speak_then_interrupt_shows_ttfa_and_cancel_latencies(window_factory, qt
     qtbot.waitUntil(lambda: _first_audio(w), timeout=15_000)
     qtbot.waitUntil(lambda: len(w.core.current().trace.of(Ev.CHUNK_READY)) >= 3, timeout=15_000)
     qtbot.wait(300)
-    assert w.interrupt_btn.hasFocus()  # so Space presses Interrupt while it speaks
-    qtbot.keyClick(w.interrupt_btn, QtCore.Qt.Key.Key_Space)
+    assert w.pause_btn.hasFocus()  # out of the editor: Space pauses (tests/ui/test_reader.py)
+    qtbot.mouseClick(w.interrupt_btn, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)
     rec = w.core.records[-1]
     assert rec.outcome == "cancelled"
@@ -401,7 +401,7 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
     rec = w.core.records[-1]
     assert rec.outcome == "cancelled" and rec.barge_in["trigger_ms"] is not None
     assert "voice barge-in: you spoke → silence" in w.readout.text()
-    assert len(w.graphs.c_voice.getData()[1]) == 1
+    assert len(w.graphs.history.c_voice.getData()[1]) == 1
     qtbot.waitUntil(lambda: w.graphs.speech_line.isVisible(), timeout=2_000)  # "you spoke" on the timeline
     assert w.graphs.speech_line.value() < w.graphs.cancel_line.value()
     w.voice_toggle.setChecked(False)

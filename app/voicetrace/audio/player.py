@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import K_END, K_FLUSH, K_PLAY, K_STATUS, K_UNDERRUN, AudioArray, PlaybackEvent
+from ..contract import K_END, K_FLUSH, K_PAUSE, K_PLAY, K_RESUME, K_STATUS, K_UNDERRUN, AudioArray, PlaybackEvent
 from .devices import OutputDevice, open_stream, resolve_output_device
 from .ring import TaggedRing
 
@@ -67,6 +67,14 @@ class Player:
         self._scope_mark_pos = 0
         self._scope_mark_dac = 0
         self.volume = 1.0  # applied in the callback, after the ring: it scales what the device plays
+        # Pause: asked for by `pause()` (any thread), taken by the callback, which fades out over `_fade`
+        # frames, then plays silence without reading the ring (what it holds waits), and fades back in.
+        self._pause_req = False
+        self._paused = False
+        self._fade = max(1, min(blocksize, int(fade_ms * self.rate / 1000)))
+        ramp = np.linspace(0.0, 1.0, self._fade + 2, dtype=np.float32)[1:-1]
+        self._ramp_in = ramp
+        self._ramp_out = ramp[::-1].copy()
         self._stream: Any = None
         self._standby = False  # closed by standby(), reopened by the next request
         self._lock = threading.Lock()  # guards start/close only, never taken by the callback
@@ -192,6 +200,21 @@ class Player:
     def queued_s(self) -> float:
         return self.ring.level_frames() / self.rate
 
+    # ---- pause -------------------------------------------------------------------------------------
+    def pause(self) -> None:
+        """Hold playback: the next callback fades out and plays silence from then on; the ring keeps what it
+        holds (a cancel meanwhile drops it without a sound). Logged as K_PAUSE at the first silent frame."""
+        self._pause_req = True
+
+    def resume(self) -> None:
+        """Play on from where it paused (faded in); K_RESUME at the first frame played again."""
+        self._pause_req = False
+
+    @property
+    def paused(self) -> bool:
+        """Asked to pause (the callback takes it at its next block)."""
+        return self._pause_req
+
     # ---- capture (what was sent to the device, for --wav) ---------------------------------------------
     def start_capture(self, seconds: float) -> None:
         self._capture_pos = 0
@@ -255,7 +278,10 @@ class Player:
                 self._flush_seen = self._flush_req
                 self._log(K_FLUSH, -1, self._cb_dac, self._flush_seen)
             out = outdata[:, 0]
-            self.ring.read(out, self._on_piece, self._on_underrun, self._on_end)
+            if self._pause_req or self._paused:
+                self._read_pausing(out, frames)
+            else:
+                self.ring.read(out, self._on_piece, self._on_underrun, self._on_end)
             if self.volume != 1.0:
                 out *= self.volume  # in place: no allocation
             sc = self.scope
@@ -287,6 +313,24 @@ class Player:
         except Exception:
             outdata.fill(0)  # never let an error escape into PortAudio; counted for diagnostics
             self.callback_errors += 1
+
+    def _read_pausing(self, out: AudioArray, frames: int) -> None:
+        """A block while a pause starts, holds or ends (the callback's part of `pause`)."""
+        k = min(self._fade, frames)
+        if self._pause_req and not self._paused:  # fade out what plays over k frames, then silence
+            self.ring.read(out[:k], self._on_piece, self._on_underrun, self._on_end)
+            out[:k] *= self._ramp_out[:k]
+            out[k:] = 0.0
+            self.ring.mark_silent()
+            self._paused = True
+            self._log(K_PAUSE, -1, self._cb_dac + int(k * self._ns_per_frame))
+        elif self._pause_req:  # held: silence, the ring untouched
+            out[:] = 0.0
+        else:  # resumed: play on, faded in
+            self._paused = False
+            self._log(K_RESUME, -1, self._cb_dac)
+            self.ring.read(out, self._on_piece, self._on_underrun, self._on_end)
+            out[:k] *= self._ramp_in[:k]
 
     def drain(self) -> list[PlaybackEvent]:
         out = []

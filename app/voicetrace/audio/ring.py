@@ -155,6 +155,12 @@ class TaggedRing:
         self._last_out_tag = last_tag
         return o
 
+    def mark_silent(self) -> None:
+        """The output went silent without reading (paused): nothing is audible now, so a cancel that comes next
+        cuts without a fade (a fade would sound after the pause, and after the cancel's acknowledgement)."""
+        self._last_out_tag = -1
+        self._fade_tag = -1
+
     def _copy(self, r: int, out: AudioArray, o: int, n: int, fade_pos: int) -> None:
         i = r % self._cap
         n1 = min(n, self._cap - i)

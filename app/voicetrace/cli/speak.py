@@ -16,7 +16,6 @@ from typing import Any
 from ..contract import RequestMetrics
 from ..core.pipeline import LocalSource
 from ..core.session import Request, Session, check_speed
-from ..core.sink import StreamSink
 from ..core.source import ChunkSource
 from ..engines.catalog import find_model
 from ..errors import DeviceError, UserError
@@ -209,42 +208,20 @@ def speak_to_file(args: argparse.Namespace, start: Callable[[Session, str], Requ
     """Synthesise into a file (`--out`, or `--wav` with no output device): the same pipeline into a sink that
     plays nothing, each chunk encoded as it comes (WAV, FLAC, OGG, Opus or MP3 by the extension); no playback
     metrics. A request that does not finish leaves no file behind."""
-    from ..audio.encode import AudioWriter
+    from ..core.save import SpeechFile
 
     source = LocalSource.load(args.engine, stream_phrase=getattr(args, "kokoro_mode", "stream") == "stream")
-    source.wait_ready()
-    sink = StreamSink(source.engine.rate)
-    writer = AudioWriter(path, sink.rate)
-    failed: list[BaseException] = []
-
-    def collect() -> None:
-        try:
-            while (item := sink.take(timeout=None)) is not None:
-                writer.write(item[2])
-        except Exception as exc:  # a full disk: the request is still settled and the error said
-            failed.append(exc)
-
-    taker = threading.Thread(target=collect, name="file-writer", daemon=True)
-    taker.start()
-    session = Session(sink, {source.name: source})
     try:
-        m = start(session, source.name).result(timeout=3600)
+        source.wait_ready()
+        saving = SpeechFile(source, path, lambda s: start(s, source.name)).start()
+        m = saving.wait(timeout=3600)
     finally:
-        session.close()
-        sink.close()
-        taker.join(10)
         source.stop()
-    if m.outcome != "done" or failed:
-        writer.abort()
-        if failed:
-            raise UserError(f"could not write {path} ({failed[0]})", "check the free space and the folder")
-    else:
-        writer.close()
     record = m.to_dict()
-    record.update(wav=path, out=path, seconds=round(writer.seconds, 3),
+    record.update(wav=path, out=path, seconds=round(saving.seconds, 3),
                   note="written to a file, not played: there are no playback metrics")
     if not args.json and m.outcome == "done":
-        print(f"wrote {path} ({writer.seconds:.1f} s of {writer.format}); not played, so no playback metrics")
+        print(f"wrote {path} ({saving.seconds:.1f} s of {saving.writer.format}); not played, so no playback metrics")
     return m, record
 
 

@@ -142,6 +142,7 @@ def derive(trace: Trace) -> RequestMetrics:
     if streamed and first_planned is not None:
         completed_by = next((e.data["piece"] for e in texts if e.t_ns == first_planned.data.get("text_ns")), None)
     heard_text, heard_ms, heard_exact = heard(ev, planned, ready, rate, silence_at)
+    paused_ms, pauses = paused(ev, flush.data["dac_ns"] if flush is not None else None)
     return RequestMetrics(
         request_id=trace.request_id, engine=submit.data["engine"], voice=submit.data["voice"],
         text_chars=int(texts[-1].data["chars"]) if streamed and texts else int(submit.data["text_chars"]),
@@ -159,7 +160,26 @@ def derive(trace: Trace) -> RequestMetrics:
         first_phrase_text=first_planned.data["text"] if first_planned is not None else None,
         first_phrase_completed_by=completed_by, text_starvations=len(starved),
         text_starvation_ms=round(sum(e.data["frames"] for e in starved) * 1000 / rate, 3),
-        heard_text=heard_text, heard_ms=heard_ms, heard_exact=heard_exact)
+        heard_text=heard_text, heard_ms=heard_ms, heard_exact=heard_exact, paused_ms=paused_ms, pauses=pauses)
+
+
+def paused(ev: list[TraceEvent], flush_dac: int | None) -> tuple[float, int]:
+    """(ms paused, pauses): from each PAUSE's first silent frame to the RESUME's first frame played again, at
+    the DAC. A pause still open ends at the cancel's flush (nothing of it plays after), else at the last event."""
+    total = 0
+    count = 0
+    start: int | None = None
+    for e in ev:
+        if e.kind == Ev.PAUSE and start is None:
+            start = int(e.data["dac_ns"])
+            count += 1
+        elif e.kind == Ev.RESUME and start is not None:
+            total += max(0, int(e.data["dac_ns"]) - start)
+            start = None
+    if start is not None:
+        end = flush_dac if flush_dac is not None else ev[-1].t_ns
+        total += max(0, end - start)
+    return round(total / 1e6, 3), count
 
 
 def _sound_end_dac(piece: TraceEvent, ready: dict[int, TraceEvent], rate: int) -> int | None:

@@ -241,6 +241,9 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
             return
         if in_flight == 0:
             absorb()
+            if not planner.done and job.buffered_s() > job.read_ahead_s:
+                job.stop.wait(0.05)  # far enough ahead (or paused): wait for the listener
+                continue
             if planner.done:
                 if planner.count == 0:
                     raise UserError("the text ended with nothing to speak", "send some words before end()")
@@ -284,8 +287,9 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
         audio, times = shaper.last(i, res.audio, res.rate, res.word_times)
         if in_flight == 0:  # pipelining: the engine starts the next phrase now
             absorb()
-            if not planner.done:
-                in_flight += plan_next(job.buffered_s() + len(audio) / res.rate)
+            ahead = job.buffered_s() + len(audio) / res.rate
+            if not planner.done and ahead <= job.read_ahead_s:
+                in_flight += plan_next(ahead)
         final = in_flight == 0 and planner.done
         if not final:
             audio = add_pause(audio, res.rate, PAUSE_S.get(brk_of[i], 0.0))

@@ -54,6 +54,7 @@ COLUMNS: list[Column] = [
     ("audio ms", lambda r: r.audio_ms),
     ("chunks", lambda r: len(r.chunks)),
     ("underruns", lambda r: r.underruns),
+    ("paused ms", lambda r: r.paused_ms if r.pauses else None),
     ("cancel→silence ms", lambda r: r.cancel_to_silence_ms),
     ("cancel→idle ms", lambda r: r.cancel_to_idle_ms),
     ("stale samples", lambda r: r.stale_samples_after_cancel if r.cancelled else None),

@@ -22,7 +22,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..audio.shaping import sound_end, sound_start, voiced_offset
-from ..contract import K_END, K_FLUSH, K_PLAY, K_UNDERRUN, AudioArray, Ev, PlaybackEvent, RequestMetrics, TtsChunk
+from ..contract import (
+    K_END,
+    K_FLUSH,
+    K_PAUSE,
+    K_PLAY,
+    K_RESUME,
+    K_UNDERRUN,
+    AudioArray,
+    Ev,
+    PlaybackEvent,
+    RequestMetrics,
+    TtsChunk,
+)
 from ..errors import UserError
 from ..text.feed import TextFeed
 from ..text.normalize import clean_input
@@ -35,6 +47,7 @@ from .trace import Trace, now_ns
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 KEEP_FINISHED = 256  # finished requests kept for metrics queries; older ones are forgotten
+READ_AHEAD_S = 20.0  # a sink that plays: synthesis keeps at most this much audio queued (see SourceJob)
 SETTLE_S = 0.15  # a request's record is taken this long after it ended (see the module docstring)
 # Tags are unique in the process, not per session: sessions may share one sink (the benchmark's strategies
 # share a player), and a tag reused while the ring still fades the old one's audio would cut without a fade.
@@ -221,6 +234,7 @@ class Session:
         rid = request_id or uuid.uuid4().hex[:12]
         tag = next(_TAGS)
         self.output.open_tag(tag)
+        self.resume()  # a new request is meant to be heard
         req = Request(rid, tag, text or "", engine, voice, speed, Trace(rid), self, cold=not src.ready.is_set(),
                       text_feed=TextFeed(text) if text is not None else TextFeed())
         req.trace.add(Ev.SUBMIT, t_submit, engine=engine, voice=voice, text_chars=len(text or ""),
@@ -254,6 +268,30 @@ class Session:
             self._flush_seen(req, PlaybackEvent(K_FLUSH, -1, t_flush, t_flush, req.flush_seq))
         self.engines[req.engine].cancel(req.id, lambda t_idle: self._engine_idle(req, t_idle))
         return True
+
+    # ---- pause ---------------------------------------------------------------------------------------
+    def pause(self) -> bool:
+        """Hold playback of the whole output (what is queued waits; synthesis stops reading ahead once
+        READ_AHEAD_S is queued). False when nothing is live to pause. UserError for a sink that
+        does not play (its consumer paces itself)."""
+        pause = getattr(self.output, "pause", None)
+        if not self.output.plays or pause is None:
+            raise UserError("this output does not play, so it cannot pause", "stop reading from it instead")
+        if not self._unfinished:
+            return False
+        pause()
+        return True
+
+    def resume(self) -> bool:
+        """Play on after `pause`. False when it was not paused."""
+        if not self.paused:
+            return False
+        self.output.resume()  # type: ignore[attr-defined]
+        return True
+
+    @property
+    def paused(self) -> bool:
+        return bool(getattr(self.output, "paused", False))
 
     def fail(self, request_id: str, message: str) -> None:
         """End a request with an error from outside (its device went away): silence it, fail it."""
@@ -320,7 +358,8 @@ class Session:
     def _feed(self, req: Request) -> None:
         try:
             job = SourceJob(req.id, req.text, req.voice, req.speed, req.trace, req.stop, self.output.rate,
-                            self.output.queued_s, req.skipped, use_cache=self.use_cache, feed=req.text_feed)
+                            self.output.queued_s, req.skipped, use_cache=self.use_cache, feed=req.text_feed,
+                            read_ahead_s=READ_AHEAD_S if self.output.plays else float("inf"))
             self.engines[req.engine].produce(job, lambda i, audio, final: self._write(req, i, audio, final))
         except UserError as exc:
             req.user_error = True
@@ -410,6 +449,12 @@ class Session:
                 self._awaiting_flush = [r for r in self._awaiting_flush if r not in seen]
             for r in seen:
                 self._flush_seen(r, ev)
+            return
+        if ev.kind in (K_PAUSE, K_RESUME):  # the whole output: every request still live
+            with self._lock:
+                live = [r for r in self._requests.values() if not r.finished.is_set()]
+            for r in live:
+                r.trace.add(Ev.PAUSE if ev.kind == K_PAUSE else Ev.RESUME, ev.t_cb_ns, dac_ns=ev.dac_ns)
             return
         found = self._by_tag.get(ev.tag)
         if found is None:

@@ -43,6 +43,9 @@ class SourceJob:
     skipped: list[str] = field(default_factory=list)  # phrases with nothing speakable, filled by the source
     use_cache: bool = True  # the phrase-audio cache (the benchmark compares strategies without it)
     feed: TextFeed = None  # type: ignore[assignment]  # filled from `text` when not given
+    # Stop making phrases while more than this is queued ahead of the listener (a sink that plays: a pause
+    # stops synthesis, and a long text is not made minutes before it is heard); a file or socket: no limit.
+    read_ahead_s: float = float("inf")
 
     def __post_init__(self) -> None:
         if self.feed is None:

@@ -26,6 +26,11 @@ class Timeline:
     cancel_ms: float | None = None
     speech_ms: float | None = None  # voice barge-in: when the user started talking (true onset)
     end_ms: float | None = None  # DONE / CANCEL_ACK / FAILED
+    paused_at_ms: float | None = None  # playback is held from here (the first silent frame at the DAC)
+
+    def listener_at(self, now_ms: float) -> float:
+        """Where the listener is on the axis: now, or just before the pause while playback is held."""
+        return now_ms if self.paused_at_ms is None else min(now_ms, self.paused_at_ms - 0.001)
 
     def phrase_of(self, chunk: int) -> int:
         return self.chunk_phrase.get(chunk, chunk)
@@ -105,6 +110,14 @@ def build(events: list[TraceEvent]) -> Timeline | None:
             (tl.starved if any(a <= e.t_ns < b for a, b in waits) else tl.underruns).append(ms(d["dac_ns"]))
         elif e.kind == Ev.TEXT and d.get("piece"):
             tl.text_ms.append(ms(e.t_ns))
+        elif e.kind == Ev.PAUSE:
+            tl.paused_at_ms = ms(d["dac_ns"])
+        elif e.kind == Ev.RESUME and tl.paused_at_ms is not None:
+            # the words not yet heard when it paused are heard later by the length of the pause
+            at, shift = tl.paused_at_ms, ms(d["dac_ns"]) - tl.paused_at_ms
+            for phrase, words in tl.word_ms.items():
+                tl.word_ms[phrase] = [(a + shift, b + shift) if a >= at else (a, b) for a, b in words]
+            tl.paused_at_ms = None
         elif e.kind == Ev.CANCEL:
             tl.cancel_ms = ms(e.t_ns)
         elif e.kind == Ev.BARGE_IN:

@@ -17,6 +17,7 @@ from ..audio.devices import OutputDevice, list_output_devices, mark_lost, rescan
 from ..audio.player import Player
 from ..contract import RequestMetrics
 from ..core.pipeline import LocalSource
+from ..core.save import SpeechFile
 from ..core.session import Request, Session
 from ..core.source import ChunkSource
 from ..core.trace import now_ns
@@ -214,6 +215,20 @@ class DeskCore:
             self._finishing.append((req, session))
         return req
 
+    def save_speech(self, text: str, engine_id: str, voice: str | None, speed: float, path: str) -> SpeechFile:
+        """Synthesise `text` into `path` (its format by the extension) beside whatever plays, on the same warm
+        engine; returns at once (`SpeechFile.progress`, `.cancel`, `.done`). Raises UserError (a bad text,
+        format or folder, an engine not loaded)."""
+        self._check_engine(engine_id)
+        src = self.engines[engine_id]
+        saving = SpeechFile(src, path, lambda s: s.submit(text, engine_id, voice or None, speed))
+        try:
+            return saving.start()
+        except BaseException:
+            saving.writer.abort()
+            saving.session.close()
+            raise
+
     def speak_stream(self, pieces: Iterable[str], engine_id: str, voice: str | None, speed: float,
                      on_piece: Callable[[str], None] | None = None, on_cancel: Callable[[], None] | None = None
                      ) -> Request:
@@ -261,7 +276,24 @@ class DeskCore:
         """Barge-in: cancel every request still playing or being synthesised. Returns their ids."""
         with self._lock:  # each request is cancelled through its own session (the device may have changed)
             active = [(r, s) for r, s in self._finishing if not r.finished.is_set()]
-        return [r.id for r, s in active if s.cancel(r.id)]
+        cancelled = [r.id for r, s in active if s.cancel(r.id)]
+        if self.session is not None:
+            self.session.resume()  # the flush is taken first (same callback): the cut request stays silent
+        return cancelled
+
+    def toggle_pause(self) -> bool | None:
+        """Pause what plays, or resume it: True paused, False resumed, None nothing was playing."""
+        session = self.session
+        if session is None:
+            return None
+        if session.paused:
+            session.resume()
+            return False
+        return True if session.pause() else None
+
+    @property
+    def paused(self) -> bool:
+        return self.session is not None and self.session.paused
 
     def current(self) -> Request | None:
         """The request the listener hears now (or the last one started)."""

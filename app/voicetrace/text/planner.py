@@ -25,6 +25,22 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _TOKEN.finditer(text) if m.group(0).strip()]
 
 
+def sentence_starts(text: str) -> list[int]:
+    """Where each sentence of `text` begins (character offsets), by the breaks the planner sees: the first
+    word, and every word after a sentence or paragraph end."""
+    starts: list[int] = []
+    after_end = True
+    for m in _TOKEN.finditer(text):
+        tok = m.group(0)
+        if not tok.strip():
+            after_end = True
+            continue
+        if after_end:
+            starts.append(m.start())
+        after_end = break_after(tok) >= SENTENCE
+    return starts
+
+
 @dataclass(frozen=True)
 class Word:
     text: str

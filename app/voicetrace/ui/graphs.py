@@ -45,15 +45,81 @@ def _points(records: list[RequestMetrics], key: str) -> tuple[list[float], list[
     return xs, ys
 
 
-def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
-    w = pg.PlotWidget(title=title)
+def _plot(title: str, left: str, bottom: str, legend_columns: int = 0, legend_right: bool = False
+          ) -> pg.PlotWidget:
+    """A plot whose legend (when it has one) sits below its axis or right of the plot, in the plot's own
+    layout: never on the data, however small the window."""
+    w = pg.PlotWidget()
+    w.setTitle(title, size="9pt")
     w.setLabel("left", left)
     w.setLabel("bottom", bottom)
     w.showGrid(x=True, y=True, alpha=0.2)
-    w.addLegend(offset=(-5, 5), labelTextSize="8pt")
+    if legend_columns:
+        item = w.getPlotItem()
+        legend = pg.LegendItem(labelTextSize="7pt", colCount=legend_columns, verSpacing=-6, horSpacing=8)
+        if legend_right:
+            item.layout.addItem(legend, 2, 3)
+        else:
+            item.layout.addItem(legend, 4, 1)
+        item.legend = legend  # curves plotted with a name join it (PlotItem.addItem)
     w.setMenuEnabled(False)
-    w.setMinimumHeight(140)
+    w.setMinimumHeight(120)
     return w
+
+
+def legend_of(plot: pg.PlotWidget) -> pg.LegendItem | None:
+    return plot.getPlotItem().legend
+
+
+class HistoryPlots:
+    """TTFA per request and cancel latency per interrupt: the two plots of every request so far (the live
+    graphs' top row, and the presenter view's, larger)."""
+
+    def __init__(self) -> None:
+        self.ttfa = _plot("Time to first audio per request", "ms", "request", 1, legend_right=True)
+        self.ttfa_cb = self.ttfa.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=CALLBACK_COLOR,
+                                      name="callback")
+        self.ttfa_aud = self.ttfa.plot([], [], pen=None, symbol="t", symbolSize=7, symbolBrush=AUDIBLE_COLOR,
+                                       name="audible")
+        self.ttfa_cached = self.ttfa.plot([], [], pen=None, symbol="t", symbolSize=9, symbolBrush=None,
+                                          symbolPen=pg.mkPen(AUDIBLE_COLOR, width=1.5),
+                                          name="cached")
+        self.ttfa_med = self.ttfa.plot([], [], pen=pg.mkPen(AUDIBLE_COLOR, width=2), name="median")
+
+        self.cancel = _plot("Cancel latency per interrupt", "ms", "interrupt", 1, legend_right=True)
+        self.c_sil = self.cancel.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=SILENCE_COLOR,
+                                      name="→ silence")
+        self.c_idle = self.cancel.plot([], [], pen=None, symbol="s", symbolSize=6, symbolBrush=IDLE_COLOR,
+                                       name="→ engine idle")
+        self.c_sil_med = self.cancel.plot([], [], pen=pg.mkPen(SILENCE_COLOR, width=2), name="median")
+        # Voice barge-in: from when the user started talking (the true onset in the microphone) to silence.
+        self.c_voice = self.cancel.plot([], [], pen=None, symbol="t1", symbolSize=9, symbolBrush="#f0b429",
+                                        name="you spoke → silence")
+
+        self.points_ttfa = 0
+        self.points_cancel = 0
+
+    def set_history(self, records: list[RequestMetrics]) -> None:
+        x, y = _points(records, "ttfa_callback_ms")
+        self.ttfa_cb.setData(x, y)
+        x, y = _points(records, "ttfa_audible_ms")
+        cached = [r.first_chunk_cached for r in records if r.ttfa_audible_ms is not None]
+        self.ttfa_aud.setData([a for a, c in zip(x, cached, strict=True) if not c],
+                              [b for b, c in zip(y, cached, strict=True) if not c])
+        self.ttfa_cached.setData([a for a, c in zip(x, cached, strict=True) if c],
+                                 [b for b, c in zip(y, cached, strict=True) if c])
+        self.ttfa_med.setData(x, running_median(y) if y else [])
+        self.points_ttfa = len(y)
+        interrupts = [r for r in records if r.cancelled]
+        x, y = _points(interrupts, "cancel_to_silence_ms")
+        self.c_sil.setData(x, y)
+        self.c_sil_med.setData(x, running_median(y) if y else [])
+        self.points_cancel = len(y)
+        x, y = _points(interrupts, "cancel_to_idle_ms")
+        self.c_idle.setData(x, y)
+        voice = [(i + 1.0, float(r.barge_in["onset_to_silence_ms"])) for i, r in enumerate(interrupts)
+                 if r.barge_in is not None and r.barge_in.get("onset_to_silence_ms") is not None]
+        self.c_voice.setData([a for a, _ in voice], [b for _, b in voice])
 
 
 class LiveGraphs(QtWidgets.QWidget):
@@ -63,17 +129,9 @@ class LiveGraphs(QtWidgets.QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(4)
 
-        self.ttfa = _plot("Time to first audio per request", "ms", "request")
-        self.ttfa_cb = self.ttfa.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=CALLBACK_COLOR,
-                                      name="callback")
-        self.ttfa_aud = self.ttfa.plot([], [], pen=None, symbol="t", symbolSize=7, symbolBrush=AUDIBLE_COLOR,
-                                       name="audible")
-        self.ttfa_cached = self.ttfa.plot([], [], pen=None, symbol="t", symbolSize=9, symbolBrush=None,
-                                          symbolPen=pg.mkPen(AUDIBLE_COLOR, width=1.5),
-                                          name="audible, 1st phrase cached")
-        self.ttfa_med = self.ttfa.plot([], [], pen=pg.mkPen(AUDIBLE_COLOR, width=2), name="audible median")
-
-        self.chunks = _plot("Chunk timeline (this request)", "chunk", "ms after submit")
+        self.history = HistoryPlots()
+        self.ttfa, self.cancel = self.history.ttfa, self.history.cancel
+        self.chunks = _plot("Chunk timeline (this request)", "chunk", "ms after submit", legend_columns=5)
         self.chunks.getPlotItem().invertY(True)
         self.synth_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.35, brush=SYNTH_COLOR, pen=None)
         self.play_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.35, brush=PLAY_COLOR, pen=None)
@@ -108,16 +166,6 @@ class LiveGraphs(QtWidgets.QWidget):
         self._ring_t: deque[float] = deque(maxlen=int(RING_SECONDS * 40))
         self._ring_v: deque[float] = deque(maxlen=int(RING_SECONDS * 40))
 
-        self.cancel = _plot("Cancel latency per interrupt", "ms", "interrupt")
-        self.c_sil = self.cancel.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=SILENCE_COLOR,
-                                      name="cancel→silence")
-        self.c_idle = self.cancel.plot([], [], pen=None, symbol="s", symbolSize=6, symbolBrush=IDLE_COLOR,
-                                       name="cancel→idle")
-        self.c_sil_med = self.cancel.plot([], [], pen=pg.mkPen(SILENCE_COLOR, width=2), name="silence median")
-        # Voice barge-in: from when the user started talking (the true onset in the microphone) to silence.
-        self.c_voice = self.cancel.plot([], [], pen=None, symbol="t1", symbolSize=9, symbolBrush="#f0b429",
-                                        name="your speech→silence")
-
         self.wave = _plot("Output (what the device plays)", "", "ms")
         self.wave.setYRange(-1, 1)
         self.wave.getPlotItem().getAxis("left").setTicks([[(-1, "-1"), (0, "0"), (1, "1")]])
@@ -148,31 +196,19 @@ class LiveGraphs(QtWidgets.QWidget):
         grid.setRowStretch(1, 3)
         grid.setRowStretch(0, 2)
         grid.setRowStretch(2, 2)
-        self.points_ttfa = 0  # how many TTFA points are drawn (tests read it)
-        self.points_cancel = 0
 
     # ---- history -----------------------------------------------------------------------------------
     def set_history(self, records: list[RequestMetrics]) -> None:
-        x, y = _points(records, "ttfa_callback_ms")
-        self.ttfa_cb.setData(x, y)
-        x, y = _points(records, "ttfa_audible_ms")
-        cached = [r.first_chunk_cached for r in records if r.ttfa_audible_ms is not None]
-        self.ttfa_aud.setData([a for a, c in zip(x, cached, strict=True) if not c],
-                              [b for b, c in zip(y, cached, strict=True) if not c])
-        self.ttfa_cached.setData([a for a, c in zip(x, cached, strict=True) if c],
-                                 [b for b, c in zip(y, cached, strict=True) if c])
-        self.ttfa_med.setData(x, running_median(y) if y else [])
-        self.points_ttfa = len(y)
-        interrupts = [r for r in records if r.cancelled]
-        x, y = _points(interrupts, "cancel_to_silence_ms")
-        self.c_sil.setData(x, y)
-        self.c_sil_med.setData(x, running_median(y) if y else [])
-        self.points_cancel = len(y)
-        x, y = _points(interrupts, "cancel_to_idle_ms")
-        self.c_idle.setData(x, y)
-        voice = [(i + 1.0, float(r.barge_in["onset_to_silence_ms"])) for i, r in enumerate(interrupts)
-                 if r.barge_in is not None and r.barge_in.get("onset_to_silence_ms") is not None]
-        self.c_voice.setData([a for a, _ in voice], [b for _, b in voice])
+        self.history.set_history(records)
+
+    @property
+    def points_ttfa(self) -> int:
+        """How many TTFA points are drawn (tests read it)."""
+        return self.history.points_ttfa
+
+    @property
+    def points_cancel(self) -> int:
+        return self.history.points_cancel
 
     # ---- the current request -----------------------------------------------------------------------
     def set_timeline(self, tl: Timeline | None, now_ms: float) -> None:

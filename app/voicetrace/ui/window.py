@@ -20,6 +20,7 @@ from ..audio.devices import OutputDevice
 from ..audio.player import Player
 from ..contract import RequestMetrics
 from ..core.report import distribution, markdown_report, to_csv
+from ..core.save import SpeechFile
 from ..core.session import MAX_SPEED, MIN_SPEED
 from ..core.timeline import Timeline, build
 from ..core.trace import now_ns
@@ -29,8 +30,9 @@ from ..engines.catalog import ModelEntry, catalog
 from ..errors import UserError
 from ..text.feed import token_pieces
 from ..text.normalize import MAX_TEXT_CHARS, clean_input
-from ..text.planner import word_spans
+from ..text.planner import sentence_starts, word_spans
 from .graphs import LiveGraphs
+from .presenter import PresenterView
 from .table import MetricsTable
 
 TICK_MS = 33  # ~30 Hz redraw while something speaks or a graph is changing
@@ -54,8 +56,24 @@ class _Bridge(QtCore.QObject):
 
 
 class TextEditor(QtWidgets.QPlainTextEdit):
-    """Plain text editor that opens dropped .txt/.md files instead of inserting their paths."""
+    """Plain text editor that opens dropped .txt/.md files instead of inserting their paths, and offers
+    "Speak from here" in its context menu (at the sentence under the mouse)."""
     file_dropped = QtCore.Signal(str)
+    speak_from = QtCore.Signal(int)
+
+    def contextMenuEvent(self, event: QtGui.QContextMenuEvent) -> None:
+        menu = self.createStandardContextMenu()
+        at = self.cursorForPosition(event.pos()).position()
+        action = QtGui.QAction("Speak from here (this sentence on)", menu)
+        action.setShortcut(QtGui.QKeySequence("Ctrl+Shift+Return"))
+        action.triggered.connect(lambda: self.speak_from.emit(at))
+        if menu.actions():
+            first = menu.actions()[0]
+            menu.insertAction(first, action)
+            menu.insertSeparator(first)
+        else:
+            menu.addAction(action)
+        menu.exec(event.globalPos())
 
     def canInsertFromMimeData(self, source: QtCore.QMimeData) -> bool:
         return source.hasUrls() or super().canInsertFromMimeData(source)
@@ -159,6 +177,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.editor.setPlaceholderText("Type or paste text, or drop a .txt / .md file here")
         self.editor.textChanged.connect(self._on_text_changed)
         self.editor.file_dropped.connect(self.open_file)
+        self.editor.speak_from.connect(self.speak_from_cursor)
         self.counter = QtWidgets.QLabel()
         self.counter.setObjectName("counter")
 
@@ -205,7 +224,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.volume = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.volume.setRange(0, 100)
         self.volume.setValue(100)
-        self.volume.setFixedWidth(90)
+        self.volume.setMinimumWidth(90)
         self.volume.valueChanged.connect(self._on_volume)
         self.kokoro_stream = QtWidgets.QCheckBox("Kokoro in pieces")
         self.kokoro_stream.setChecked(True)
@@ -213,19 +232,26 @@ class MainWindow(QtWidgets.QMainWindow):
                                       "(off: each phrase whole before it plays, as before — compare by ear)")
         self.kokoro_stream.toggled.connect(self.core.set_kokoro_stream)
 
+        # Combo boxes size to a few words, not to their longest entry: the left column fits 1280×720 screens.
+        shrink = QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        for box, chars in ((self.engine_box, 14), (self.voice_box, 10), (self.device_box, 14)):
+            box.setSizeAdjustPolicy(shrink)
+            box.setMinimumContentsLength(chars)
         form = QtWidgets.QGridLayout()
-        _add_row(form, 0, "Engine", self.engine_box, "Voice", self.voice_box, "Speed", self.speed_box)
+        _add_row(form, 0, "Engine", self.engine_box, "Voice", self.voice_box)
         form.addWidget(QtWidgets.QLabel("Output"), 1, 0)
         dev_row = QtWidgets.QHBoxLayout()
         dev_row.addWidget(self.device_box, 1)
         dev_row.addWidget(self.refresh_btn)
-        form.addLayout(dev_row, 1, 1, 1, 3)
-        form.addWidget(QtWidgets.QLabel("Volume"), 1, 4)
-        form.addWidget(self.volume, 1, 5)
-        form.addWidget(self.kokoro_stream, 0, 6)
-        form.addWidget(self.remote_row, 2, 0, 1, 6)
-        form.addWidget(self._build_voice_row(), 3, 0, 1, 6)
-        form.setColumnStretch(1, 1)
+        form.addLayout(dev_row, 1, 1)
+        form.addWidget(QtWidgets.QLabel("Speed"), 1, 2)
+        form.addWidget(self.speed_box, 1, 3)
+        form.addWidget(QtWidgets.QLabel("Volume"), 2, 0)
+        form.addWidget(self.volume, 2, 1)
+        form.addWidget(self.kokoro_stream, 2, 2, 1, 2)
+        form.addWidget(self.remote_row, 3, 0, 1, 4)
+        form.addWidget(self._build_voice_row(), 4, 0, 1, 4)
+        form.setColumnStretch(1, 2)
         form.setColumnStretch(3, 1)
 
         self.speak_btn = QtWidgets.QPushButton("▶  Speak")
@@ -233,14 +259,21 @@ class MainWindow(QtWidgets.QMainWindow):
         self.speak_btn.setToolTip("Speak the text (or the selection) — Ctrl+Enter")
         self.speak_btn.clicked.connect(self.speak)
         self.speak_btn.setEnabled(False)  # until the chosen engine is warm and a device is open
+        self.pause_btn = QtWidgets.QPushButton("‖  Pause")
+        self.pause_btn.setObjectName("pause")
+        self.pause_btn.setToolTip("Pause / resume — Space (outside the editor), Ctrl+Space anywhere")
+        self.pause_btn.clicked.connect(self.toggle_pause)
+        self.pause_btn.setEnabled(False)
+        self.pause_btn.setMinimumHeight(56)
         self.interrupt_btn = QtWidgets.QPushButton("■  Interrupt")
         self.interrupt_btn.setObjectName("interrupt")
-        self.interrupt_btn.setToolTip("Barge in: silence it now — Esc, or Space while speaking")
+        self.interrupt_btn.setToolTip("Barge in: silence it now — Esc")
         self.interrupt_btn.clicked.connect(self.interrupt)
         self.interrupt_btn.setMinimumHeight(56)
         self.speak_btn.setMinimumHeight(56)
         buttons = QtWidgets.QHBoxLayout()
         buttons.addWidget(self.speak_btn, 1)
+        buttons.addWidget(self.pause_btn, 1)
         buttons.addWidget(self.interrupt_btn, 2)
 
         self.progress = QtWidgets.QLabel(" ")
@@ -262,7 +295,7 @@ class MainWindow(QtWidgets.QMainWindow):
         lv.addWidget(self.readout)
 
         self.graphs = LiveGraphs()
-        top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        top = self.top_split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         top.addWidget(left)
         top.addWidget(self.graphs)
         top.setStretchFactor(0, 2)
@@ -278,7 +311,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
-        self.setCentralWidget(self.splitter)
+        self.presenter = PresenterView()
+        self.pages = QtWidgets.QStackedWidget()
+        self.pages.addWidget(self.splitter)
+        self.pages.addWidget(self.presenter)
+        self.setCentralWidget(self.pages)
 
         self.engine_state = QtWidgets.QLabel()
         self.engine_bar = QtWidgets.QProgressBar()
@@ -286,6 +323,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self.engine_bar.setFixedWidth(120)
         self.engine_bar.setTextVisible(False)
         self.device_state = QtWidgets.QLabel()
+        self.save_bar = QtWidgets.QProgressBar()
+        self.save_bar.setFixedWidth(160)
+        self.save_bar.setFormat("saving %p %")
+        self.save_cancel = QtWidgets.QToolButton()
+        self.save_cancel.setText("Cancel")
+        self.save_cancel.setToolTip("Stop saving and delete the file (the arrow: keep what is saved so far)")
+        self.save_cancel.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.save_cancel.clicked.connect(lambda: self.cancel_save(keep=False))
+        keep_menu = QtWidgets.QMenu(self.save_cancel)
+        keep_menu.addAction("Stop and keep what is saved so far", lambda: self.cancel_save(keep=True))
+        self.save_cancel.setMenu(keep_menu)
+        self.saving: SpeechFile | None = None
+        self.statusBar().addPermanentWidget(self.save_bar)
+        self.statusBar().addPermanentWidget(self.save_cancel)
+        self.save_bar.hide()
+        self.save_cancel.hide()
         self.statusBar().addPermanentWidget(self.device_state)
         self.statusBar().addPermanentWidget(self.engine_state)
         self.statusBar().addPermanentWidget(self.engine_bar)
@@ -295,6 +348,17 @@ class MainWindow(QtWidgets.QMainWindow):
         QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Enter"), self, self.speak)
         QtGui.QShortcut(QtGui.QKeySequence("Escape"), self, self.interrupt,
                         QtCore.Qt.ShortcutContext.ApplicationShortcut)
+        # Space pauses wherever text is not being typed (a text field takes its own Space first); Ctrl+Space
+        # everywhere, the editor included.
+        QtGui.QShortcut(QtGui.QKeySequence("Space"), self, self.toggle_pause)
+        QtGui.QShortcut(QtGui.QKeySequence("Alt+Right"), self, lambda: self.skip_sentence(1),
+                        QtCore.Qt.ShortcutContext.ApplicationShortcut)
+        QtGui.QShortcut(QtGui.QKeySequence("Alt+Left"), self, lambda: self.skip_sentence(-1),
+                        QtCore.Qt.ShortcutContext.ApplicationShortcut)
+        for keys in ("Ctrl+Shift+Return", "Ctrl+Shift+Enter"):
+            QtGui.QShortcut(QtGui.QKeySequence(keys), self, self.speak_from_cursor)
+        QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Space"), self, self.toggle_pause,
+                        QtCore.Qt.ShortcutContext.ApplicationShortcut)
 
     def _build_voice_row(self) -> QtWidgets.QWidget:
         self.voice_toggle = QtWidgets.QCheckBox("Barge-in by voice")
@@ -302,7 +366,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                      "200 ms), it stops, as Interrupt does")
         self.voice_toggle.toggled.connect(self._on_voice_toggled)
         self.input_box = QtWidgets.QComboBox()
-        self.input_box.setMinimumContentsLength(14)
+        self.input_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.input_box.setMinimumContentsLength(12)
         self.input_box.setToolTip("The microphone")
         self.input_box.activated.connect(lambda _i: self._restart_voice())
         self.headphones = QtWidgets.QCheckBox("Headphones")
@@ -443,6 +508,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction("&Open text…", QtGui.QKeySequence.StandardKey.Open, self._open_dialog)
+        file_menu.addAction("&Save speech as…", QtGui.QKeySequence.StandardKey.Save, self._save_dialog)
         file_menu.addSeparator()
         file_menu.addAction("Export metrics as &CSV…", lambda: self._export_dialog("csv"))
         file_menu.addAction("Export metrics as &JSON…", lambda: self._export_dialog("json"))
@@ -451,20 +517,30 @@ class MainWindow(QtWidgets.QMainWindow):
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction("Copy &report (markdown)", self.copy_report)
         edit_menu.addAction("Speak &clipboard", QtGui.QKeySequence("Ctrl+Shift+V"), self.speak_clipboard)
+        view_menu = self.menuBar().addMenu("&View")
+        self.presenter_action = view_menu.addAction("&Presenter view", QtGui.QKeySequence("F11"),
+                                                    self.toggle_presenter)
+        self.presenter_action.setCheckable(True)
+        self.presenter_action.setShortcutContext(QtCore.Qt.ShortcutContext.ApplicationShortcut)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("&About VoiceTrace", self._about)
 
     # ---- settings ----------------------------------------------------------------------------------
     def _restore(self, engine: str | None) -> None:
         s = self.settings
-        geom = s.value("window/geometry")
+        # The layout is kept per screen size: a laptop's and a projector's each come back as they were left.
+        key = self.layout_key()
+        geom = s.value(f"{key}/geometry")
         self.geometry_restored = isinstance(geom, QtCore.QByteArray) and self.restoreGeometry(geom)
-        if not self.geometry_restored:  # the first start: as large as fits the screen it opens on, up to 1440×900
+        if not self.geometry_restored:  # first time on a screen this size: as large as fits it, up to 1440×900
             avail = self.screen().availableGeometry()
             self.resize(min(1440, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.92)))
-        split = s.value("window/splitter")
-        if isinstance(split, QtCore.QByteArray):
-            self.splitter.restoreState(split)
+            self.top_split.setSizes([int(self.width() * 0.42), int(self.width() * 0.58)])
+            self.splitter.setSizes([int(self.height() * 0.74), int(self.height() * 0.26)])
+        for name, split in (("splitter", self.splitter), ("top_splitter", self.top_split)):
+            state = s.value(f"{key}/{name}")
+            if isinstance(state, QtCore.QByteArray):
+                split.restoreState(state)
         self.editor.setPlainText(str(s.value("text", WELCOME)))
         self.speed_box.setValue(float(s.value("speed", 1.0)))  # type: ignore[arg-type]
         self.volume.setValue(int(s.value("volume", 100)))  # type: ignore[call-overload]
@@ -485,10 +561,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.engine_box.setCurrentIndex(max(0, i))
         self._on_engine_changed()
 
+    def layout_key(self) -> str:
+        """Where the window's layout is kept: one per size of the screen it is on."""
+        avail = self.screen().availableGeometry()
+        return f"layout/{avail.width()}x{avail.height()}"
+
     def save_settings(self) -> None:
         s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/splitter", self.splitter.saveState())
+        key = self.layout_key()
+        s.setValue(f"{key}/geometry", self.saveGeometry())
+        s.setValue(f"{key}/splitter", self.splitter.saveState())
+        s.setValue(f"{key}/top_splitter", self.top_split.saveState())
         s.setValue("engine", self.engine_id)
         s.setValue("remote/url", self.remote_url.text())
         s.setValue("chat/url", self.chat_url.text())  # the API key is not kept
@@ -511,6 +594,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.timer.stop()
+        self.cancel_save()
         if self.demo is not None:
             self.demo.stop()
         self.save_settings()
@@ -547,6 +631,58 @@ class MainWindow(QtWidgets.QMainWindow):
         self.editor.setPlainText(text)
         self.statusBar().showMessage(f"opened {Path(path).name} ({len(text):,} characters)", 5000)
 
+    # ---- save the speech -------------------------------------------------------------------------------
+    def _save_dialog(self) -> None:
+        filters = "WAV (*.wav);;FLAC (*.flac);;OGG Vorbis (*.ogg);;Opus (*.opus);;MP3 (*.mp3)"
+        path, chosen = QtWidgets.QFileDialog.getSaveFileName(self, "Save speech as", "speech.wav", filters)
+        if path:
+            if not Path(path).suffix and chosen:  # a name typed without its extension: the filter's
+                path += "." + chosen.split("*.")[1].rstrip(")")
+            self.save_speech(path)
+
+    def save_speech(self, path: str) -> None:
+        """The selection (or the whole text) synthesised into `path` in the background, on the chosen engine
+        and voice, with a progress bar and Cancel in the status bar; the window stays usable meanwhile."""
+        if self.saving is not None and not self.saving.done.is_set():
+            self.statusBar().showMessage("a file is being saved already: wait, or cancel it", 4000)
+            return
+        cursor = self.editor.textCursor()
+        text = cursor.selectedText().replace("\u2029", "\n") if cursor.hasSelection() else self.editor.toPlainText()
+        try:
+            self.saving = self.core.save_speech(text, self.engine_id, self.voice_box.currentText().strip() or None,
+                                                self.speed_box.value(), path)
+        except UserError as exc:
+            self.show_error(f"Cannot save the speech: {exc}")
+            return
+        self.save_bar.setValue(0)
+        self.save_bar.show()
+        self.save_cancel.show()
+        self.statusBar().showMessage(f"saving the speech to {Path(path).name}…", 3000)
+
+    def cancel_save(self, keep: bool = False) -> None:
+        if self.saving is not None and not self.saving.done.is_set():
+            self.saving.cancel(keep)
+
+    def _update_save(self) -> None:
+        saving = self.saving
+        if saving is None or not self.save_bar.isVisible():
+            return
+        made, total = saving.progress()
+        self.save_bar.setValue(int(100 * made / total) if total else 0)
+        if not saving.done.is_set():
+            return
+        self.save_bar.hide()
+        self.save_cancel.hide()
+        name = Path(saving.path).name
+        if saving.error:
+            self.show_error(f"The speech was not saved: {saving.error}")
+        elif saving.record is not None and saving.record.outcome == "done":
+            self.statusBar().showMessage(f"saved {name} ({saving.seconds:.1f} s of audio)", 8000)
+        elif saving.kept:
+            self.statusBar().showMessage(f"stopped: {name} keeps the first {saving.seconds:.1f} s", 8000)
+        else:
+            self.statusBar().showMessage(f"saving cancelled: {name} was not written", 5000)
+
     def _open_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open text", "", "Text (*.txt *.md);;All files (*)")
         if path:
@@ -569,6 +705,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_engine_changed(self) -> None:
         engine = self.engine_id
         self.remote_row.setVisible(engine == REMOTE)
+        self.kokoro_stream.setEnabled(engine == "kokoro")
         if engine == REMOTE:
             if REMOTE not in self.core.engines and self.remote_url.text().strip():
                 self.connect_remote()
@@ -620,7 +757,7 @@ class MainWindow(QtWidgets.QMainWindow):
                  "warming": "warming up…", "ready": "ready", "error": "error"}
         text = f"{title}: {words.get(st.state, st.state)}"
         if st.state == "ready" and self.core.is_busy():
-            text = f"{title}: speaking"
+            text = f"{title}: {'paused' if self.core.paused else 'speaking'}"
         self.engine_state.setText(text)
         self.engine_state.setProperty("state", st.state)
         self.engine_bar.setValue(STATE_STEPS.get(st.state, 0))
@@ -636,7 +773,11 @@ class MainWindow(QtWidgets.QMainWindow):
         ready = st.state == "ready"
         can = ready and self.core.session is not None and (self.demo is None or self.demo.finished.is_set())
         self.speak_btn.setEnabled(can)
-        self.interrupt_btn.setEnabled(self.core.is_busy())
+        busy = self.core.is_busy()
+        self.interrupt_btn.setEnabled(busy)
+        self.pause_btn.setEnabled(busy)
+        if not busy and self.pause_btn.text() != "‖  Pause":
+            self._show_paused(False)
         self.demo_btn.setEnabled(can or (self.demo is not None and not self.demo.finished.is_set()))
         if ready:
             self._fill_voices()
@@ -732,20 +873,31 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ---- speak / interrupt -------------------------------------------------------------------------
     def speak(self) -> None:
+        """Speak the selection, or the whole text."""
         t_click = now_ns()  # TTFA counts from the click
-        self.wake()
-        if not self.speak_btn.isEnabled():
-            st = self.core.engine_status(self.engine_id)
-            if self.core.session is None:
-                self.show_error(self.core.device_error or "No output device is open: pick one, or press ⟳.")
-            elif st.state != "ready":
-                self.statusBar().showMessage(f"{self.engine_id} is {st.state}; Speak works once it is warm", 4000)
-            return
         cursor = self.editor.textCursor()
         if cursor.hasSelection():
             text, offset = cursor.selectedText().replace("\u2029", "\n"), cursor.selectionStart()
         else:
             text, offset = self.editor.toPlainText(), 0
+        self._speak_range(text, offset, t_click)
+
+    def _can_speak(self) -> bool:
+        """Speak is possible now; if not, say why."""
+        self.wake()
+        if self.speak_btn.isEnabled():
+            return True
+        st = self.core.engine_status(self.engine_id)
+        if self.core.session is None:
+            self.show_error(self.core.device_error or "No output device is open: pick one, or press ⟳.")
+        elif st.state != "ready":
+            self.statusBar().showMessage(f"{self.engine_id} is {st.state}; Speak works once it is warm", 4000)
+        return False
+
+    def _speak_range(self, text: str, offset: int, t_click: int) -> None:
+        """Speak `text`, found at `offset` in the editor (the highlight follows it there)."""
+        if not self._can_speak():
+            return
         try:
             req = self.core.speak(text, self.engine_id, self.voice_box.currentText().strip() or None,
                                   self.speed_box.value(), t_submit_ns=t_click)
@@ -753,18 +905,60 @@ class MainWindow(QtWidgets.QMainWindow):
             self.show_error(str(exc))
             return
         self.clear_error()
+        self._show_paused(False)
         self._spoken = (req.id, offset, clean_input(text))
         self._spans = word_spans(self._spoken[2]) if len(self._spoken[2]) == len(text) else []
         self._edited_since_speak = False
         self.interrupt_btn.setEnabled(True)
-        self.interrupt_btn.setFocus()  # Space now presses Interrupt (Qt's own button behaviour)
+        self.pause_btn.setEnabled(True)
+        self.pause_btn.setFocus()  # out of the editor: Space now pauses
+
+    # ---- reading: skip, start here -------------------------------------------------------------------
+    def _reading_at(self) -> tuple[int, int]:
+        """(where the listener is in the editor, where the text being read ends): the word being heard while
+        the editor still holds what is spoken, else the cursor and the end of the text."""
+        end = len(self.editor.toPlainText())
+        spoken = self._spoken
+        live = self.core.is_busy() and spoken is not None and not self._edited_since_speak
+        if live and spoken is not None and spoken[2] is not None:
+            end = min(end, spoken[1] + len(spoken[2]))
+        if live and self._highlight is not None:
+            return self._highlight[0], end
+        if live and spoken is not None:
+            return spoken[1], end
+        return self.editor.textCursor().position(), end
+
+    def skip_sentence(self, step: int) -> None:
+        """Alt+→ / Alt+←: cancel what plays (the normal cancel path) and speak from the next / previous
+        sentence's start to the end of what was being read."""
+        t_click = now_ns()
+        text = self.editor.toPlainText()
+        pos, end = self._reading_at()
+        starts = [a for a in sentence_starts(text) if a < end]
+        if not starts:
+            self.statusBar().showMessage("there is no text to read", 2000)
+            return
+        here = max((k for k, a in enumerate(starts) if a <= pos), default=0)
+        k = here + step
+        if k >= len(starts):
+            self.statusBar().showMessage("that was the last sentence", 2000)
+            return
+        start = starts[max(0, k)]
+        self._speak_range(text[start:end], start, t_click)
+
+    def speak_from_cursor(self, position: int | None = None) -> None:
+        """Start here (Ctrl+Shift+Enter, or the editor's context menu): speak from the start of the sentence
+        under the cursor (or `position`) to the end of the text."""
+        t_click = now_ns()
+        text = self.editor.toPlainText()
+        pos = self.editor.textCursor().position() if position is None else position
+        start = max((a for a in sentence_starts(text) if a <= pos), default=0)
+        self._speak_range(text[start:], start, t_click)
 
     def _start_stream(self, pieces: Any, offset: int, text: str | None, on_cancel: Any = None) -> bool:
         """`text`: what will be fed (known: the highlight uses its words); None: a model's reply, appended to
         the editor as it comes."""
-        self.wake()
-        if not self.speak_btn.isEnabled():
-            self.speak()  # says why not
+        if not self._can_speak():
             return False
         try:
             req = self.core.speak_stream(pieces, self.engine_id, self.voice_box.currentText().strip() or None,
@@ -779,7 +973,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._edited_since_speak = False
         self._stream_request = req.id
         self.interrupt_btn.setEnabled(True)
-        self.interrupt_btn.setFocus()
+        self.pause_btn.setEnabled(True)
+        self.pause_btn.setFocus()
         return True
 
     def speak_simulated(self) -> None:
@@ -865,8 +1060,21 @@ class MainWindow(QtWidgets.QMainWindow):
     def interrupt(self) -> None:
         self.wake()
         cancelled = self.core.interrupt()
+        self._show_paused(False)
         if not cancelled:
             self.statusBar().showMessage("nothing is playing", 2000)
+
+    def toggle_pause(self) -> None:
+        """Pause / resume what plays (the callback plays silence and keeps the ring; synthesis waits)."""
+        self.wake()
+        paused = self.core.toggle_pause()
+        if paused is None:
+            self.statusBar().showMessage("nothing is playing", 2000)
+            return
+        self._show_paused(paused)
+
+    def _show_paused(self, paused: bool) -> None:
+        self.pause_btn.setText("▶  Resume" if paused else "‖  Pause")
 
     # ---- barge-in demo -----------------------------------------------------------------------------
     def toggle_demo(self) -> None:
@@ -919,6 +1127,24 @@ class MainWindow(QtWidgets.QMainWindow):
                 f"cancel → engine idle: {dist(r.cancel_to_idle)}<br>"
                 f"stale samples after the acknowledgement: {stale}")
 
+    # ---- presenter view ------------------------------------------------------------------------------
+    @property
+    def presenting(self) -> bool:
+        return self.pages.currentWidget() is self.presenter
+
+    def toggle_presenter(self) -> None:
+        """F11: the presenter view, full screen (the numbers and graphs a room can read), and back."""
+        on = not self.presenting
+        self.presenter_action.setChecked(on)
+        if on:
+            self._was_maximized = self.isMaximized()
+            self.presenter.show_records(list(self.core.records))
+            self.pages.setCurrentWidget(self.presenter)
+            self.showFullScreen()
+        else:
+            self.pages.setCurrentWidget(self.splitter)
+            self.showMaximized() if getattr(self, "_was_maximized", False) else self.showNormal()
+
     # ---- reports -----------------------------------------------------------------------------------
     def export_metrics(self, path: str, kind: str) -> None:
         records = list(self.core.records)
@@ -966,6 +1192,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.timer.setInterval(TICK_MS)
 
     def _busy(self) -> bool:
+        if self.core.paused and not self.core.has_pending():  # held: nothing moves, so nothing to redraw
+            return False
         return (self.core.is_busy() or self.core.has_pending() or not self._incoming.empty()
                 or (self.demo is not None and not self.demo.finished.is_set()) or self._stream_request is not None)
 
@@ -989,9 +1217,12 @@ class MainWindow(QtWidgets.QMainWindow):
             self._records_version = self.core.records_version
             records = list(self.core.records)
             self.graphs.set_history(records)
+            if self.presenting:
+                self.presenter.show_records(records)
             self.table.set_records(records)
             self._update_readout(records)
         self._append_reply()
+        self._update_save()
         self._update_stream_status()
         self._update_engine_state()
         if idle:  # the graphs drew their last state while it was busy; the watchdogs above still run
@@ -1058,9 +1289,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_progress(req.id, tl, now_ms)
 
     def _update_progress(self, request_id: str, tl: Timeline, now_ms: float) -> None:
+        now_ms = tl.listener_at(now_ms)  # paused: where it stopped
         heard = tl.words_heard(now_ms)
         played_s = tl.audio_played_ms(now_ms) / 1000
-        state = "speaking" if tl.end_ms is None else "finished"
+        state = "finished" if tl.end_ms is not None else "paused" if self.core.paused else "speaking"
         text = (f"{state}: phrase {len([i for i, (a, _) in tl.play.items() if a <= now_ms])} of "
                 f"{len(tl.phrases)} planned · words {heard}/{tl.total_words} · {played_s:.1f} s played")
         if text != self.progress.text():
