@@ -49,3 +49,28 @@ def test_an_idle_window_uses_at_most_one_percent_of_a_core(qtbot, jack, kokoro_s
         assert rec.outcome == "done" and rec.ttfa_audible_ms is not None and rec.underruns == 0
     finally:
         w.close()
+
+
+def test_ui_thread_cpu_while_speaking_is_measured(qtbot, jack, kokoro_source, piper_source, tmp_path):
+    """While Kokoro speaks a paragraph, the Qt thread's own CPU time (the OS's per-thread counter: redraws at
+    30 Hz, the table, the highlight) against the whole process's (the engine, the callback): printed for the
+    README, and bounded loosely so that a redraw gone wild (drawing every event, not every tick) fails."""
+    core = DeskCore(engines={"kokoro": kokoro_source, "piper": piper_source})
+    w = MainWindow(core, QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat), "kokoro")
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=20_000)
+        w.editor.setPlainText("The window draws its graphs while the engine speaks this paragraph, and the "
+                              "operating system counts how much of a core each of them takes. It should be "
+                              "the engine, not the window, that the two cores are busy with.")
+        ui0, cpu0, t0 = time.thread_time(), _cpu_s(), time.monotonic()
+        w.speak()
+        qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=60_000)
+        wall = time.monotonic() - t0
+        ui, cpu = (time.thread_time() - ui0) / wall, (_cpu_s() - cpu0) / wall
+        print(f"speaking {wall:.1f} s: UI thread {100 * ui:.1f} % of a core, whole process {100 * cpu:.1f} %")
+        assert core.records[-1].outcome == "done"
+        assert ui < 0.45 and ui < cpu
+    finally:
+        w.close()

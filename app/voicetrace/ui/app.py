@@ -114,8 +114,7 @@ def main(args: argparse.Namespace) -> int:
     core = DeskCore(metrics_log=args.metrics_log or os.environ.get("VOICETRACE_METRICS_LOG") or None)
     window = MainWindow(core, settings_for(args.settings), engine=args.engine, greet=args.greet,
                         remote_url=args.remote, remote_token=args.token)
-    if args.screenshot:
-        window.resize(1600, 1000)
+    if args.screenshot:  # at the size the window picks for the screen it opens on (the README's: 1280×720)
         tour = Tour(window, args.screenshot, args.tour_rounds)
 
         def give_up() -> None:  # never hang a test: show where it stuck, and fail

@@ -45,15 +45,16 @@ def _points(records: list[RequestMetrics], key: str) -> tuple[list[float], list[
     return xs, ys
 
 
-def _plot(title: str, left: str, bottom: str, legend_columns: int = 0, legend_right: bool = False
-          ) -> pg.PlotWidget:
+def _plot(title: str, left: str, bottom: str, legend_columns: int = 0, legend_right: bool = False,
+          grid: bool = True) -> pg.PlotWidget:
     """A plot whose legend (when it has one) sits below its axis or right of the plot, in the plot's own
     layout: never on the data, however small the window."""
     w = pg.PlotWidget()
     w.setTitle(title, size="9pt")
     w.setLabel("left", left)
     w.setLabel("bottom", bottom)
-    w.showGrid(x=True, y=True, alpha=0.2)
+    if grid:
+        w.showGrid(x=True, y=True, alpha=0.2)
     if legend_columns:
         item = w.getPlotItem()
         legend = pg.LegendItem(labelTextSize="7pt", colCount=legend_columns, verSpacing=-6, horSpacing=8)
@@ -156,20 +157,25 @@ class LiveGraphs(QtWidgets.QWidget):
                                            label="you spoke", labelOpts={"position": 0.9, "color": "#f0b429"})
         self.speech_line.hide()
         self.chunks.addItem(self.speech_line)
+        self._chunk_view: tuple[float, int] | None = None  # (x range end, top chunk) drawn
+        self._marks: tuple[int, ...] | None = None
         self.now_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1))
         self.chunks.addItem(self.now_line)
 
-        self.ring = _plot("Ring buffer level", "ms queued", "s")
+        # Without a grid: an axis draws its grid lines across the plot, so every tick's new curve repainted the
+        # axes too (for the two plots that move every tick).
+        self.ring = _plot("Ring buffer level", "ms queued", "s", grid=False)
+        # the two plots that move every tick are drawn without antialiasing (a third of their painting cost)
         self.ring_curve = self.ring.plot([], [], pen=pg.mkPen(PLAY_COLOR, width=2), fillLevel=0,
-                                         brush=(62, 207, 142, 60))
+                                         brush=(62, 207, 142, 60), antialias=False)
         self.ring.setXRange(-RING_SECONDS, 0)
         self._ring_t: deque[float] = deque(maxlen=int(RING_SECONDS * 40))
         self._ring_v: deque[float] = deque(maxlen=int(RING_SECONDS * 40))
 
-        self.wave = _plot("Output (what the device plays)", "", "ms")
+        self.wave = _plot("Output (what the device plays)", "", "ms", grid=False)
         self.wave.setYRange(-1, 1)
         self.wave.getPlotItem().getAxis("left").setTicks([[(-1, "-1"), (0, "0"), (1, "1")]])
-        self.wave_curve = self.wave.plot([], [], pen=pg.mkPen(PLAY_COLOR, width=1))
+        self.wave_curve = self.wave.plot([], [], pen=pg.mkPen(PLAY_COLOR, width=1), antialias=False)
         self.level = QtWidgets.QProgressBar()
         self.level.setOrientation(QtCore.Qt.Orientation.Vertical)
         self.level.setRange(-60, 0)
@@ -223,9 +229,12 @@ class LiveGraphs(QtWidgets.QWidget):
         pidx = sorted(tl.play)
         self.play_bars.setOpts(x0=[tl.play[i][0] for i in pidx], y=[i + 0.2 for i in pidx],
                                width=[tl.play[i][1] - tl.play[i][0] for i in pidx])
-        self.under_marks.setData(tl.underruns, [max(pidx or [0]) + 0.5] * len(tl.underruns))
-        self.text_marks.setData(tl.text_ms, [-0.55] * len(tl.text_ms))
-        self.starve_marks.setData(tl.starved, [max(pidx or [0]) + 0.5] * len(tl.starved))
+        marks = (tl.t0_ns, len(tl.underruns), len(tl.text_ms), len(tl.starved), max(pidx or [0]))
+        if marks != self._marks:  # scatter items are costly to refill: only when a mark came
+            self._marks = marks
+            self.under_marks.setData(tl.underruns, [max(pidx or [0]) + 0.5] * len(tl.underruns))
+            self.text_marks.setData(tl.text_ms, [-0.55] * len(tl.text_ms))
+            self.starve_marks.setData(tl.starved, [max(pidx or [0]) + 0.5] * len(tl.starved))
         if tl.cancel_ms is not None:
             self.cancel_line.setValue(tl.cancel_ms)
             self.cancel_line.show()
@@ -239,11 +248,16 @@ class LiveGraphs(QtWidgets.QWidget):
         end = tl.end_ms if tl.end_ms is not None else now_ms
         self.now_line.setValue(min(now_ms, end))
         right = max([end] + [b for _, b in tl.play.values()])
-        self.chunks.setXRange(0, max(500.0, right * 1.02), padding=0)
         top = max(idx + pidx + [0])
-        self.chunks.setYRange(-0.7, top + 0.7, padding=0)
-        step = max(1, (top + 1) // 12)
-        self.chunks.getPlotItem().getAxis("left").setTicks([[(i, str(i)) for i in range(0, top + 1, step)]])
+        # The axes change in steps (half a second, whole chunks), not every tick: each change makes pyqtgraph
+        # regenerate and repaint its axes, which was a third of the window's CPU while speaking.
+        view = (max(500.0, math.ceil(right * 1.02 / 500) * 500), top)
+        if view != self._chunk_view:
+            self._chunk_view = view
+            self.chunks.setXRange(0, view[0], padding=0)
+            self.chunks.setYRange(-0.7, top + 0.7, padding=0)
+            step = max(1, (top + 1) // 12)
+            self.chunks.getPlotItem().getAxis("left").setTicks([[(i, str(i)) for i in range(0, top + 1, step)]])
 
     def add_ring_level(self, t_s: float, queued_ms: float) -> None:
         self._ring_t.append(t_s)

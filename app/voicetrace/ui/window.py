@@ -1,5 +1,5 @@
 """The main window. The Qt thread only reacts to the user and redraws: engines load and synthesise on
-their worker threads, the device opens on a helper thread, and a 30 Hz timer reads the traces and the
+their worker threads, the device opens on a helper thread, and a 20 Hz timer reads the traces and the
 player's ring/scope to update the graphs (it never asks an engine anything)."""
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ from .graphs import LiveGraphs
 from .presenter import PresenterView
 from .table import MetricsTable
 
-TICK_MS = 33  # ~30 Hz redraw while something speaks or a graph is changing
+# 20 Hz redraw while something speaks or a graph is changing. While Kokoro spoke, the window's own thread took
+# 48 % of a core at 30 Hz (the axes regenerated every tick), 31 % once they change in steps, 24 % at 20 Hz; the
+# engines share the two cores with it.
+TICK_MS = 50
 # Idle (nothing speaking, nothing pending for a second): only the watchdogs and the status bar, twice a second,
 # and no redraw (the 30 Hz redraw alone kept 14-16 % of a core busy with nothing to show).
 IDLE_TICK_MS = 500
@@ -1179,7 +1182,7 @@ class MainWindow(QtWidgets.QMainWindow):
             "time to first audio, chunk cadence, underruns and barge-in.</p><p>GPL-3.0-or-later. Kokoro-82M "
             "weights Apache-2.0, Piper joe voice CC0, espeak-ng GPL-3.0.</p>")
 
-    # ---- the 30 Hz tick ------------------------------------------------------------------------------
+    # ---- the tick (20 Hz) ---------------------------------------------------------------------------
     @property
     def idle(self) -> bool:
         """Nothing speaking or pending for IDLE_AFTER_S: the window only watches (tests read it)."""
@@ -1293,8 +1296,9 @@ class MainWindow(QtWidgets.QMainWindow):
         heard = tl.words_heard(now_ms)
         played_s = tl.audio_played_ms(now_ms) / 1000
         state = "finished" if tl.end_ms is not None else "paused" if self.core.paused else "speaking"
-        text = (f"{state}: phrase {len([i for i, (a, _) in tl.play.items() if a <= now_ms])} of "
-                f"{len(tl.phrases)} planned · words {heard}/{tl.total_words} · {played_s:.1f} s played")
+        begun = {tl.phrase_of(i) for i, (a, _) in tl.play.items() if a <= now_ms}  # a phrase may be in pieces
+        text = (f"{state}: phrase {len(begun)} of {len(tl.phrases)} planned · words {heard}/{tl.total_words}"
+                f" · {played_s:.1f} s played")
         if text != self.progress.text():
             self.progress.setText(text)
         # Highlight the phrase being heard, if the editor still holds the text that was spoken.
