@@ -388,7 +388,7 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
     _select_engine(w, "piper")
     w.voice_toggle.setChecked(True)
     qtbot.waitUntil(lambda: w.voice_state.text().startswith("listening"), timeout=10_000)
-    assert "ignoring its own voice" in w.voice_state.text()
+    assert "AEC3 cancels its own voice" in w.voice_state.text()
     kokoro_source.engine.clear_cancel()  # idle between tests; an earlier test's cancel may still be pending
     user = kokoro_source.engine.synthesize("Stop, stop, please stop talking.", "jf_alpha", 1.0,
                                            use_cache=False).audio.astype(np.float32)
@@ -396,11 +396,11 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
         w.editor.setPlainText(PARAGRAPH)
         w.speak()
         qtbot.waitUntil(lambda: _first_audio(w), timeout=10_000)
-        injector.play(user, 0.7)
+        injector.play(user, 3.0)  # AEC3 listens once it has adapted on 2.5 s of the app's voice
         qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=15_000)
     rec = w.core.records[-1]
     assert rec.outcome == "cancelled" and rec.barge_in["trigger_ms"] is not None
-    assert "voice barge-in: you spoke → silence" in w.readout.text()
+    assert "voice barge-in (aec3): you spoke → silence" in w.readout.text()
     assert len(w.graphs.history.c_voice.getData()[1]) == 1
     qtbot.waitUntil(lambda: w.graphs.speech_line.isVisible(), timeout=2_000)  # "you spoke" on the timeline
     assert w.graphs.speech_line.value() < w.graphs.cancel_line.value()

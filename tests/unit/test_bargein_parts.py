@@ -55,3 +55,56 @@ def test_speech_runs_trigger_once_and_count_short_bursts_and_echo() -> None:
     for k in range(7):
         runs.push(False, True, 100 + k)
     assert runs.echo_runs == 1  # one stretch of the app's own voice long enough to have triggered
+
+
+def test_with_aec3_speech_is_k_of_the_last_n_frames() -> None:
+    """In double talk AEC3's suppressor drops frames of the user's voice: 6 of the last 8 frames trigger where
+    6 consecutive frames never come; the echo-only pattern (isolated frames) does not."""
+    pattern = [True, True, False, True, True, False, True, True, True]
+    windowed = SpeechRuns(frames_needed=6, window=8)
+    assert [windowed.push(s, False, k) for k, s in enumerate(pattern)].index(True) == 7
+    consecutive = SpeechRuns(frames_needed=6)
+    assert not any(consecutive.push(s, False, k) for k, s in enumerate(pattern))
+    sparse = SpeechRuns(frames_needed=6, window=8)
+    assert not any(sparse.push(k % 3 == 0, False, k) for k in range(60))
+    assert not any(sparse.push(False, False, 60 + k) for k in range(8))
+    assert sparse.short_runs == 1  # a burst that did not trigger is counted once the window has emptied
+
+
+def test_the_room_is_the_one_asked_for_and_the_same_every_time() -> None:
+    from voicetrace.testing.room import BlockConvolver, room_ir, rt60_of
+
+    for rt60 in (0.3, 0.5, 0.8):
+        ir = room_ir(RATE, rt60)
+        assert abs(rt60_of(ir, RATE) - rt60) < 0.1 * rt60
+        assert len(ir) > rt60 * RATE  # the tail is there
+    assert np.array_equal(room_ir(RATE, 0.5), room_ir(RATE, 0.5))  # a fixed seed: the same room
+    assert not np.array_equal(room_ir(RATE, 0.5, seed=1), room_ir(RATE, 0.5, seed=2))
+    ir = room_ir(RATE, 0.5)
+    x = speechlike(256 * 60, 2)
+    conv = BlockConvolver(ir, 256)
+    y = np.concatenate([conv.process(x[i:i + 256]) for i in range(0, len(x), 256)])
+    assert np.max(np.abs(y - np.convolve(x, ir)[:len(x)])) < 1e-4  # the partitioned convolution is exact
+
+
+def test_aec3_removes_a_room_echo_and_keeps_the_user() -> None:
+    from voicetrace.bargein.aec import AEC_RATE, EchoCanceller3, aec3_missing
+    from voicetrace.testing.room import room_ir
+
+    assert aec3_missing() is None  # pywebrtc-audio is a dependency: it must load here
+    far = speechlike(RATE * 4, 3)
+    echo = np.convolve(far, room_ir(RATE, 0.5))[:len(far)].astype(np.float32)
+    aec = EchoCanceller3(RATE, RATE)
+    mic16, res = [], []
+    for i in range(0, len(far), HOP):
+        m, r = aec.process(echo[i:i + HOP], far[i:i + HOP])
+        mic16.append(m)
+        res.append(r)
+    m, r = np.concatenate(mic16)[AEC_RATE * 2:], np.concatenate(res)[AEC_RATE * 2:]  # after it has adapted
+    assert 10 * np.log10(np.mean(m ** 2) / np.mean(r ** 2)) > 15  # ERLE
+    # with nothing played the microphone passes (the user alone, no echo to take out)
+    quiet = EchoCanceller3(RATE, RATE)
+    user = speechlike(RATE * 2, 6)
+    outs = [quiet.process(user[i:i + HOP], np.zeros(HOP, np.float32)) for i in range(0, len(user), HOP)]
+    m, r = np.concatenate([o[0] for o in outs])[AEC_RATE:], np.concatenate([o[1] for o in outs])[AEC_RATE:]
+    assert np.sqrt(np.mean(r ** 2)) > 0.5 * np.sqrt(np.mean(m ** 2))

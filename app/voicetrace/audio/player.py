@@ -141,10 +141,18 @@ class Player:
     def sent_at(self, t_from_ns: int, n: int) -> AudioArray | None:
         """The `n` frames that reached the DAC from `t_from_ns` on (our clock), from the scope; None when that
         is not all in the scope yet or any more. Read outside the callback: a torn mark shifts it by a block."""
-        mark_pos, mark_dac = self._scope_mark_pos, self._scope_mark_dac
-        start = mark_pos + round((t_from_ns - mark_dac) * self.rate / 1e9)
+        return self.sent_frames(self.scope_pos_at(t_from_ns), n)
+
+    def scope_pos_at(self, t_ns: int) -> int:
+        """The scope position of the frame that reached the DAC at `t_ns` (our clock)."""
+        return self._scope_mark_pos + round((t_ns - self._scope_mark_dac) * self.rate / 1e9)
+
+    def sent_frames(self, start: int, n: int) -> AudioArray | None:
+        """`n` frames of the scope from position `start` (what was sent, frame after frame on the DAC clock:
+        the echo canceller's far end); None when they are not all in the scope yet, or any more."""
         end = start + n
-        if mark_dac == 0 or start < self.scope_pos - len(self.scope) + self.blocksize or end > self.scope_pos:
+        if self._scope_mark_dac == 0 or start < self.scope_pos - len(self.scope) + self.blocksize \
+                or end > self.scope_pos:
             return None
         idx = np.arange(start, end) % len(self.scope)
         return self.scope[idx]

@@ -143,3 +143,157 @@ def markdown(res: dict[str, Any]) -> str:
         f"false triggers: {s['false_triggers_echo']}/{s['echo_trials']} echo-only trials, "
         f"{s['false_triggers_noise']}/{s['noise_trials']} echo + cough/knock trials; stale samples "
         f"{s['stale_samples']}; listener {s['listener_us_per_frame']} µs per 32 ms frame"])
+
+
+def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str | None, seed: int = 18
+                   ) -> dict[str, Any]:
+    """`bench --suite barge-in --room RT60[,RT60…]`: the app speaks a Piper paragraph through a simulated room
+    (our JACK client convolves its output with a synthetic impulse response at speaker level, a fan under it)
+    into its own microphone. Per room and canceller (the gate, AEC3): `trials` trials with a user's line at a
+    random moment (double talk), half as many with nobody talking, and a few with the user talking while the
+    app is paused (single talk: no echo to cancel). Onset → silence is measured from the *injected* onset (the
+    ground truth), and from the onset the listener reported."""
+    from ..bargein.listener import BargeInConfig, VoiceBargeIn
+    from ..core.session import Session
+    from ..testing.inject import Injector
+    from ..testing.room import fan_noise, room_ir, rt60_of
+    from .compare import _machine, _warm_engines_and_device
+
+    rng = random.Random(seed)
+    workers, player = _warm_engines_and_device(["piper", "kokoro"], device)
+    machine = _machine(player)
+    kokoro = workers["kokoro"].engine
+    clips = []
+    for text, voice in USER_LINES:
+        a = kokoro.synthesize(text, voice, 1.0, use_cache=False).audio.astype(np.float32)
+        clips.append((text, a, int(np.flatnonzero(np.abs(a) > 0.01)[0])))
+    rows: list[dict[str, Any]] = []
+    summaries: list[dict[str, Any]] = []
+    try:
+        for rt60 in rt60s:
+            ir = room_ir(player.rate, rt60)
+            for canceller in ("gate", "aec3"):
+                session = Session(player, {"piper": workers["piper"]})
+                session.use_cache = False
+                current: list[Any] = []
+                listening = VoiceBargeIn(player, lambda c=current: c[-1] if c else None,  # type: ignore[misc]
+                                         session.cancel, config=BargeInConfig(canceller=canceller))
+                plan = ["double"] * trials + ["echo"] * max(2, trials // 2) + ["single"] * max(2, trials // 5)
+                mine: list[dict[str, Any]] = []
+                try:
+                    with Injector(room=ir, background=fan_noise(10.0, player.rate, -50.0)) as injector:
+                        _room_warm_up(session, current)  # as after ticking the box: AEC3 adapts once
+                        for k, kind in enumerate(plan):
+                            mine.append(_room_trial(session, injector, current, kind, clips[k % len(clips)], rng))
+                            print(f"\r  room RT60 {rt60} s, {canceller}: {k + 1}/{len(plan)}", end="",
+                                  file=sys.stderr, flush=True)
+                finally:
+                    print(file=sys.stderr)
+                    listening.close()
+                    session.close()
+                for r in mine:
+                    r.update(rt60_s=rt60, canceller=canceller)
+                rows += mine
+                summaries.append(_room_summary(rt60, round(rt60_of(ir, player.rate), 2), canceller, mine,
+                                               listening))
+    finally:
+        player.close()
+        for w in workers.values():
+            w.stop()
+    res = {"machine": machine, "trials": trials, "rooms": summaries, "runs": rows}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "barge_in_room.json").write_text(json.dumps(res, indent=1))
+    print(room_markdown(res))
+    return res
+
+
+def _room_warm_up(session: Any, current: list[Any]) -> None:
+    """A first sentence through the room, not counted: a fresh AEC3 listens once it has adapted on 2.5 s of the
+    app's voice (`bargein.listener.AEC_WARMUP_S`), as it would after the user ticks Barge-in by voice."""
+    req = session.submit("This first sentence lets the echo canceller learn the room before the trials begin.",
+                         "piper")
+    current.append(req)
+    req.finished.wait(30)
+    time.sleep(0.3)
+
+
+def _room_trial(session: Any, injector: Any, current: list[Any], kind: str, clip: tuple[str, np.ndarray, int],
+                rng: random.Random) -> dict[str, Any]:
+    req = session.submit(TEXT, "piper")
+    current.append(req)
+    while not req.finished.wait(0.005) and not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+        pass
+    row: dict[str, Any] = {"kind": kind}
+    injected = None
+    if kind == "single":  # the app holds still (paused): the user talks with no echo to cancel
+        time.sleep(rng.uniform(0.5, 1.5))
+        session.pause()
+        time.sleep(0.3)
+    if kind in ("double", "single"):
+        text, audio, onset = clip
+        injected = injector.play(audio, rng.uniform(0.5, 3.0) if kind == "double" else 0.2)
+        injected += int(onset * 1e9 / injector.rate)
+        row["user"] = text
+    if not req.finished.wait(8.0):
+        session.cancel(req.id)  # not interrupted in time: stop it as the button would
+    req.finished.wait(30)
+    while injector.playing:  # the rest of the user's line must not spill into the next trial
+        time.sleep(0.05)
+    time.sleep(0.3)
+    m = req.result(timeout=5)
+    b = m.barge_in or {}
+    row.update(triggered=b.get("trigger_ms") is not None, erle_db=b.get("erle_db"), stale=m.stale_samples_after_cancel,
+               cancel_to_silence_ms=m.cancel_to_silence_ms)
+    if injected is not None and row["triggered"]:
+        t0 = req.t_submit_ns
+        reported = t0 + b["true_onset_ms"] * 1e6
+        row.update(onset_error_ms=round((reported - injected) / 1e6, 1),
+                   early=reported < injected - 250e6,  # fired on something before the user spoke
+                   injected_to_silence_ms=round(b["onset_to_silence_ms"] + (reported - injected) / 1e6, 1),
+                   onset_to_silence_ms=b["onset_to_silence_ms"],
+                   decide_ms=round(t0 / 1e6 + b["trigger_ms"] - injected / 1e6, 1))
+    return row
+
+
+def _room_summary(rt60: float, measured: float, canceller: str, rows: list[dict[str, Any]], listening: Any
+                  ) -> dict[str, Any]:
+    def of(kind: str) -> list[dict[str, Any]]:
+        return [r for r in rows if r["kind"] == kind]
+
+    double, echo, single = of("double"), of("echo"), of("single")
+    hit = [r for r in double if r["triggered"] and not r.get("early")]
+    hit1 = [r for r in single if r["triggered"] and not r.get("early")]
+    erle = [r["erle_db"] for r in echo if r["erle_db"] is not None]
+    return {
+        "rt60_s": rt60, "rt60_measured_s": measured, "canceller": canceller,
+        "self_interruptions": sum(r["triggered"] for r in echo), "echo_trials": len(echo),
+        "fired_before_the_user": sum(bool(r.get("early")) for r in double + single),
+        "user_trials": len(double), "detected": len(hit), "talk_trials": len(double) + len(single),
+        "injected_onset_to_silence_ms": distribution(r["injected_to_silence_ms"] for r in hit),
+        "reported_onset_to_silence_ms": distribution(r["onset_to_silence_ms"] for r in hit),
+        "onset_error_ms": distribution(r["onset_error_ms"] for r in hit),
+        "single_talk_detected": f"{len(hit1)}/{len(single)}",
+        "single_talk_injected_onset_to_silence_ms": distribution(r["injected_to_silence_ms"] for r in hit1),
+        "erle_db_median": round(float(np.median(erle)), 1) if erle else None,
+        "stale_samples": sum(r["stale"] for r in rows),
+        "listener_us_per_frame": round(listening.listener.busy_ns / max(1, listening.listener.frames_analysed) / 1000),
+    }
+
+
+def room_markdown(res: dict[str, Any]) -> str:
+    def d(x: dict[str, Any]) -> str:
+        return "—" if not x.get("n") else f"{x['median']:.0f} / {x['p95']:.0f}"
+
+    lines = [f"barge-in through a simulated room — {res['machine']}; Piper paragraph at speaker level through the "
+             "room into the microphone, a fan at −50 dBFS; onset → silence from the injected onset (median / p95 ms)",
+             "", "| RT60 (measured) | canceller | interrupted itself, nobody talking | fired before the user spoke | "
+             "users detected | onset → silence | reported − injected onset | single talk: detected, onset → silence "
+             "| ERLE, echo only |", "|---|---|---|---|---|---|---|---|---|"]
+    for s in res["rooms"]:
+        erle = "—" if s["erle_db_median"] is None else f"{s['erle_db_median']} dB"
+        lines.append(f"| {s['rt60_s']} s ({s['rt60_measured_s']}) | {s['canceller']} | {s['self_interruptions']}/"
+                     f"{s['echo_trials']} | {s['fired_before_the_user']}/{s['talk_trials']} | "
+                     f"{s['detected']}/{s['user_trials']} | "
+                     f"{d(s['injected_onset_to_silence_ms'])} | {d(s['onset_error_ms'])} | "
+                     f"{s['single_talk_detected']}, {d(s['single_talk_injected_onset_to_silence_ms'])} | {erle} |")
+    return "\n".join(lines)

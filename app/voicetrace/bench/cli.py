@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import UserError
@@ -40,9 +41,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          wer=bool(args.wer), replies=args.replies)
         return 0
     if args.suite == "barge-in":
-        from .barge_in import run_barge_in_suite
+        from .barge_in import run_barge_in_suite, run_room_suite
 
-        run_barge_in_suite(args.trials, Path(args.out), args.device)
+        if args.room:
+            try:
+                rooms = [float(x) for x in args.room.split(",")]
+            except ValueError:
+                print(f"voicetrace: error: --room {args.room!r}: give RT60 seconds, e.g. --room 0.5 or 0.3,0.8",
+                      file=sys.stderr)
+                return 2
+            if not all(0.05 <= r <= 3.0 for r in rooms):
+                print("voicetrace: error: --room: each RT60 must be 0.05-3 s", file=sys.stderr)
+                return 2
+            run_room_suite(rooms, args.trials, Path(args.out), args.device)
+        else:
+            run_barge_in_suite(args.trials, Path(args.out), args.device)
         return 0
     if args.suite != "compare":
         raise UserError(f"unknown bench suite {args.suite!r}",

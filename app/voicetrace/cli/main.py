@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="voice: listen to the microphone while speaking and stop when the user talks")
     s.add_argument("--input-device", help="barge-in microphone: index or name substring (see `voicetrace devices`)")
     s.add_argument("--headphones", action="store_true",
-                   help="barge-in: the microphone cannot hear the speakers (no self-interruption gate)")
+                   help="barge-in: the microphone cannot hear the speakers (no echo canceller)")
+    s.add_argument("--echo-canceller", choices=["auto", "aec3", "gate"], default="auto",
+                   help="barge-in through speakers: WebRTC AEC3 (auto: where it loads) or the single-tap echo gate")
     s.add_argument("--min-speech-ms", type=float, default=200.0, metavar="MS",
                    help="barge-in: speech must last this long to interrupt (coughs and clicks are shorter)")
     s.set_defaults(command="speak")
@@ -143,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "injected into the JACK microphone), or stream-input (a chat model's reply spoken as it is "
                    "written, four strategies)")
     b.add_argument("--trials", type=int, default=20, help="barge-in: user-speech trials (plus echo/noise trials)")
+    b.add_argument("--room", metavar="RT60[,RT60…]",
+                   help="barge-in: through simulated rooms of these reverberation times (s), per canceller (gate, "
+                        "AEC3), with and without a user's line")
     b.add_argument("--engines", default="piper,kokoro")
     b.add_argument("--texts", default="short,sentence,paragraph",
                    help="names in bench/texts (short, sentence, paragraph, article) or files, comma-separated")

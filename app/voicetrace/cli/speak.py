@@ -134,7 +134,8 @@ def speak_request(args: argparse.Namespace, start: Callable[[Session, str], Requ
 
             listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
                                      args.input_device, BargeInConfig(min_speech_ms=args.min_speech_ms,
-                                                                      headphones=args.headphones))
+                                                                      headphones=args.headphones,
+                                                                      canceller=args.echo_canceller))
         if not args.cold:
             source.wait_ready()
             if args.voice:
@@ -256,8 +257,9 @@ def print_summary(m: RequestMetrics) -> None:
         if b["trigger_ms"] is not None:
             print(f"  barge-in: you spoke at {f(b['true_onset_ms'])} (VAD {f(b['speech_onset_ms'])}), trigger "
                   f"{f(b['trigger_ms'])}, your onset → silence {f(b['onset_to_silence_ms'])}")
-        print(f"  barge-in: ignored {b['ignored']['too_short']} short burst(s) and {b['ignored']['own_voice']} "
-              "stretch(es) of its own voice")
+        erle = "" if b.get("erle_db") is None else f", echo reduced by {b['erle_db']} dB"
+        print(f"  barge-in ({b.get('canceller')}{erle}): ignored {b['ignored']['too_short']} short burst(s) and "
+              f"{b['ignored']['own_voice']} stretch(es) of its own voice")
     if m.events_lost or m.callback_errors:
         print(f"  WARNING: the player lost {m.events_lost} playback records and {m.callback_errors} callbacks "
               "failed: the figures above are incomplete")

@@ -199,16 +199,20 @@ def barge_in_metrics(trace: Trace, t0: int, silence_ns: int | None) -> dict[str,
     """ms after submit: speech onset (first VAD-positive frame), true onset (first voiced microphone sample),
     trigger; then true onset → silence, the latency a person talking over the app feels. `false_triggers`:
     detections that did not interrupt (bursts shorter than the minimum, and the app's own voice caught by the
-    gate) — each would have been a false interruption without those rules."""
+    gate) — each would have been a false interruption without those rules. `canceller`: what removed the app's
+    own voice from the microphone (aec3 | gate | off); `erle_db`: by how much, over the request while the app
+    was audible and before the user spoke (None: never audible, or no canceller)."""
     bi = trace.first(Ev.BARGE_IN)
     ign = trace.first(Ev.VOICE_IGNORED)
     if bi is None and ign is None:
         return None
     too_short = int(ign.data["too_short"]) if ign else 0
     own = int(ign.data["own_voice"]) if ign else 0
+    canceller = (ign.data.get("canceller") if ign else None) or (bi.data.get("canceller") if bi else None)
     out: dict[str, Any] = {"speech_onset_ms": None, "true_onset_ms": None, "trigger_ms": None,
                            "onset_to_silence_ms": None, "false_triggers": too_short + own,
-                           "ignored": {"too_short": too_short, "own_voice": own}}
+                           "ignored": {"too_short": too_short, "own_voice": own}, "canceller": canceller,
+                           "erle_db": ign.data.get("erle_db") if ign else None}
     if bi is not None:
         out.update(speech_onset_ms=_ms(bi.data["speech_onset_ns"], t0), true_onset_ms=_ms(bi.data["true_onset_ns"], t0),
                    trigger_ms=_ms(bi.t_ns, t0),

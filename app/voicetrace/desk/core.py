@@ -166,7 +166,7 @@ class DeskCore:
 
     # ---- barge-in by voice -------------------------------------------------------------------------
     def start_voice_barge_in(self, input_spec: str | int | None, headphones: bool,
-                             min_speech_ms: float = 200.0) -> str:
+                             min_speech_ms: float = 200.0, canceller: str = "auto") -> str:
         """Listen to the microphone while speaking; user speech interrupts, the same path as the Interrupt
         button. Blocking (opens the microphone): call it off the UI thread. Returns the microphone's name."""
         from ..bargein.listener import BargeInConfig, VoiceBargeIn
@@ -175,8 +175,15 @@ class DeskCore:
         if self.player is None:
             raise DeviceError("no output device is open", "barge-in by voice listens while the app speaks")
         self.voice = VoiceBargeIn(self.player, self.current, lambda _rid: self.interrupt(), input_spec,
-                                  BargeInConfig(min_speech_ms=min_speech_ms, headphones=headphones))
+                                  BargeInConfig(min_speech_ms=min_speech_ms, headphones=headphones,
+                                                canceller=canceller))
         return str(self.voice.mic.device.name)
+
+    @property
+    def voice_canceller(self) -> tuple[str, str] | None:
+        """(the canceller listening now: aec3 | gate | off, why that one); None when not listening."""
+        v = self.voice
+        return None if v is None else (v.listener.canceller, v.listener.canceller_note)
 
     def stop_voice_barge_in(self) -> None:
         voice, self.voice = self.voice, None

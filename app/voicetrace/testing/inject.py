@@ -1,6 +1,8 @@
 """A JACK client that plays into VoiceTrace's microphone (its capture ports on a virtual JACK device): a
-known speech recording from a known frame, and/or the app's own output at a speaker-like level and delay (the
-echo a laptop's microphone picks up). The barge-in tests and `bench --suite barge-in` use it."""
+known speech recording from a known frame, and/or the app's own output as the microphone would hear it from the
+speakers — one delayed tap at a speaker-like level, or through a room (`room`: an impulse response from
+`testing.room`, convolved block by block) — and a steady background (a fan). The barge-in tests and
+`bench --suite barge-in` use it."""
 
 from __future__ import annotations
 
@@ -13,8 +15,13 @@ from .jackclock import JackTime
 
 
 class Injector:
-    def __init__(self, target: str = "PortAudio", echo_gain: float = 0.0, echo_delay_ms: float = 5.0) -> None:
+    def __init__(self, target: str = "PortAudio", echo_gain: float = 0.0, echo_delay_ms: float = 5.0,
+                 room: np.ndarray | None = None, background: np.ndarray | None = None) -> None:
+        """`room`: the loudspeaker → microphone impulse response at the JACK rate (its level is the speaker
+        level; `echo_gain` is then unused); `background`: looped into the microphone all the time."""
         import jack
+
+        from .room import BlockConvolver
 
         self.client = jack.Client("voicetrace-inject", no_start_server=True)
         self.rate = self.client.samplerate
@@ -27,6 +34,9 @@ class Injector:
         self._clip: np.ndarray | None = None
         self._clip_start = 0  # frame time at which the clip's first sample is written
         self._lock = threading.Lock()
+        self._room = BlockConvolver(room, self.client.blocksize) if room is not None else None
+        self._background = background
+        self._bg_pos = 0
         self.client.set_process_callback(self._process)
         self.jt = JackTime(self.client)
         self.client.activate()
@@ -42,12 +52,20 @@ class Injector:
     def _process(self, frames: int) -> None:
         out = np.frombuffer(self.out.get_buffer(), dtype=np.float32)
         out.fill(0.0)
-        if self.echo_gain:
+        if self._room is not None:
+            x = np.frombuffer(self.echo_in.get_buffer(), dtype=np.float32)
+            out += self._room.process(x)
+        elif self.echo_gain:
             d, n = self._delay, self._delay_len
             x = np.frombuffer(self.echo_in.get_buffer(), dtype=np.float32)
             d[n:n + frames] = x
             out += self.echo_gain * d[:frames]
             d[:n] = d[frames:frames + n]  # slide the line by one period
+        bg = self._background
+        if bg is not None:
+            idx = (self._bg_pos + np.arange(frames)) % len(bg)
+            out += bg[idx]
+            self._bg_pos = (self._bg_pos + frames) % len(bg)
         clip = self._clip
         if clip is not None:
             f0 = self.client.last_frame_time

@@ -374,8 +374,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.input_box.setToolTip("The microphone")
         self.input_box.activated.connect(lambda _i: self._restart_voice())
         self.headphones = QtWidgets.QCheckBox("Headphones")
-        self.headphones.setToolTip("The microphone cannot hear the app: no self-interruption gate. Leave off "
-                                   "with speakers: the app then ignores its own voice in the microphone")
+        self.headphones.setToolTip("The microphone cannot hear the app: no echo canceller. Leave off with "
+                                   "speakers: WebRTC AEC3 then removes the app's own voice from the microphone")
         self.headphones.toggled.connect(lambda _on: self._restart_voice())
         self.voice_state = QtWidgets.QLabel("off")
         self.voice_state.setObjectName("voiceState")
@@ -438,8 +438,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.voice_toggle.setChecked(False)
             self.show_error(f"Barge-in by voice is off: {error}")
             return
-        mode = "headphones" if self.headphones.isChecked() else "speakers: ignoring its own voice"
+        canceller, note = self.core.voice_canceller or ("off", "")
+        mode = {"off": "headphones", "aec3": "speakers: AEC3 cancels its own voice",
+                "gate": "speakers: echo gate, no AEC3"}[canceller]
         self.voice_state.setText(f"listening ({mode})")
+        self.voice_state.setToolTip(note)
 
     def _build_demo(self) -> QtWidgets.QWidget:
         w = QtWidgets.QWidget()
@@ -1267,7 +1270,8 @@ class MainWindow(QtWidgets.QMainWindow):
                          + (f"{stale}" if stale == 0 else f"<span style='color:#ff5c5c'>{stale}</span>"))
         b = last.barge_in
         if b and b.get("trigger_ms") is not None:
-            parts.append("<br>" + f"voice barge-in: you spoke → silence <b>{f(b['onset_to_silence_ms'])}</b> "
+            parts.append("<br>" + f"voice barge-in ({b.get('canceller')}): you spoke → silence "
+                         f"<b>{f(b['onset_to_silence_ms'])}</b> "
                          f"(heard after {f(b['speech_onset_ms'] - b['true_onset_ms'])}, decided after "
                          f"{f(b['trigger_ms'] - b['true_onset_ms'])}, cancel→silence "
                          f"{f(last.cancel_to_silence_ms)})")
