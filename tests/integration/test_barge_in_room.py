@@ -15,7 +15,7 @@ import pytest
 from voicetrace.bargein.listener import BargeInConfig, VoiceBargeIn
 from voicetrace.contract import Ev
 from voicetrace.core.session import Session
-from voicetrace.testing.room import fan_noise, room_ir, rt60_of
+from voicetrace.testing.room import fan_noise, room_ir, rt60_of, typing
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 
@@ -73,7 +73,9 @@ def _in_the_room(player, piper_source, room, canceller, user=None, at_s=1.0, spe
 
 
 def test_a_paragraph_through_the_room_never_interrupts_itself_with_aec3(jack, player, piper_source, room):
-    m, _, _ = _in_the_room(player, piper_source, room, "aec3")
+    """Nobody talks: the paragraph through the room, the fan under it, two seconds of typing 4 s in."""
+    clicks = typing(2.0, RATE)
+    m, _, _ = _in_the_room(player, piper_source, room, "aec3", user=(clicks, 0), at_s=4.0)
     b = m.barge_in
     assert m.outcome == "done" and b["trigger_ms"] is None, b  # spoken to its end: never interrupted
     assert b["canceller"] == "aec3"
@@ -104,3 +106,25 @@ def test_the_gate_alone_in_the_room_interrupts_itself(jack, player, piper_source
     m, _, _ = _in_the_room(player, piper_source, room, "gate", speak_s=8.0)
     assert m.barge_in["canceller"] == "gate"
     assert m.outcome == "cancelled" and m.barge_in["trigger_ms"] is not None
+
+
+@pytest.mark.parametrize("room_arg", ["abc", "0.01", "0.5,9"])
+def test_bench_room_argument_is_checked_before_anything_loads(room_arg):
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "voicetrace", "bench", "--suite", "barge-in", "--room", room_arg],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "--room" in p.stderr and "RT60" in p.stderr
+
+
+def test_the_room_table_says_what_each_canceller_did():
+    from voicetrace.bench.barge_in import room_markdown
+
+    d = {"n": 3, "median": 340.0, "p95": 500.0, "max": 520.0}
+    row = {"rt60_s": 0.5, "rt60_measured_s": 0.49, "canceller": "aec3", "self_interruptions": 0, "echo_trials": 10,
+           "fired_before_the_user": 0, "user_trials": 20, "talk_trials": 24, "detected": 20,
+           "injected_onset_to_silence_ms": d, "reported_onset_to_silence_ms": d, "onset_error_ms": d,
+           "single_talk_detected": "4/4", "single_talk_injected_onset_to_silence_ms": d, "erle_db_median": 29.1}
+    table = room_markdown({"machine": "test", "rooms": [row]})
+    assert "| 0.5 s (0.49) | aec3 | 0/10 | 0/24 | 20/20 | 340 / 500 |" in table and "29.1 dB" in table

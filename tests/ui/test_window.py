@@ -388,7 +388,7 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
     _select_engine(w, "piper")
     w.voice_toggle.setChecked(True)
     qtbot.waitUntil(lambda: w.voice_state.text().startswith("listening"), timeout=10_000)
-    assert "AEC3 cancels its own voice" in w.voice_state.text()
+    assert "AEC3" in w.voice_state.text()  # (learning the room until it has heard the app for 2.5 s)
     kokoro_source.engine.clear_cancel()  # idle between tests; an earlier test's cancel may still be pending
     user = kokoro_source.engine.synthesize("Stop, stop, please stop talking.", "jf_alpha", 1.0,
                                            use_cache=False).audio.astype(np.float32)

@@ -117,6 +117,7 @@ def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain
                                        / 1000, 1),
     }
     res = {"machine": machine, "echo_gain": echo_gain, "min_speech_ms": listening.listener.cfg.min_speech_ms,
+           "canceller": listening.listener.canceller,
            "runs": runs, "summary": summary}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "barge_in.json").write_text(json.dumps(res, indent=1))
@@ -131,9 +132,9 @@ def markdown(res: dict[str, Any]) -> str:
         return f"| {name} | {d['median']} | {d['p95']} | {d['max']} |"
 
     return "\n".join([
-        f"barge-in by voice — {res['machine']}; the microphone hears the app at gain {res['echo_gain']} (the gate "
-        f"on), minimum speech {res['min_speech_ms']:.0f} ms; {s['detected']}/{s['speech_trials']} user utterances "
-        "detected", "",
+        f"barge-in by voice — {res['machine']}; the microphone hears the app at gain {res['echo_gain']} (canceller "
+        f"{res.get('canceller', 'gate')}), minimum speech {res['min_speech_ms']:.0f} ms; "
+        f"{s['detected']}/{s['speech_trials']} user utterances detected", "",
         "| ms | median | p95 | max |", "|---|---|---|---|",
         row("speech onset → silence", s["onset_to_silence_ms"]),
         row("  onset → first VAD speech frame", s["vad_delay_ms"]),
