@@ -67,6 +67,10 @@ def test_every_control_of_every_tab_is_reachable_at_1280x720(make_window, qtbot)
         view = plot.getPlotItem().getViewBox().sceneBoundingRect()
         overlap = legend.sceneBoundingRect().intersected(view)
         assert overlap.width() < 1 or overlap.height() < 1, (plot, overlap)  # ...outside the data (touching)
+        # ...and inside its widget: a plot whose layout needs more than the widget has is cut off at its edge
+        need = plot.getPlotItem().effectiveSizeHint(QtCore.Qt.SizeHint.MinimumSize)
+        assert need.width() <= plot.width() + 1 and need.height() <= plot.height() + 1, (need, plot.size())
+        assert legend.sceneBoundingRect().right() <= plot.width() + 1
     for plot in (w.graphs.ttfa, w.graphs.cancel, w.graphs.chunks, w.graphs.ring, w.graphs.wave):
         title = plot.getPlotItem().titleLabel
         assert title.item.boundingRect().width() <= plot.width(), title.text

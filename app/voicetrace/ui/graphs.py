@@ -58,8 +58,17 @@ def _plot(title: str, left: str, bottom: str, legend_columns: int = 0, legend_ri
     if legend_columns:
         item = w.getPlotItem()
         legend = pg.LegendItem(labelTextSize="7pt", colCount=legend_columns, verSpacing=-6, horSpacing=8)
+        # as tall / wide as its entries, at the top: stretched over a tall plot, its labels drifted off their marks
+        legend.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Maximum)
         if legend_right:
             item.layout.addItem(legend, 2, 3)
+            item.layout.setAlignment(legend, QtCore.Qt.AlignmentFlag.AlignTop)
+            # the title over the data and the legend both: in the data's column alone its width would be the
+            # plot's minimum, and a narrow plot overflowed its widget (the legend cut off at the window's edge)
+            item.layout.removeItem(item.titleLabel)
+            item.layout.addItem(item.titleLabel, 0, 1, 1, 3)
+            item.getViewBox().setMinimumWidth(60)
+            item.setLabel("bottom", None)  # "per request" is in the title: the height goes to the data
         else:
             item.layout.addItem(legend, 4, 1)
         item.legend = legend  # curves plotted with a name join it (PlotItem.addItem)

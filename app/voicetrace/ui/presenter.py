@@ -42,6 +42,7 @@ class PresenterView(QtWidgets.QWidget):
         figures.addWidget(box)
         self.summary = QtWidgets.QLabel(" ")
         self.summary.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.summary.setWordWrap(True)
         self.summary.setStyleSheet("font-size: 16pt;")
         keys = QtWidgets.QLabel("Ctrl+Enter speak  ·  Esc interrupt  ·  Space pause  ·  F11 back to the window")
         keys.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
