@@ -131,7 +131,9 @@ def test_official_openai_client_gets_each_response_format(server, pcm_reference,
             reads += 1
     audio, rate = _decoded(data, fmt)
     ref_s = len(pcm_reference) / RATE
-    assert abs(len(audio) / rate - ref_s) < 0.05 * ref_s + 0.06  # the same speech (codec padding aside)
+    # the same speech (codec padding aside; two requests of one text may be phrased differently: the planner
+    # sizes phrases by the engine's measured speed, and each phrase's trimmed edges and pauses differ a little)
+    assert abs(len(audio) / rate - ref_s) < 0.15 * ref_s + 0.06
     level = float(np.sqrt(np.mean(audio ** 2)))
     ref_level = float(np.sqrt(np.mean(pcm_reference ** 2)))
     assert 0.7 < level / ref_level < 1.3
@@ -173,14 +175,14 @@ def test_openai_client_sse_stream_format_gives_audio_deltas_then_done(server, pc
     assert events[-1]["usage"]["input_tokens"] == len(SAID)
     pcm = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
     audio = _decoded(pcm, "pcm")[0]
-    assert abs(len(audio) - len(pcm_reference)) < 0.05 * len(pcm_reference)
+    assert abs(len(audio) - len(pcm_reference)) < 0.15 * len(pcm_reference)
     # and an SSE stream of MP3 deltas joins into one MP3 file
     with httpx.stream("POST", server.http + "/v1/audio/speech", timeout=60,
                       json={"model": "piper", "input": SAID, "stream_format": "sse"}) as r:
         deltas = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
     mp3 = b"".join(base64.b64decode(e["audio"]) for e in deltas if e["type"] == "speech.audio.delta")
     audio, rate = _decoded(mp3, "mp3")
-    assert abs(len(audio) / rate - len(pcm_reference) / RATE) < 0.1 * len(pcm_reference) / RATE
+    assert abs(len(audio) / rate - len(pcm_reference) / RATE) < 0.15 * len(pcm_reference) / RATE + 0.06
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [
@@ -407,7 +409,7 @@ def test_websocket_malformed_messages_get_an_error_and_the_socket_stays(server, 
         assert recv_json(ws)["code"] == "invalid_message"
         ws.send(json.dumps({"type": "start", "request_id": "ok", "text": "Still fine.", "voice": "joe"}))
         msgs, frames = collect(ws, "ok")
-        assert msgs[-1]["type"] == "done" and frames
+        assert msgs[-1]["type"] == "done" and frames, msgs[-1]
 
 
 def test_websocket_disconnect_aborts_its_streams(server):

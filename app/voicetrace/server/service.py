@@ -314,9 +314,23 @@ class ServerStream:
         self.t_first_handed: int | None = None
 
     @property
+    def req(self) -> Request:
+        """The session's request. Its feeder thread may hand the first chunk over (or end it) before `start`
+        has stored it — under load it did, and the chunk's hand-over failed the request — so it is looked up
+        by id then (the session registers it before its thread starts)."""
+        req = self._lookup()
+        if req is None:
+            raise RuntimeError(f"request {self.id} is not started yet")
+        return req
+
+    def _lookup(self) -> Request | None:
+        if self.request is None and self.id in self.session.request_ids():
+            self.request = self.session.request(self.id)
+        return self.request
+
+    @property
     def trace(self) -> Trace:
-        assert self.request is not None
-        return self.request.trace
+        return self.req.trace
 
     def start(self) -> None:
         if self.stream_input:
@@ -332,19 +346,16 @@ class ServerStream:
     def feed(self, text: Any) -> None:
         if not self.stream_input:
             raise UserError("this request was started with its whole text", "start it with stream_input: true")
-        assert self.request is not None
-        if isinstance(text, str) and len(self.request.text_feed.text) + len(text) > self.service.limits.max_chars:
+        if isinstance(text, str) and len(self.req.text_feed.text) + len(text) > self.service.limits.max_chars:
             raise UserError(f"the text is over the maximum of {self.service.limits.max_chars:,} characters on "
                             "this server", "end this request and start another")
-        self.request.feed(text)
+        self.req.feed(text)
 
     def flush(self) -> None:
-        assert self.request is not None
-        self.request.flush()
+        self.req.flush()
 
     def end(self) -> None:
-        assert self.request is not None
-        self.request.end()
+        self.req.end()
 
     # ---- producing -----------------------------------------------------------------------------------
     def hand_over(self, t_ns: int, index: int, audio: AudioArray, final: bool) -> None:
@@ -371,8 +382,7 @@ class ServerStream:
         self.sink.sent(samples)
 
     def _ended(self, req: Request) -> None:
-        """The session closed the request (on one of its threads; a request that fails at once may end before
-        `start` has stored it)."""
+        """The session closed the request (on one of its threads; it may end before `start` has stored it)."""
         if self.request is None:
             self.request = req
         if req.outcome == "done":
@@ -399,25 +409,25 @@ class ServerStream:
         """Stop producing and free the engine; `on_idle(server_cancel_ms)` once it no longer works for us.
         `played_ms`: how much of the audio sent the client played (then `heard()` is the words of that much)."""
         self._on_idle = on_idle
-        if self.request is None or not self.request.cancel(played_ms):
-            on_idle(0.0)  # it had ended: nothing runs for it
+        req = self._lookup()
+        if req is None or not req.cancel(played_ms):
+            on_idle(0.0)  # it had ended (or never started): nothing runs for it
 
     def heard(self) -> dict[str, Any]:
         """The words of the audio the client played (or was sent), as the cancelled message carries them."""
-        assert self.request is not None
-        m = self.session.record(self.request)
+        m = self.session.record(self.req)
         return {"heard_text": m.heard_text, "heard_ms": m.heard_ms, "heard_exact": m.heard_exact}
 
     def abort(self) -> None:
         """The client went away: stop at once, nobody to acknowledge to."""
         self._aborted = True
-        if self.request is not None:
-            self.request.cancel()
+        req = self._lookup()
+        if req is not None:
+            req.cancel()
 
     def summary(self) -> dict[str, Any]:
         """What `done` reports and /metrics counts: read from the request's record (`RequestMetrics`)."""
-        assert self.request is not None
-        m = self.session.record(self.request)
+        m = self.session.record(self.req)
         return {"server_ttfa_ms": m.first_chunk_ms, "compute_ms": m.compute_ms, "audio_ms": m.audio_ms,
                 "rtf": m.rtf, "chunks": len(m.chunks)}
 
