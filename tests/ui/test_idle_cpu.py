@@ -53,8 +53,8 @@ def test_an_idle_window_uses_at_most_one_percent_of_a_core(qtbot, jack, kokoro_s
 
 def test_ui_thread_cpu_while_speaking_is_measured(qtbot, jack, kokoro_source, piper_source, tmp_path):
     """While Kokoro speaks a paragraph, the Qt thread's own CPU time (the OS's per-thread counter: redraws at
-    30 Hz, the table, the highlight) against the whole process's (the engine, the callback): printed for the
-    README, and bounded loosely so that a redraw gone wild (drawing every event, not every tick) fails."""
+    20 Hz, the table, the highlight) against the whole process's (the engine, the callback): printed for the
+    README — a figure, not a target (targets live in the benchmark); the two counters must agree."""
     core = DeskCore(engines={"kokoro": kokoro_source, "piper": piper_source})
     w = MainWindow(core, QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat), "kokoro")
     qtbot.addWidget(w)
@@ -71,6 +71,6 @@ def test_ui_thread_cpu_while_speaking_is_measured(qtbot, jack, kokoro_source, pi
         ui, cpu = (time.thread_time() - ui0) / wall, (_cpu_s() - cpu0) / wall
         print(f"speaking {wall:.1f} s: UI thread {100 * ui:.1f} % of a core, whole process {100 * cpu:.1f} %")
         assert core.records[-1].outcome == "done"
-        assert ui < 0.45 and ui < cpu
+        assert 0 < ui < cpu  # the UI thread's time is part of the process's
     finally:
         w.close()

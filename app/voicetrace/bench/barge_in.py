@@ -18,6 +18,7 @@ import numpy as np
 
 from ..contract import Ev
 from ..core.report import distribution
+from .files import save_results
 
 TEXT = ("The history of the lighthouse begins with fires lit on hills to guide ships home at night. Later, towers "
         "carried lamps and mirrors, and the keepers who tended them lived beside the sea for months at a time. "
@@ -202,9 +203,7 @@ def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str |
         for w in workers.values():
             w.stop()
     res = {"machine": machine, "trials": trials, "rooms": summaries, "runs": rows}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "barge_in_room.json").write_text(json.dumps(res, indent=1))
-    print(room_markdown(res))
+    save_results(out_dir, "barge_in_room", res, room_markdown(res))
     return res
 
 
