@@ -31,7 +31,7 @@ def test_barge_in_report_states_detections_and_false_triggers() -> None:
            "summary": {"speech_trials": 3, "detected": 3, "onset_to_silence_ms": d, "vad_delay_ms": d,
                        "decide_ms": d, "cancel_to_silence_ms": d, "onset_error_ms": d, "false_triggers_echo": 0,
                        "echo_trials": 2, "false_triggers_noise": 1, "noise_trials": 2, "stale_samples": 0,
-                       "listener_us_per_frame": 1800.0}}
+                       "listener_cpu_us_per_frame": 1800.0}}
     md = bench_bargein.markdown(res)
     assert "3/3 user utterances detected" in md
     assert "| speech onset → silence | 340.0 | 500.0 | 700.0 |" in md
