@@ -59,7 +59,6 @@ class EchoCanceller3:
         self._judge = [0.0 for _ in phases]  # smoothed residual energy while the app was audible
         self._heard = 0  # audible far-end frames so far
         self.active = 0  # the canceller whose residual comes out
-        self.switches = 0  # times the other one took over
         self._near_rs = soxr.ResampleStream(mic_rate, AEC_RATE, 1, dtype="float32") if mic_rate != AEC_RATE else None
         self._far_rs = soxr.ResampleStream(far_rate, AEC_RATE, 1, dtype="float32") if far_rate != AEC_RATE else None
         self._near = np.zeros(0, np.float32)
@@ -95,7 +94,6 @@ class EchoCanceller3:
             self._judge[i] += (float(np.dot(residual, residual)) - self._judge[i]) * weight
             residuals.append(residual)
         best = int(np.argmin(self._judge))
-        if best != self.active and self._judge[best] < self._judge[self.active] * SWITCH_RATIO:
+        if self._judge[best] < self._judge[self.active] * SWITCH_RATIO:
             self.active = best
-            self.switches += 1
         return residuals[self.active]

@@ -35,7 +35,7 @@ import numpy as np
 from ..audio.vad import VAD_FRAME, VAD_RATE, VoiceDetector
 from ..contract import Ev
 from ..core.trace import now_ns
-from .aec import AEC_RATE, EchoCanceller3, aec3_missing
+from .aec import AEC_RATE, AUDIBLE, EchoCanceller3, aec3_missing
 
 VOICED = 0.01  # −40 dBFS: the "true onset" level, the same as the app's first voiced sample
 # AEC3 starts knowing nothing of the room: in the first second or two of the app's voice a little of the echo gets
@@ -214,6 +214,11 @@ class BargeInListener:
                 "erle_db": self._erle_db()}
 
     @property
+    def adapting(self) -> bool:
+        """AEC3 has not yet heard `AEC_WARMUP_S` of the app's voice: no barge-in meanwhile."""
+        return self._aec is not None and self.heard_app_s < AEC_WARMUP_S
+
+    @property
     def cpu_us_per_frame(self) -> float:
         """CPU (the OS's counter for this thread) per 32 ms of microphone processed."""
         return round(self.busy_ns / max(1, self.frames_processed) / 1000, 1)
@@ -278,8 +283,7 @@ class BargeInListener:
                 speech = self._speech(residual)
                 level = math.sqrt(float(np.mean(residual * residual))) if len(residual) else 0.0
                 echo = echo_share >= self.cfg.echo_share and self.canceller == "gate"
-                converging = self._aec is not None and self.heard_app_s < AEC_WARMUP_S
-                is_speech = speech and not echo and level >= self.cfg.min_level and not converging
+                is_speech = speech and not echo and level >= self.cfg.min_level and not self.adapting
                 done = self.runs.push(is_speech, echo and math.sqrt(float(np.mean(frame * frame))) >=
                                       self.cfg.min_level, adc)
                 self.frames_analysed += 1
@@ -340,7 +344,7 @@ class BargeInListener:
         if far is None:
             self._app_audible = False
             return np.zeros(n, np.float32)
-        self._app_audible = float(np.max(np.abs(far), initial=0.0)) >= 1e-3
+        self._app_audible = float(np.max(np.abs(far), initial=0.0)) >= AUDIBLE
         return np.asarray(far, np.float32)
 
     def _gate(self, frame: np.ndarray, adc_ns: int, hop: int, lead: int, max_delay: int
@@ -350,7 +354,7 @@ class BargeInListener:
         ref = self.player.sent_at(adc_ns - int(max_delay * 1e9 / self.mic.rate), max_delay + hop + lead)
         if ref is not None and self.player.rate != self.mic.rate:
             ref = self._soxr.resample(ref, self.player.rate, self.mic.rate).astype(np.float32)
-        self._app_audible = ref is not None and float(np.max(np.abs(ref), initial=0.0)) >= 1e-3
+        self._app_audible = ref is not None and float(np.max(np.abs(ref), initial=0.0)) >= AUDIBLE
         if ref is not None and float(np.max(np.abs(ref), initial=0.0)) < 1e-4:
             ref = None  # the speakers were silent: nothing to hear of ourselves
         return remove_echo(frame, ref, lead)

@@ -18,7 +18,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .. import __version__
 from ..audio.devices import OutputDevice
 from ..audio.player import Player
-from ..bargein.listener import AEC_WARMUP_S
 from ..contract import RequestMetrics
 from ..core.report import distribution, markdown_report, to_csv
 from ..core.save import SpeechFile
@@ -1243,9 +1242,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 and not self.voice_state.text().startswith("the microphone stopped"):
             self.voice_state.setText("the microphone stopped (unplugged?): untick and tick to reopen it")
         elif voice is not None and voice.listener.canceller == "aec3":
-            adapting = voice.listener.heard_app_s < AEC_WARMUP_S
             text = ("listening (speakers: AEC3 is learning the room — talk over it after its first seconds)"
-                    if adapting else "listening (speakers: AEC3 cancels its own voice)")
+                    if voice.listener.adapting else "listening (speakers: AEC3 cancels its own voice)")
             if text != self.voice_state.text() and self.voice_state.text().startswith("listening"):
                 self.voice_state.setText(text)
         player = self.core.player
