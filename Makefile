@@ -50,13 +50,16 @@ lint: setup-test
 	$(VENV)/bin/ruff check app tests
 	$(VENV)/bin/mypy
 
-# The suite plays real audio to a JACK dummy device; jackd must start before PortAudio initialises
-# and stop only after every test process has exited (see DESIGN.md §6).
+# The suite plays real audio to a JACK dummy device of its own name (never the user's `default` server);
+# jackd must start before PortAudio initialises and stop only after every test process has exited
+# (docs/architecture.md, "The test devices").
+JACK_SERVER ?= voicetrace-test
+
 test: setup-test
 	$(VENV)/bin/ruff check app tests
 	$(VENV)/bin/mypy
-	@bash scripts/jack-dummy.sh start
-	@set -o pipefail; status=0; \
+	@export JACK_DEFAULT_SERVER=$(JACK_SERVER); bash scripts/jack-dummy.sh start || exit 1; \
+	  set -o pipefail; status=0; \
 	  $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
 	  bash scripts/jack-dummy.sh stop; exit $$status
 
@@ -64,11 +67,13 @@ test: setup-test
 package: setup
 	PY=$(PY) bash packaging/build.sh
 
+# For the benchmark by hand: start the test lane's server, then `export JACK_DEFAULT_SERVER=$(JACK_SERVER)`.
 jack-start:
-	@bash scripts/jack-dummy.sh start
+	@JACK_DEFAULT_SERVER=$(JACK_SERVER) bash scripts/jack-dummy.sh start
+	@echo "export JACK_DEFAULT_SERVER=$(JACK_SERVER)   # so the app and the bench play to it"
 
 jack-stop:
-	@bash scripts/jack-dummy.sh stop
+	@JACK_DEFAULT_SERVER=$(JACK_SERVER) bash scripts/jack-dummy.sh stop
 
 clean:
 	rm -rf $(VENV) .stamp-apt-run .stamp-apt-test build dist

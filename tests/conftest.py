@@ -17,6 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("JACK_NO_START_SERVER", "1")
+# The test lane's own JACK server (scripts/jack-dummy.sh), never the user's `default` one.
+os.environ.setdefault("JACK_DEFAULT_SERVER", "voicetrace-test")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the window tests draw offscreen; one test uses Xvfb
 
 
