@@ -46,10 +46,6 @@ class Microphone:
         """A microphone that was unplugged (or whose server stopped) stops calling back."""
         return (time.perf_counter_ns() - max(self._cb_t, self._started_ns)) / 1e9
 
-    @property
-    def input_latency_s(self) -> float:
-        return float(self._stream.latency) if self._stream is not None else 0.0
-
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         try:
             now = time.perf_counter_ns()

@@ -105,10 +105,6 @@ class TextFeed:
         with self._cond:
             return self._raw
 
-    def has_speakable(self) -> bool:
-        with self._cond:
-            return any(ch.isalnum() for ch in self._raw)
-
 
 _PIECE = re.compile(r"\s*[\w'’]+|\s*[^\w\s]")
 
