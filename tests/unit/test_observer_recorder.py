@@ -77,7 +77,7 @@ def test_each_block_is_stamped_with_the_cycle_its_samples_came_from():
             assert take_block(Port(world), Client(world), rb, header, BLOCK)
         pos = 0
         while pos < len(rb.data):
-            frame, n = _HEADER.unpack_from(rb.data, pos)
+            frame, n, _ = _HEADER.unpack_from(rb.data, pos)
             samples = np.frombuffer(bytes(rb.data[pos + _HEADER.size:pos + _HEADER.size + 4 * n]), np.float32)
             pos += _HEADER.size + 4 * n
             assert n == BLOCK and np.all(samples == samples[0])

@@ -21,7 +21,15 @@ from .devices import OutputDevice, open_stream, resolve_output_device
 from .ring import TaggedRing
 
 _EVENT_SLOTS = 1 << 15
+# Callbacks after its own before a record is handed out (see `Player.drain`).
+SETTLE_CALLBACKS = 2
 SCOPE_S = 2.0
+
+
+def _flag_bits(status: Any) -> int:
+    """PortAudio's status flags as an int: sounddevice's `CallbackFlags` has no `__int__` (`int(status)` raised
+    in the callback on every xrun, which then played a block of silence and skipped its records)."""
+    return int(getattr(status, "_flags", status))
 
 
 class Player:
@@ -43,6 +51,11 @@ class Player:
         self._ev_b = [0] * n
         self._ev_c = [0] * n
         self._ev_f = [False] * n
+        # The anchor each record was stamped with and the callback that stamped it: a record is handed out
+        # only once SETTLE_CALLBACKS later callbacks have run, stamped with the best anchor known by then.
+        self._ev_anchor = [0] * n
+        self._ev_cb = [0] * n
+        self._cb_count = 0
         self._ev_w = 0
         self._ev_r = 0
         self.events_lost = 0
@@ -247,6 +260,8 @@ class Player:
         self._ev_b[i] = b
         self._ev_c[i] = c
         self._ev_f[i] = f
+        self._ev_anchor[i] = self._anchor or 0
+        self._ev_cb[i] = self._cb_count
         self._ev_w = w + 1
 
     def _on_piece(self, tag: int, chunk: int, chunk_off: int, out_off: int, n: int, faded: bool) -> None:
@@ -262,6 +277,7 @@ class Player:
         try:
             now = time.perf_counter_ns()
             self._cb_t = now
+            self._cb_count += 1
             # PortAudio's stream clock → ours (DESIGN §2). `now + (dac - cur)` is when this callback *ran* plus
             # the output latency: PortAudio's JACK host reads jack_frame_time() (the time of the call, not of
             # the cycle) for currentTime, and the cffi wrapper may still wait for the GIL, so a callback that
@@ -281,7 +297,7 @@ class Player:
             self._pos += frames
             first_ev = self._ev_w
             if status:
-                self._log(K_STATUS, -1, self._cb_dac, int(status))
+                self._log(K_STATUS, -1, self._cb_dac, _flag_bits(status))
             if self._flush_seen != self._flush_req:
                 self._flush_seen = self._flush_req
                 self._log(K_FLUSH, -1, self._cb_dac, self._flush_seen)
@@ -316,6 +332,7 @@ class Player:
                 shift = int(late * period)
                 for i in range(first_ev, self._ev_w):
                     self._ev_dac[i % _EVENT_SLOTS] += shift
+                    self._ev_anchor[i % _EVENT_SLOTS] += shift
                 self._scope_mark_dac += shift
                 self._anchor = a + shift
         except Exception:
@@ -340,13 +357,23 @@ class Player:
             self.ring.read(out, self._on_piece, self._on_underrun, self._on_end)
             out[:k] *= self._ramp_in[:k]
 
-    def drain(self) -> list[PlaybackEvent]:
+    def drain(self, settled: bool = True) -> list[PlaybackEvent]:
+        """The callback's records, oldest first. A record waits until SETTLE_CALLBACKS more callbacks have
+        run (about 20 ms; all at once when the stream is closed, or with `settled=False`): the anchor it was
+        stamped with may have come from a late callback — after an xrun the stream clock is taken again from
+        that one callback — and the next on-time callback shows by how much. Such a record is handed out on
+        the lower anchor (the independent recorder found TTFA and cancel stamped up to 69 ms late there)."""
         out = []
         r, w = self._ev_r, self._ev_w
+        done_cb = self._cb_count - SETTLE_CALLBACKS if settled and self._stream is not None else None
+        anchor = self._anchor or 0
         while r < w:
             i = r % _EVENT_SLOTS
-            out.append(PlaybackEvent(self._ev_kind[i], self._ev_tag[i], self._ev_t[i], self._ev_dac[i],
-                                   self._ev_a[i], self._ev_b[i], self._ev_c[i], self._ev_f[i]))
+            if done_cb is not None and self._ev_cb[i] > done_cb:
+                break
+            dac = self._ev_dac[i] - max(0, self._ev_anchor[i] - anchor) if anchor else self._ev_dac[i]
+            out.append(PlaybackEvent(self._ev_kind[i], self._ev_tag[i], self._ev_t[i], dac,
+                                     self._ev_a[i], self._ev_b[i], self._ev_c[i], self._ev_f[i]))
             r += 1
         self._ev_r = r
         return out

@@ -397,10 +397,13 @@ def markdown(results: dict[str, Any]) -> str:
     obs = results["summary"].get("observer")
     if obs:
         lines += ["## Independent observer\n",
-                  "A separate process (a JACK client of its own) recorded what left VoiceTrace's output port, with "
-                  "JACK frame times; onsets and silences found in that recording, minus what the app reported "
-                  f"(JACK playback latency {obs['latency_ms']} ms added to both; {obs['lost_blocks']} blocks lost; "
-                  f"clock drift over the run {obs['clock_drift_ns'] / 1000:.0f} µs):\n",
+                  "A separate process (a JACK client of its own) recorded what left VoiceTrace's output port, each "
+                  "cycle's start read from its own callbacks; onsets and silences found in that recording, minus "
+                  f"what the app reported (JACK playback latency {obs['latency_ms']} ms added to both; "
+                  f"{obs['lost_blocks']} blocks lost). Largest |difference| over every figure of every run: "
+                  f"{_ms(obs.get('abs_diff_ms_max'))}; runs off by more than 1 ms: {obs.get('runs_over_1ms')}, "
+                  f"more than 5 ms: {obs.get('runs_over_5ms')} of {obs.get('runs_checked')} (JACK's own "
+                  f"frames → time mapping strayed up to {_ms(obs.get('jack_dll_off_ms_max'))} from it):\n",
                   "| metric | runs | median difference | largest difference |", "|---|---|---|---|",
                   f"| TTFA audible (first sample) | {obs['trials']} | {_ms(obs['ttfa_diff_ms_median'])} | "
                   f"{_ms(obs['ttfa_diff_ms_max'])} |",

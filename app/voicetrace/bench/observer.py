@@ -1,13 +1,15 @@
 """The independent observer: a separate process, a JACK client of its own, records what leaves VoiceTrace's
-output port with JACK's frame times, so the app's own TTFA and cancel→silence figures can be checked against
-what was actually sent to the (virtual) sound card.
+output port, so the app's own TTFA and cancel→silence figures can be checked against what was actually sent to
+the (virtual) sound card.
 
 The recorder (`python -m voicetrace.bench.observer record ...`) knows nothing about requests: it connects an input
-port to the app's output ports and writes every cycle's samples with the cycle's frame time. JACK's clock is
-mapped to ours (perf_counter_ns) with bracketed paired reads, and a frame becomes audible `latency` frames after
-its cycle starts — the playback latency JACK reports for the app's port. The analysis below then finds, for each
-request, the first sample of its audio and the first sample of silence after its cancel, and compares them with
-the app's trace.
+port to the app's output ports and writes every cycle's samples with the moment (perf_counter_ns, our clock) its
+process callback began. When each cycle began is read from those stamps over the whole recording (`cycle_starts`),
+and a frame becomes audible `latency` frames after its cycle starts — the playback latency JACK reports for the
+app's port. JACK's own frames → time mapping (its DLL) is kept only as a diagnostic: JACK resets it at an xrun,
+and for seconds after one it was off by up to 64 ms (docs/metrics.md, "The independent recorder"). The analysis
+below then finds, for each request, the first sample of its audio and the first sample of silence after its
+cancel, and compares them with the app's trace.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ from ..testing.jackclock import JackTime
 # request's audio begins. (A −80 dBFS threshold moved onsets up to 8 ms late: models start at ~1e-7.)
 AUDIBLE_THRESHOLD = 0.0
 VOICED_THRESHOLD = 0.01  # -40 dBFS, the app's own "first voiced sample" level
-_HEADER = struct.Struct("<II")  # frame time of the cycle, frames in it
+_HEADER = struct.Struct("<IIq")  # JACK's frame time of the cycle, frames in it, perf_counter_ns at the callback
+SETTLE_WINDOW_S = 1.0  # each side of a block, for the earliest callback: see cycle_starts
+LEVEL_GAP_NS = 500_000  # see cycle_starts: a smaller move of the grid is read as up to this much off
+LEVEL_BLOCKS = 8
 
 
 @dataclass
@@ -44,6 +49,8 @@ class Recording:
     lost_blocks: int
     clock_offset_ns: int  # perf_counter_ns − jack time at the start (diagnostic)
     clock_drift_ns: int  # the same offset at the end minus at the start (diagnostic)
+    # Diagnostic: the largest difference between JACK's DLL (jack_frames_to_time) and `block_t_ns`, in ms.
+    jack_dll_off_ms_max: float | None = None
 
     def dac_ns(self, index: int) -> int:
         """When the sample at `index` reaches the DAC, on the app's clock."""
@@ -63,7 +70,37 @@ class Recording:
         with np.load(path) as z:
             meta = json.loads(str(z["meta"]))
             return cls(z["samples"], z["block_start"], z["block_t_ns"], meta["rate"], meta["latency_ns"],
-                       meta["lost_blocks"], meta["clock_offset_ns"], meta["clock_drift_ns"])
+                       meta["lost_blocks"], meta["clock_offset_ns"], meta["clock_drift_ns"],
+                       meta.get("jack_dll_off_ms_max"))
+
+
+def cycle_starts(block_start: np.ndarray, callback_ns: np.ndarray, rate: int,
+                 window_s: float = SETTLE_WINDOW_S) -> np.ndarray:
+    """When each recorded block's cycle began, on our clock, from when its process callback ran.
+
+    A callback runs at its cycle's start plus a delay that is never negative and often long (the machine is
+    busy, the GIL is held elsewhere). Over blocks that follow each other on the sample clock, `callback −
+    position` (the phase) is the cycle grid's phase plus that delay. The grid can move — the dummy driver
+    starts a new one after it fell behind (twice within 0.3 s, seen), the recorder misses a cycle — so near a
+    block the phases form levels: runs of at least LEVEL_BLOCKS phases within LEVEL_GAP_NS of each other, the
+    few long delays scattered above them. A block's cycle began at the lowest phase of the highest level not
+    above its own phase (a block delayed by more than the step to the next grid is read on that grid)."""
+    pos_ns = block_start.astype(np.float64) * 1e9 / rate
+    phase = callback_ns.astype(np.float64) - pos_ns
+    n = len(phase)
+    step = float(np.median(np.diff(block_start))) if n > 1 else 256.0
+    w = max(2, int(window_s * rate / max(step, 1.0)))
+    grid = np.empty(n, np.float64)
+    for k in range(n):
+        near = np.sort(phase[max(0, k - w):k + w + 1])
+        # levels: split the sorted phases where they are more than LEVEL_GAP_NS apart
+        edges = np.flatnonzero(np.diff(near) > LEVEL_GAP_NS) + 1
+        starts = np.concatenate([[0], edges])
+        sizes = np.diff(np.concatenate([starts, [len(near)]]))
+        lows = near[starts]
+        ok = (sizes >= LEVEL_BLOCKS) & (lows <= phase[k])
+        grid[k] = lows[ok][-1] if ok.any() else near[0]
+    return np.round(grid + pos_ns).astype(np.int64)
 
 
 def first_above(x: np.ndarray, lo: int, hi: int, threshold: float) -> int | None:
@@ -129,7 +166,16 @@ def summarize_checks(rows: list[dict[str, float | None]], rec: Recording) -> dic
         xs = [r[key] for r in rows if r[key] is not None]
         return max(xs, key=abs) if xs else None  # type: ignore[arg-type]
 
+    diffs = [abs(v) for r in rows for k in ("ttfa_diff_ms", "voiced_diff_ms", "cancel_diff_ms")
+             if (v := r[k]) is not None]
+    # Per run: its largest disagreement over the figures it has (a run is off if any of its figures is).
+    worst = [max(abs(v) for k in ("ttfa_diff_ms", "voiced_diff_ms", "cancel_diff_ms") if (v := r[k]) is not None)
+             for r in rows if any(r[k] is not None for k in ("ttfa_diff_ms", "voiced_diff_ms", "cancel_diff_ms"))]
     return {
+        "abs_diff_ms_max": round(max(diffs), 3) if diffs else None,
+        "runs_over_1ms": sum(w > 1.0 for w in worst),
+        "runs_over_5ms": sum(w > 5.0 for w in worst),
+        "runs_checked": len(worst),
         "ttfa_diff_ms_median": distribution(r["ttfa_diff_ms"] for r in rows)["median"],
         "ttfa_diff_ms_max": signed_max("ttfa_diff_ms"),
         "voiced_diff_ms_median": distribution(r["voiced_diff_ms"] for r in rows)["median"],
@@ -141,6 +187,7 @@ def summarize_checks(rows: list[dict[str, float | None]], rec: Recording) -> dic
         "lost_blocks": rec.lost_blocks,
         "clock_drift_ns": rec.clock_drift_ns,
         "latency_ms": round(rec.latency_ns / 1e6, 3),
+        "jack_dll_off_ms_max": rec.jack_dll_off_ms_max,
     }
 
 
@@ -181,19 +228,21 @@ class Observer:
 # ---- the recorder process ---------------------------------------------------------------------------------
 
 def take_block(port: Any, client: Any, rb: Any, header: bytearray, frames: int) -> bool:
-    """The process callback's work: this cycle's samples into the ring buffer, after a header with the frame
-    time of the cycle they were copied in. False when there was no room (the block is lost).
+    """The process callback's work: this cycle's samples into the ring buffer, after a header with when the
+    callback began (our clock, read first) and JACK's frame time (a diagnostic). False when there was no room
+    (the block is lost).
 
     Every call into libjack lets go of the GIL, and taking it back waits while the reader thread holds it (on a
     busy machine it can be descheduled holding it for tens of ms); meanwhile the app's next blocks overwrite
     the port buffer being recorded. So the samples are copied first (`bytes`: no call into C) and the frame
     time read straight after, its value taken before any wait. Stamping first and copying after `rb.write`
     of the header put a block's samples under an earlier cycle's time: a first sample two blocks early."""
+    t_cb = time.perf_counter_ns()
     data = bytes(port.get_buffer())
     frame = client.last_frame_time
     if rb.write_space < len(header) + len(data):
         return False
-    _HEADER.pack_into(header, 0, frame, frames)
+    _HEADER.pack_into(header, 0, frame, frames, t_cb)
     rb.write(header)
     rb.write(data)
     return True
@@ -228,7 +277,8 @@ def _record(source: str, out: Path) -> int:
     offset0 = jt.offset_ns()
     chunks: list[np.ndarray] = []
     frames_at: list[int] = []
-    t_ns: list[int] = []
+    dll_ns: list[int] = []
+    cb_ns: list[int] = []
     stop = threading.Event()
 
     def wait_for_stop() -> None:
@@ -241,13 +291,14 @@ def _record(source: str, out: Path) -> int:
     while True:
         stopping = stop.is_set()
         while rb.read_space >= _HEADER.size:
-            frame, n = _HEADER.unpack(bytes(rb.peek(_HEADER.size)))
+            frame, n, t_cb = _HEADER.unpack(bytes(rb.peek(_HEADER.size)))
             if rb.read_space < _HEADER.size + 4 * n:
                 break
             rb.read_advance(_HEADER.size)
             chunks.append(np.frombuffer(bytes(rb.read(4 * n)), dtype=np.float32))
             frames_at.append(pos)
-            t_ns.append(jt.frames_to_us(frame) * 1000)  # the DLL's mapping, taken while it is current
+            dll_ns.append(jt.frames_to_us(frame) * 1000)  # JACK's DLL, taken while it is current: diagnostic
+            cb_ns.append(t_cb)
             pos += n
         if stopping:
             break
@@ -255,12 +306,15 @@ def _record(source: str, out: Path) -> int:
     offset1 = jt.offset_ns()
     client.deactivate()
     client.close()
+    starts = np.asarray(frames_at, dtype=np.int64)
+    t_ns = cycle_starts(starts, np.asarray(cb_ns, dtype=np.int64), rate)
+    dll = np.asarray(dll_ns, dtype=np.int64) + offset0  # JACK's clock on ours, by the offset at the start
     meta = {"rate": rate, "block": block, "latency_ns": int(latency * 1e9 / rate), "lost_blocks": lost[0],
-            "clock_offset_ns": offset0, "clock_drift_ns": offset1 - offset0}
-    # Blocks are stamped with the offset measured at the start; the drift over a bench run is reported.
-    np.savez(out, samples=np.concatenate(chunks) if chunks else np.zeros(0, np.float32),
-             block_start=np.asarray(frames_at, dtype=np.int64),
-             block_t_ns=np.asarray(t_ns, dtype=np.int64) + offset0, meta=json.dumps(meta))
+            "clock_offset_ns": offset0, "clock_drift_ns": offset1 - offset0,
+            "jack_dll_off_ms_max": round(float(np.abs(dll - t_ns).max()) / 1e6, 3) if len(t_ns) else None}
+    np.savez(out, samples=np.concatenate(chunks) if chunks else np.zeros(0, np.float32), block_start=starts,
+             block_t_ns=t_ns, block_callback_ns=np.asarray(cb_ns, dtype=np.int64), block_dll_ns=dll,
+             meta=json.dumps(meta))
     return 0
 
 
