@@ -4,8 +4,6 @@ player's ring/scope to update the graphs (it never asks an engine anything)."""
 
 from __future__ import annotations
 
-import html
-import json
 import os
 import queue
 import threading
@@ -19,13 +17,26 @@ from .. import __version__
 from ..audio.devices import OutputDevice
 from ..audio.player import Player
 from ..contract import RequestMetrics
-from ..core.report import distribution, markdown_report, to_csv
+from ..core.report import markdown_report
 from ..core.save import SpeechFile
 from ..core.session import MAX_SPEED, MIN_SPEED
 from ..core.timeline import Timeline, build
 from ..core.trace import now_ns
-from ..desk.core import PRELOAD, REMOTE, DeskCore
+from ..desk.core import REMOTE, DeskCore
 from ..desk.demo import DEMO_PARAGRAPH, BargeInDemo, DemoConfig
+from ..desk.files import export_records, read_text_file
+from ..desk.readout import (
+    AEC3_LEARNING,
+    ENGINE_STEPS,
+    MIC_STOPPED,
+    VOICE_MODES,
+    demo_status_html,
+    engine_error,
+    engine_line,
+    progress_line,
+    readout_html,
+    stream_status_html,
+)
 from ..engines.catalog import ModelEntry, catalog
 from ..errors import UserError
 from ..text.feed import token_pieces
@@ -44,10 +55,8 @@ TICK_MS = 50
 IDLE_TICK_MS = 500
 IDLE_AFTER_S = 1.0
 STANDBY_AFTER_S = 30.0  # idle this long: the output stream is closed too (reopened by the next request)
-MAX_FILE_BYTES = MAX_TEXT_CHARS * 4  # UTF-8 worst case: anything bigger cannot be under the limit
 WELCOME = ("Hello! This is VoiceTrace. Type or paste text here, press Speak, and watch how fast the first "
            "sound comes. Press Interrupt, or Escape, to cut me off and see how fast I go quiet.")
-STATE_STEPS = {"not started": 0, "created": 0, "loading": 1, "warming": 2, "ready": 3, "error": 3}
 
 
 class _Bridge(QtCore.QObject):
@@ -87,25 +96,6 @@ class TextEditor(QtWidgets.QPlainTextEdit):
             self.file_dropped.emit(files[0])
             return
         super().insertFromMimeData(source)
-
-
-def read_text_file(path: str) -> str:
-    """A .txt/.md file as text, or UserError saying why not."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UserError(f"{p.name} is {size / 1e6:.1f} MB, over the maximum of {MAX_TEXT_CHARS:,} characters",
-                            "open a smaller part of it")
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise UserError(f"cannot read {p.name} ({exc.strerror})", "check the file and its permissions") from exc
-    if b"\x00" in raw:
-        raise UserError(f"{p.name} is a binary file, not text", "open a .txt or .md file")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{p.name} is not UTF-8 text (bad byte at offset {exc.start})", "save it as UTF-8") from exc
 
 
 def _add_row(grid: QtWidgets.QGridLayout, row: int, *cells: str | QtWidgets.QWidget) -> None:
@@ -438,11 +428,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.voice_toggle.setChecked(False)
             self.show_error(f"Barge-in by voice is off: {error}")
             return
-        canceller, note = self.core.voice_canceller or ("off", "")
-        mode = {"off": "headphones", "aec3": "speakers: AEC3 cancels its own voice",
-                "gate": "speakers: echo gate, no AEC3"}[canceller]
-        self.voice_state.setText(f"listening ({mode})")
-        self.voice_state.setToolTip(note)
+        v = self.core.voice_state()
+        self.voice_state.setText(f"listening ({VOICE_MODES[v.canceller if v is not None else 'off']})")
+        self.voice_state.setToolTip(v.canceller_note if v is not None else "")
 
     def _build_demo(self) -> QtWidgets.QWidget:
         w = QtWidgets.QWidget()
@@ -758,24 +746,13 @@ class MainWindow(QtWidgets.QMainWindow):
         remote = self.engine_id == REMOTE
         title = (self.entries[self.engine_id].title if self.engine_id in self.entries
                  else f"Remote {self.remote_url.text().strip()}" if remote else self.engine_id)
-        words = {"not started": "not connected" if remote else "not loaded", "created": "starting",
-                 "loading": "connecting…" if remote else "loading the model…",
-                 "warming": "warming up…", "ready": "ready", "error": "error"}
-        text = f"{title}: {words.get(st.state, st.state)}"
-        if st.state == "ready" and self.core.is_busy():
-            text = f"{title}: {'paused' if self.core.paused else 'speaking'}"
-        self.engine_state.setText(text)
+        self.engine_state.setText(engine_line(title, st.state, remote, self.core.is_busy(), self.core.paused))
         self.engine_state.setProperty("state", st.state)
-        self.engine_bar.setValue(STATE_STEPS.get(st.state, 0))
+        self.engine_bar.setValue(ENGINE_STEPS.get(st.state, 0))
         self.engine_bar.setVisible(st.state not in ("ready", "error"))
         if st.state == "error" and st.error and self._shown_engine_error != (self.engine_id, st.error):
             self._shown_engine_error = (self.engine_id, st.error)
-            if remote:
-                self.show_error(f"{title}: {st.error}\nCheck the URL and token, or start the server "
-                                "(`voicetrace serve`), then press Connect.")
-            else:
-                self.show_error(f"{title} failed to load: {st.error}\nChoose another engine; "
-                                "`voicetrace models --verify` checks the model files.")
+            self.show_error(engine_error(title, st.error, remote))
         ready = st.state == "ready"
         can = ready and self.core.session is not None and (self.demo is None or self.demo.finished.is_set())
         self.speak_btn.setEnabled(can)
@@ -790,13 +767,8 @@ class MainWindow(QtWidgets.QMainWindow):
             if self.greet_pending and self.core.session is not None:
                 self.greet_pending = False
                 self.speak()
-            # The chosen engine is warm: load the others, but only while nothing speaks (loading competes
-            # for the same cores: the greeting's TTFA went from ~0.5 to 0.94 s with Piper loading beside it).
-            if not self.greet_pending and not self.core.is_busy():
-                for other in PRELOAD:
-                    if other in self.entries and other not in self.core.engines:
-                        self.core.start_engine(other)
-                        break
+            if not self.greet_pending:  # the chosen engine is warm: load the others, one at a time
+                self.core.preload_next(self.entries)
 
     # ---- device ------------------------------------------------------------------------------------
     def refresh_devices(self) -> None:
@@ -1036,23 +1008,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if rid is None:
             return
         rec = next((r for r in reversed(self.core.records) if r.request_id == rid), None)
-        if self.core.stream_error:
-            self.show_error(f"The text stopped early: {self.core.stream_error}")
-            self.core.stream_error = None
         if rec is None:
             return
         self._stream_request = None
-
-        def f(x: float | None) -> str:
-            return "—" if x is None else f"{x:.0f} ms"
-
-        parts = [f"first text → audible <b>{f(rec.ttfa_from_first_text_ms)}</b> (first text "
-                 f"{f(rec.t_first_text_ms)} after the click)",
-                 f"starved {rec.text_starvations}× ({f(rec.text_starvation_ms)}) · underruns {rec.underruns}"]
-        if rec.cancelled:
-            est = "" if rec.heard_exact else " (estimated inside the last phrase)"
-            parts.append(f"heard{est}: “{html.escape(rec.heard_text or '')}” ({f(rec.heard_ms)})")
-        self.stream_status.setText("<br>".join(parts))
+        self.stream_status.setText(stream_status_html(rec))
 
     def speak_clipboard(self) -> None:
         """Replace the text with the clipboard's and speak it (Edit ▸ Speak clipboard, Ctrl+Shift+V)."""
@@ -1103,35 +1062,12 @@ class MainWindow(QtWidgets.QMainWindow):
         d = self.demo
         if d is None:
             return
-        if not d.finished.is_set():
-            text = f"Round {d.done_rounds + 1} of {d.cfg.rounds}…"
-        elif d.error is not None:
-            text = f"<b>The demo stopped:</b> {d.error}"
-        else:
-            text = self._demo_summary()
+        text = demo_status_html(d)
         if text != self.last_demo_text:
             self.last_demo_text = text
             self.demo_status.setText(text)
         if d.finished.is_set() and self.demo_btn.text() != "Run barge-in demo":
             self.demo_btn.setText("Run barge-in demo")
-
-    def _demo_summary(self) -> str:
-        assert self.demo is not None and self.demo.result is not None
-        r = self.demo.result
-
-        def dist(d: dict[str, Any]) -> str:
-            if not d.get("n"):
-                return "—"
-            return f"median <b>{d['median']:.1f}</b> · p95 {d['p95']:.1f} · max {d['max']:.1f} ms"
-
-        stale = ("<span style='color:#3ecf8e'>0 ✓</span>" if r.stale_samples == 0
-                 else f"<span style='color:#ff5c5c'>{r.stale_samples} ✗</span>")
-        extra = f" · {r.finished_early} ended before their interrupt" if r.finished_early else ""
-        failed = f" · <span style='color:#ff5c5c'>{len(r.failed)} failed: {r.failed[0]}</span>" if r.failed else ""
-        return (f"<b>{r.interrupted} of {r.rounds} rounds interrupted</b>{extra}{failed}<br>"
-                f"cancel → silence: {dist(r.cancel_to_silence)}<br>"
-                f"cancel → engine idle: {dist(r.cancel_to_idle)}<br>"
-                f"stale samples after the acknowledgement: {stale}")
 
     # ---- presenter view ------------------------------------------------------------------------------
     @property
@@ -1155,11 +1091,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def export_metrics(self, path: str, kind: str) -> None:
         records = list(self.core.records)
         try:
-            with open(path, "w", encoding="utf-8", newline="") as fh:
-                if kind == "csv":
-                    fh.write(to_csv(records))
-                else:
-                    json.dump([r.to_dict() for r in records], fh, indent=1)
+            export_records(path, records, kind)
         except OSError as exc:
             self.show_error(f"Cannot write {path} ({exc.strerror}).\nChoose another folder.")
             return
@@ -1216,9 +1148,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.device_state.setText("device lost")
             self.show_error(f"{err[:1].upper()}{err[1:]}.\nPlug it back in or pick another output, then press ⟳.")
         self.core.poll_finished()
-        if self.core.log_error:
-            self.show_error(self.core.log_error)
-            self.core.log_error = None
+        for message in self.core.take_messages():  # a log that cannot be written, a text stream that broke
+            self.show_error(message)
         if self.core.records_version != self._records_version:
             self._records_version = self.core.records_version
             records = list(self.core.records)
@@ -1237,13 +1168,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self._update_demo()
             return
         self._update_current()
-        voice = self.core.voice
-        if voice is not None and voice.mic.seconds_since_callback() > 2.0 \
-                and not self.voice_state.text().startswith("the microphone stopped"):
-            self.voice_state.setText("the microphone stopped (unplugged?): untick and tick to reopen it")
-        elif voice is not None and voice.listener.canceller == "aec3":
-            text = ("listening (speakers: AEC3 is learning the room — talk over it after its first seconds)"
-                    if voice.listener.adapting else "listening (speakers: AEC3 cancels its own voice)")
+        voice = self.core.voice_state()
+        if voice is not None and voice.mic_stopped and not self.voice_state.text().startswith("the microphone stopped"):
+            self.voice_state.setText(MIC_STOPPED)
+        elif voice is not None and voice.canceller == "aec3":
+            text = AEC3_LEARNING if voice.adapting else f"listening ({VOICE_MODES['aec3']})"
             if text != self.voice_state.text() and self.voice_state.text().startswith("listening"):
                 self.voice_state.setText(text)
         player = self.core.player
@@ -1256,33 +1185,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if not records:
             return
         last = records[-1]
-
-        def f(x: float | None) -> str:
-            return "—" if x is None else f"{x:.0f} ms"
-
-        parts = [f"<b>{last.engine}</b> {last.outcome}",
-                 f"TTFA audible <b>{f(last.ttfa_audible_ms)}</b> (callback {f(last.ttfa_callback_ms)}"
-                 + (", first phrase from the cache)" if last.first_chunk_cached else ")"),
-                 "RTF " + ("—" if last.rtf is None else f"{last.rtf:.3f}"),
-                 f"underruns {last.underruns}"]
-        med = distribution(r.ttfa_audible_ms for r in records if r.engine == last.engine)
-        if med["n"]:
-            parts.append(f"median {f(med['median'])} of {med['n']}")
-        if last.cancelled:
-            stale = last.stale_samples_after_cancel
-            parts.append("<br>" + f"cancel→silence <b>{f(last.cancel_to_silence_ms)}</b> · "
-                         f"cancel→idle <b>{f(last.cancel_to_idle_ms)}</b> · stale samples "
-                         + (f"{stale}" if stale == 0 else f"<span style='color:#ff5c5c'>{stale}</span>"))
-        b = last.barge_in
-        if b and b.get("trigger_ms") is not None:
-            parts.append("<br>" + f"voice barge-in ({b.get('canceller')}): you spoke → silence "
-                         f"<b>{f(b['onset_to_silence_ms'])}</b> "
-                         f"(heard after {f(b['speech_onset_ms'] - b['true_onset_ms'])}, decided after "
-                         f"{f(b['trigger_ms'] - b['true_onset_ms'])}, cancel→silence "
-                         f"{f(last.cancel_to_silence_ms)})")
         if last.outcome == "failed" and last.error:
             self.show_error(f"That request failed: {last.error}")
-        self.readout.setText(" · ".join(parts).replace(" · <br>", "<br>"))
+        self.readout.setText(readout_html(records))
 
     def _update_current(self) -> None:
         req = self.core.current()
@@ -1302,12 +1207,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _update_progress(self, request_id: str, tl: Timeline, now_ms: float) -> None:
         now_ms = tl.listener_at(now_ms)  # paused: where it stopped
-        heard = tl.words_heard(now_ms)
-        played_s = tl.audio_played_ms(now_ms) / 1000
-        state = "finished" if tl.end_ms is not None else "paused" if self.core.paused else "speaking"
-        begun = {tl.phrase_of(i) for i, (a, _) in tl.play.items() if a <= now_ms}  # a phrase may be in pieces
-        text = (f"{state}: phrase {len(begun)} of {len(tl.phrases)} planned · words {heard}/{tl.total_words}"
-                f" · {played_s:.1f} s played")
+        text = progress_line(tl, now_ms, self.core.paused)
         if text != self.progress.text():
             self.progress.setText(text)
         # Highlight the phrase being heard, if the editor still holds the text that was spoken.
