@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import queue
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,11 @@ from ..errors import UserError
 from ..text.feed import token_pieces
 from ..text.normalize import MAX_TEXT_CHARS, clean_input
 from ..text.planner import sentence_starts, word_spans
+from . import settings as kept
 from .graphs import LiveGraphs
 from .presenter import PresenterView
 from .table import MetricsTable
+from .tasks import Background
 
 # 20 Hz redraw while something speaks or a graph is changing. While Kokoro spoke, the window's own thread took
 # 48 % of a core at 30 Hz (the axes regenerated every tick), 31 % once they change in steps, 24 % at 20 Hz; the
@@ -55,16 +56,6 @@ TICK_MS = 50
 IDLE_TICK_MS = 500
 IDLE_AFTER_S = 1.0
 STANDBY_AFTER_S = 30.0  # idle this long: the output stream is closed too (reopened by the next request)
-WELCOME = ("Hello! This is VoiceTrace. Type or paste text here, press Speak, and watch how fast the first "
-           "sound comes. Press Interrupt, or Escape, to cut me off and see how fast I go quiet.")
-
-
-class _Bridge(QtCore.QObject):
-    """Carries results from helper threads to the Qt thread (queued signal)."""
-    device_opened = QtCore.Signal(object, str)  # (Player | None, error message)
-    devices_listed = QtCore.Signal(list, str)  # (output devices, error message)
-    voice_started = QtCore.Signal(str, str)  # (microphone name, error message)
-    inputs_listed = QtCore.Signal(list, str)  # (input devices, error message)
 
 
 class TextEditor(QtWidgets.QPlainTextEdit):
@@ -127,11 +118,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._incoming: queue.Queue[str] = queue.Queue()  # a model's text, from its thread to the editor
         self._stream_request: str | None = None
         self._device_opening = False
-        self._bridge = _Bridge()
-        self._bridge.device_opened.connect(self._on_device_opened)
-        self._bridge.devices_listed.connect(self._on_devices_listed)
-        self._bridge.voice_started.connect(self._on_voice_started)
-        self._bridge.inputs_listed.connect(self._on_inputs_listed)
+        self.tasks = Background(self)  # blocking device calls, off the Qt thread
         self._t_start = time.perf_counter()
         self.setWindowTitle("VoiceTrace")
         self.setAcceptDrops(True)
@@ -382,19 +369,13 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_voice_toggled(self, on: bool) -> None:
         if on:
             self.voice_state.setText("finding microphones…")
-
-            def work() -> None:
-                try:
-                    self._bridge.inputs_listed.emit(self.core.list_input_devices(), "")
-                except Exception as exc:  # shown in the window
-                    self._bridge.inputs_listed.emit([], str(exc))
-
-            threading.Thread(target=work, name="list-inputs", daemon=True).start()
+            self.tasks.run("list-inputs", self.core.list_input_devices, self._on_inputs_listed)
         else:
-            threading.Thread(target=self.core.stop_voice_barge_in, name="stop-voice", daemon=True).start()
+            self.tasks.run("stop-voice", self.core.stop_voice_barge_in)
             self.voice_state.setText("off")
 
-    def _on_inputs_listed(self, devices: list[OutputDevice], error: str) -> None:
+    def _on_inputs_listed(self, devices: list[OutputDevice] | None, error: str) -> None:
+        devices = devices or []
         self.input_box.clear()
         for d in devices:
             self.input_box.addItem(f"{d.name}  ({d.hostapi})", d.index)
@@ -414,16 +395,9 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         index, headphones = self.input_box.currentData(), self.headphones.isChecked()
         self.voice_state.setText("opening the microphone…")
+        self.tasks.run("start-voice", lambda: self.core.start_voice_barge_in(index, headphones), self._on_voice_started)
 
-        def work() -> None:
-            try:
-                self._bridge.voice_started.emit(self.core.start_voice_barge_in(index, headphones), "")
-            except Exception as exc:  # shown in the window; the app keeps working without it
-                self._bridge.voice_started.emit("", str(exc))
-
-        threading.Thread(target=work, name="start-voice", daemon=True).start()
-
-    def _on_voice_started(self, name: str, error: str) -> None:
+    def _on_voice_started(self, _name: str | None, error: str) -> None:
         if error:
             self.voice_toggle.setChecked(False)
             self.show_error(f"Barge-in by voice is off: {error}")
@@ -521,36 +495,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ---- settings ----------------------------------------------------------------------------------
     def _restore(self, engine: str | None) -> None:
-        s = self.settings
-        # The layout is kept per screen size: a laptop's and a projector's each come back as they were left.
-        key = self.layout_key()
-        geom = s.value(f"{key}/geometry")
-        self.geometry_restored = isinstance(geom, QtCore.QByteArray) and self.restoreGeometry(geom)
-        if not self.geometry_restored:  # first time on a screen this size: as large as fits it, up to 1440×900
-            avail = self.screen().availableGeometry()
-            self.resize(min(1440, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.92)))
-            self.top_split.setSizes([int(self.width() * 0.42), int(self.width() * 0.58)])
-            self.splitter.setSizes([int(self.height() * 0.74), int(self.height() * 0.26)])
-        for name, split in (("splitter", self.splitter), ("top_splitter", self.top_split)):
-            state = s.value(f"{key}/{name}")
-            if isinstance(state, QtCore.QByteArray):
-                split.restoreState(state)
-        self.editor.setPlainText(str(s.value("text", WELCOME)))
-        self.speed_box.setValue(float(s.value("speed", 1.0)))  # type: ignore[arg-type]
-        self.volume.setValue(int(s.value("volume", 100)))  # type: ignore[call-overload]
-        self.kokoro_stream.setChecked(str(s.value("kokoro/stream", "true")) == "true")
-        self.demo_rounds.setValue(int(s.value("demo/rounds", 10)))  # type: ignore[call-overload]
-        self.demo_min.setValue(float(s.value("demo/min_s", 1.0)))  # type: ignore[arg-type]
-        self.demo_max.setValue(float(s.value("demo/max_s", 3.0)))  # type: ignore[arg-type]
-        if not self.remote_url.text():
-            self.remote_url.setText(str(s.value("remote/url", "")))
-        self.chat_url.setText(str(s.value("chat/url", "")))
-        self.chat_model.setText(str(s.value("chat/model", "")))
-        self.sim_rate.setValue(int(s.value("chat/simulated_rate", 30)))  # type: ignore[call-overload]
-        self.headphones.blockSignals(True)  # barge-in by voice itself always starts off
-        self.headphones.setChecked(str(s.value("voice_barge_in/headphones", "false")) == "true")
-        self.headphones.blockSignals(False)
-        chosen = engine or str(s.value("engine", "kokoro"))
+        self.geometry_restored = kept.restore_layout(self, self.settings, self.layout_key(), self.top_split,
+                                                     self.splitter)
+        kept.restore(self, self.settings)
+        chosen = engine or str(self.settings.value("engine", "kokoro"))
         i = self.engine_box.findData(chosen)
         self.engine_box.setCurrentIndex(max(0, i))
         self._on_engine_changed()
@@ -561,30 +509,11 @@ class MainWindow(QtWidgets.QMainWindow):
         return f"layout/{avail.width()}x{avail.height()}"
 
     def save_settings(self) -> None:
-        s = self.settings
-        key = self.layout_key()
-        s.setValue(f"{key}/geometry", self.saveGeometry())
-        s.setValue(f"{key}/splitter", self.splitter.saveState())
-        s.setValue(f"{key}/top_splitter", self.top_split.saveState())
-        s.setValue("engine", self.engine_id)
-        s.setValue("remote/url", self.remote_url.text())
-        s.setValue("chat/url", self.chat_url.text())  # the API key is not kept
-        s.setValue("chat/model", self.chat_model.text())
-        s.setValue("chat/simulated_rate", self.sim_rate.value())
-        s.setValue(f"voice/{self.engine_id}", self.voice_box.currentText())
-        s.setValue("speed", self.speed_box.value())
-        s.setValue("volume", self.volume.value())
-        s.setValue("kokoro/stream", self.kokoro_stream.isChecked())
-        if self.device_box.currentData() is not None:
-            s.setValue("device", self.device_box.currentText())
-        if self.input_box.currentData() is not None:
-            s.setValue("input_device", self.input_box.currentText())
-        s.setValue("voice_barge_in/headphones", self.headphones.isChecked())
-        s.setValue("demo/rounds", self.demo_rounds.value())
-        s.setValue("demo/min_s", self.demo_min.value())
-        s.setValue("demo/max_s", self.demo_max.value())
-        s.setValue("text", self.editor.toPlainText())  # nothing typed is lost between runs
-        s.sync()
+        kept.save_layout(self, self.settings, self.layout_key(), self.top_split, self.splitter)
+        kept.save(self, self.settings)
+        self.settings.setValue("engine", self.engine_id)
+        self.settings.setValue(f"voice/{self.engine_id}", self.voice_box.currentText())
+        self.settings.sync()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.timer.stop()
@@ -777,17 +706,11 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._device_opening = True
         self.device_state.setText("looking for output devices…")
+        self.tasks.run("list-devices", self.core.list_devices, self._on_devices_listed)
 
-        def work() -> None:
-            try:
-                self._bridge.devices_listed.emit(self.core.list_devices(), "")
-            except Exception as exc:  # shown in the window; the app keeps working
-                self._bridge.devices_listed.emit([], str(exc))
-
-        threading.Thread(target=work, name="list-devices", daemon=True).start()
-
-    def _on_devices_listed(self, devices: list[OutputDevice], error: str) -> None:
+    def _on_devices_listed(self, devices: list[OutputDevice] | None, error: str) -> None:
         self._device_opening = False
+        devices = devices or []
         self.device_box.clear()
         for d in devices:
             self.device_box.addItem(f"{d.name}  ({d.hostapi})", d.index)
@@ -820,19 +743,16 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._device_opening = True
         self.device_state.setText("opening the output device…")
+        volume = self.volume.value() / 100
 
-        def work() -> None:
-            try:
-                player = self.core.open_device(index)
-                player.volume = self._volume
-                self._bridge.device_opened.emit(player, "")
-            except Exception as exc:  # reported in the window; the app keeps working
-                self._bridge.device_opened.emit(None, str(exc))
+        def work() -> Player:
+            player = self.core.open_device(index)
+            player.volume = volume
+            return player
 
-        self._volume = self.volume.value() / 100
-        threading.Thread(target=work, name="open-device", daemon=True).start()
+        self.tasks.run("open-device", work, self._on_device_opened)
 
-    def _on_device_opened(self, player: Any, error: str) -> None:
+    def _on_device_opened(self, player: Player | None, error: str) -> None:
         self._device_opening = False
         if player is None:
             self.device_state.setText("no output device")
