@@ -1,5 +1,5 @@
-"""The window's Qt-free parts: what it says of records (desk.readout), the file I/O (desk.files), and what
-DeskCore hands the window (messages, preload)."""
+"""The window's Qt-free parts: what it says of records (desk.readout), where the reader is and where Skip and
+Start here go (desk.reader), the file I/O (desk.files), and what DeskCore hands the window (messages, preload)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import json
 import pytest
 
 from voicetrace.contract import RequestMetrics
+from voicetrace.core.timeline import Timeline
 from voicetrace.desk.core import DeskCore
 from voicetrace.desk.files import export_records, read_text_file
-from voicetrace.desk.readout import ms, presenter_figures, readout_html, stream_status_html
+from voicetrace.desk.reader import Reader, sentence_start, skip_target
+from voicetrace.desk.readout import ms, presenter_figures, progress_line, readout_html, stream_status_html
 from voicetrace.errors import UserError
+
+TEXT = "One two. Three four five. Six."
 
 
 def _record(**kw) -> RequestMetrics:
@@ -53,6 +57,46 @@ def test_presenter_keeps_its_cancel_figures_until_a_request_is_cancelled():
     figures = presenter_figures([_record(cancelled=True, cancel_to_silence_ms=9.0), _record()])
     assert figures.silence == "9 ms" and figures.stale == 0
     assert "1 interrupts, cancel → silence median 9 ms" in figures.summary
+
+
+def test_skip_moves_by_sentences_within_what_is_read():
+    starts = [0, TEXT.index("Three"), TEXT.index("Six")]
+    assert skip_target(TEXT, starts[1] + 2, len(TEXT), 1) == starts[2]
+    assert skip_target(TEXT, starts[1] + 2, len(TEXT), -1) == starts[0]
+    assert skip_target(TEXT, 0, len(TEXT), -1) == 0  # before the first: the first again
+    assert skip_target(TEXT, starts[2], len(TEXT), 1) == "that was the last sentence"
+    assert skip_target(TEXT, 0, starts[2], 1) == starts[1]  # only sentences before the end of what is read
+    assert skip_target("", 0, 0, 1) == "there is no text to read"
+    assert sentence_start(TEXT, TEXT.index("five")) == starts[1]
+
+
+def test_reader_is_where_the_listener_is_while_the_editor_holds_what_is_spoken():
+    r = Reader()
+    assert r.position(len(TEXT), 3, busy=True) == (3, len(TEXT))  # nothing spoken: the cursor
+    offset = TEXT.index("Three")
+    r.read_text("r1", offset, TEXT[offset:TEXT.index("Six")])
+    end = TEXT.index("Six")
+    assert r.position(len(TEXT), 3, busy=True) == (offset, end)
+    r.highlight = (offset + 6, offset + 10)
+    assert r.position(len(TEXT), 3, busy=True) == (offset + 6, end)
+    assert r.position(len(TEXT), 3, busy=False) == (3, len(TEXT))
+    r.edited_since_speak = True
+    assert r.position(len(TEXT), 3, busy=True) == (3, len(TEXT))
+
+
+def test_reader_follows_the_phrase_heard_and_the_word_where_the_engine_timed_words():
+    r = Reader()
+    spoken = "One two. Three four five."
+    r.read_text("r1", 4, spoken)
+    tl = Timeline(t0_ns=0, rate=24000, play={0: (0.0, 500.0), 1: (500.0, 1200.0)},
+                  phrases={0: (0, 2, "One two."), 1: (2, 3, "Three four five.")}, total_words=5,
+                  word_ms={1: [(500.0, 700.0), (700.0, 900.0), (900.0, 1200.0)]})
+    assert r.follow("r1", tl, 100.0, lambda: "") and r.highlight == (4, 4 + len("One two."))
+    assert not r.follow("r1", tl, 200.0, lambda: "")  # the same span: nothing to repaint
+    four = 4 + spoken.index("four")
+    assert r.follow("r1", tl, 750.0, lambda: "") and r.highlight == (four, four + len("four"))
+    assert r.follow("r2", tl, 750.0, lambda: "") and r.highlight is None  # another request's text
+    assert progress_line(tl, 750.0, paused=False) == "speaking: phrase 2 of 2 planned · words 2/5 · 0.8 s played"
 
 
 def test_text_files_are_read_as_utf8_and_refused_with_a_reason(tmp_path):

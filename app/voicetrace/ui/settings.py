@@ -25,19 +25,19 @@ class Setting:
 
 SETTINGS = (
     Setting("text", "editor", str, WELCOME),  # nothing typed is lost between runs
-    Setting("speed", "speed_box", float, 1.0),
-    Setting("volume", "volume", int, 100),
-    Setting("kokoro/stream", "kokoro_stream", bool, True),
-    Setting("demo/rounds", "demo_rounds", int, 10),
-    Setting("demo/min_s", "demo_min", float, 1.0),
-    Setting("demo/max_s", "demo_max", float, 3.0),
-    Setting("remote/url", "remote_url", str, ""),  # a URL given on the command line wins
-    Setting("chat/url", "chat_url", str, ""),  # the API key is not kept
-    Setting("chat/model", "chat_model", str, ""),
-    Setting("chat/simulated_rate", "sim_rate", int, 30),
-    Setting("voice_barge_in/headphones", "headphones", bool, False, quiet=True),  # listening starts off
-    Setting("device", "device_box", str, "", restore=False),
-    Setting("input_device", "input_box", str, "", restore=False),
+    Setting("speed", "engines.speed_box", float, 1.0),
+    Setting("volume", "outputs.volume", int, 100),
+    Setting("kokoro/stream", "engines.kokoro_stream", bool, True),
+    Setting("demo/rounds", "demo_tab.rounds", int, 10),
+    Setting("demo/min_s", "demo_tab.min_s", float, 1.0),
+    Setting("demo/max_s", "demo_tab.max_s", float, 3.0),
+    Setting("remote/url", "engines.remote_url", str, ""),  # a URL given on the command line wins
+    Setting("chat/url", "stream_tab.chat_url", str, ""),  # the API key is not kept
+    Setting("chat/model", "stream_tab.chat_model", str, ""),
+    Setting("chat/simulated_rate", "stream_tab.sim_rate", int, 30),
+    Setting("voice_barge_in/headphones", "voice_row.headphones", bool, False, quiet=True),  # listening starts off
+    Setting("device", "outputs.box", str, "", restore=False),
+    Setting("input_device", "voice_row.inputs", str, "", restore=False),
 )
 
 
