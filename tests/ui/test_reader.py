@@ -41,8 +41,8 @@ def _heard(w: MainWindow) -> bool:
 
 def _first_phrase(w: MainWindow, qtbot) -> str:
     """The first phrase of the request the window spoke last."""
-    assert w._spoken is not None and w.core.session is not None
-    req = w.core.session.request(w._spoken[0])
+    assert w.editor.reader.spoken is not None and w.core.session is not None
+    req = w.core.session.request(w.editor.reader.spoken.request_id)
     qtbot.waitUntil(lambda: bool(req.trace.of(Ev.PHRASE_PLANNED)), timeout=5_000)
     return str(req.trace.of(Ev.PHRASE_PLANNED)[0].data["text"])
 
@@ -89,20 +89,20 @@ def test_alt_arrows_skip_to_the_next_and_previous_sentence(window, qtbot):
     w = window
     starts = [TEXT.index(s) for s in SENTENCES]
     w.speak()
-    qtbot.waitUntil(lambda: _heard(w) and w.highlighted is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: _heard(w) and w.editor.highlighted is not None, timeout=10_000)
     first = w.core.current()
     qtbot.keyClick(w.editor, QtCore.Qt.Key.Key_Right, ALT)  # sentence 1 → 2
     assert first.stop.is_set()  # cancelled through the normal path
-    assert w._spoken is not None and w._spoken[1] == starts[1]
+    assert w.editor.reader.spoken is not None and w.editor.reader.spoken.offset == starts[1]
     assert SENTENCES[1].startswith(_first_phrase(w, qtbot))
-    qtbot.waitUntil(lambda: _heard(w) and w.highlighted is not None and w._highlight[0] >= starts[1],
-                    timeout=10_000)
+    qtbot.waitUntil(lambda: _heard(w) and w.editor.highlighted is not None
+                    and w.editor.reader.highlight[0] >= starts[1], timeout=10_000)
     qtbot.keyClick(w.editor, QtCore.Qt.Key.Key_Right, ALT)  # 2 → 3
-    assert w._spoken[1] == starts[2]
-    qtbot.waitUntil(lambda: _heard(w) and w.highlighted is not None and w._highlight[0] >= starts[2],
-                    timeout=10_000)
+    assert w.editor.reader.spoken.offset == starts[2]
+    qtbot.waitUntil(lambda: _heard(w) and w.editor.highlighted is not None
+                    and w.editor.reader.highlight[0] >= starts[2], timeout=10_000)
     qtbot.keyClick(w.editor, QtCore.Qt.Key.Key_Left, ALT)  # 3 → 2
-    assert w._spoken[1] == starts[1] and SENTENCES[1].startswith(_first_phrase(w, qtbot))
+    assert w.editor.reader.spoken.offset == starts[1] and SENTENCES[1].startswith(_first_phrase(w, qtbot))
     qtbot.waitUntil(lambda: w.table.rowCount() == 3, timeout=10_000)
     cancelled = [r for r in w.core.records if r.outcome == "cancelled"]
     assert len(cancelled) == 3 and all(r.stale_samples_after_cancel == 0 for r in cancelled)
@@ -116,12 +116,12 @@ def test_start_here_speaks_from_the_sentence_under_the_cursor(window, qtbot):
     w.editor.setTextCursor(cur)
     w.editor.setFocus()
     qtbot.keyClick(w.editor, QtCore.Qt.Key.Key_Return, CTRL | SHIFT)
-    assert w._spoken is not None and w._spoken[1] == TEXT.index(SENTENCES[2])
+    assert w.editor.reader.spoken is not None and w.editor.reader.spoken.offset == TEXT.index(SENTENCES[2])
     assert SENTENCES[2].startswith(_first_phrase(w, qtbot))
-    qtbot.waitUntil(lambda: _heard(w) and w.highlighted is not None, timeout=10_000)
-    assert w._highlight[0] >= TEXT.index(SENTENCES[2])  # the highlight follows
+    qtbot.waitUntil(lambda: _heard(w) and w.editor.highlighted is not None, timeout=10_000)
+    assert w.editor.reader.highlight[0] >= TEXT.index(SENTENCES[2])  # the highlight follows
     w.editor.speak_from.emit(TEXT.index("goodbye"))  # what the context menu's entry sends
-    assert w._spoken[1] == TEXT.index(SENTENCES[3])
+    assert w.editor.reader.spoken.offset == TEXT.index(SENTENCES[3])
     qtbot.waitUntil(lambda: w.table.rowCount() == 2, timeout=30_000)
     assert w.core.records[-1].outcome == "done"
     assert w.core.records[-1].heard_text.split() == SENTENCES[3].split()
@@ -137,8 +137,8 @@ def test_save_speech_writes_every_format_and_cancel_leaves_no_file(window, qtbot
     for ext in ("wav", "flac", "ogg", "opus", "mp3"):
         path = tmp_path / f"speech.{ext}"
         w.save_speech(str(path))
-        assert w.save_bar.isVisible()
-        qtbot.waitUntil(lambda: not w.save_bar.isVisible(), timeout=30_000)
+        assert w.save_status.bar.isVisible()
+        qtbot.waitUntil(lambda: not w.save_status.bar.isVisible(), timeout=30_000)
         assert "saved" in w.statusBar().currentMessage(), (ext, w.statusBar().currentMessage())
         with sf.SoundFile(str(path)) as f:
             seconds = f.frames / f.samplerate
@@ -149,11 +149,11 @@ def test_save_speech_writes_every_format_and_cancel_leaves_no_file(window, qtbot
     w.editor.setPlainText(" ".join([TEXT] * 12))
     path = tmp_path / "long.flac"
     w.save_speech(str(path))
-    qtbot.waitUntil(lambda: w.save_bar.value() > 0, timeout=30_000)
+    qtbot.waitUntil(lambda: w.save_status.bar.value() > 0, timeout=30_000)
     w.editor.setPlainText("Still speaking while it saves.")
     w.speak()  # the window works meanwhile
-    qtbot.mouseClick(w.save_cancel, QtCore.Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not w.save_bar.isVisible(), timeout=10_000)
+    qtbot.mouseClick(w.save_status.cancel_btn, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not w.save_status.bar.isVisible(), timeout=10_000)
     assert not path.exists() and not [p for p in tmp_path.iterdir() if ".part" in p.name]
     assert "not written" in w.statusBar().currentMessage()
     qtbot.waitUntil(lambda: w.table.rowCount() == 2, timeout=30_000)
@@ -162,9 +162,9 @@ def test_save_speech_writes_every_format_and_cancel_leaves_no_file(window, qtbot
     # kept on request: what was made so far
     w.editor.setPlainText(" ".join([TEXT] * 12))
     w.save_speech(str(path))
-    qtbot.waitUntil(lambda: w.save_bar.value() > 0, timeout=30_000)
-    w.cancel_save(keep=True)
-    qtbot.waitUntil(lambda: not w.save_bar.isVisible(), timeout=10_000)
+    qtbot.waitUntil(lambda: w.save_status.bar.value() > 0, timeout=30_000)
+    w.save_status.cancel(keep=True)
+    qtbot.waitUntil(lambda: not w.save_status.bar.isVisible(), timeout=10_000)
     with sf.SoundFile(str(path)) as f:
         assert f.frames > 0
 
@@ -179,7 +179,7 @@ def test_ctrl_s_opens_the_save_dialog(window, qtbot, monkeypatch, tmp_path):
     action = next(a for a in w.menuBar().actions()[0].menu().actions() if a.text() == "&Save speech as…")
     assert action.shortcut() == QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Save)
     action.trigger()
-    qtbot.waitUntil(lambda: not w.save_bar.isVisible() and (tmp_path / "named.flac").exists(), timeout=30_000)
+    qtbot.waitUntil(lambda: not w.save_status.bar.isVisible() and (tmp_path / "named.flac").exists(), timeout=30_000)
 
 
 def test_f11_presenter_view_shows_the_last_figures_large_and_keeps_the_keys(window, qtbot):

@@ -42,7 +42,7 @@ def window_factory(qtbot, jack, kokoro_source, piper_source, tmp_path):
 
 
 def _select_engine(w: MainWindow, engine: str) -> None:
-    w.engine_box.setCurrentIndex(w.engine_box.findData(engine))
+    w.engines.box.setCurrentIndex(w.engines.box.findData(engine))
 
 
 def _speak_until_done(w: MainWindow, qtbot, text: str, rows: int) -> None:
@@ -63,7 +63,7 @@ def test_speak_then_interrupt_shows_ttfa_and_cancel_latencies(window_factory, qt
     _select_engine(w, "kokoro")
     w.editor.setPlainText(PARAGRAPH)
     highlighted: set[str] = set()
-    w.timer.timeout.connect(lambda: highlighted.add(w.highlighted or ""))
+    w.timer.timeout.connect(lambda: highlighted.add(w.editor.highlighted or ""))
     qtbot.mouseClick(w.speak_btn, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: _first_audio(w), timeout=15_000)
     qtbot.waitUntil(lambda: len(w.core.current().trace.of(Ev.CHUNK_READY)) >= 3, timeout=15_000)
@@ -90,11 +90,12 @@ def test_kokoro_highlights_the_word_being_heard_and_the_switch_picks_phrase_at_a
                                                                                     kokoro_source):
     w = window_factory("kokoro-mode.ini", metrics_log=None)
     _select_engine(w, "kokoro")
-    assert w.kokoro_stream.isChecked() and kokoro_source.stream_phrase
+    assert w.engines.kokoro_stream.isChecked() and kokoro_source.stream_phrase
     text = "Before the meeting starts, please read the notes I sent you yesterday."
     w.editor.setPlainText(text)
     highlighted: list[tuple[str, int]] = []
-    w.timer.timeout.connect(lambda: w.highlighted and highlighted.append((w.highlighted, w._highlight[0])))
+    w.timer.timeout.connect(lambda: w.editor.highlighted
+                            and highlighted.append((w.editor.highlighted, w.editor.reader.highlight[0])))
     try:
         w.speak()
         qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=30_000)
@@ -104,7 +105,7 @@ def test_kokoro_highlights_the_word_being_heard_and_the_switch_picks_phrase_at_a
         assert starts == sorted(starts) and len(set(starts)) >= 4
         req = w.core.records[-1]
         assert req.outcome == "done" and len(req.chunks) > 2  # the first phrase came in pieces
-        w.kokoro_stream.setChecked(False)  # phrase at a time, from the next request on
+        w.engines.kokoro_stream.setChecked(False)  # phrase at a time, from the next request on
         assert not kokoro_source.stream_phrase
         w.speak()
         qtbot.waitUntil(lambda: w.table.rowCount() == 2, timeout=30_000)
@@ -112,7 +113,7 @@ def test_kokoro_highlights_the_word_being_heard_and_the_switch_picks_phrase_at_a
         assert rec.outcome == "done" and rec.first_phrase_text == "Before the meeting"  # today's short first phrase
         w.close()
         again = window_factory("kokoro-mode.ini", metrics_log=None)
-        assert not again.kokoro_stream.isChecked()  # kept between runs
+        assert not again.engines.kokoro_stream.isChecked()  # kept between runs
     finally:
         w.core.set_kokoro_stream(True)  # the engine is shared with the other tests
 
@@ -159,21 +160,21 @@ def test_event_loop_keeps_ticking_while_kokoro_synthesises(window_factory, qtbot
 def test_barge_in_demo_of_five_rounds_completes_with_no_stale_audio(window_factory, qtbot):
     w = window_factory()
     _select_engine(w, "piper")
-    w.demo_rounds.setValue(5)
-    w.demo_min.setValue(0.4)
-    w.demo_max.setValue(1.2)
+    w.demo_tab.rounds.setValue(5)
+    w.demo_tab.min_s.setValue(0.4)
+    w.demo_tab.max_s.setValue(1.2)
     w.toggle_demo()
-    assert not w.speak_btn.isEnabled() or w.demo is not None
-    qtbot.waitUntil(lambda: w.demo is not None and w.demo.finished.is_set(), timeout=60_000)
+    assert not w.speak_btn.isEnabled() or w.demo_tab.demo is not None
+    qtbot.waitUntil(lambda: w.demo_tab.demo is not None and w.demo_tab.demo.finished.is_set(), timeout=60_000)
     qtbot.wait(100)
-    r = w.demo.result
-    assert w.demo.error is None and r is not None
+    r = w.demo_tab.demo.result
+    assert w.demo_tab.demo.error is None and r is not None
     assert r.rounds == 5 and r.interrupted == 5
     assert r.cancel_to_silence["n"] == 5 and r.cancel_to_idle["n"] == 5
     assert r.cancel_to_silence["median"] <= r.cancel_to_silence["p95"] <= r.cancel_to_silence["max"]
     assert r.stale_samples == 0
-    assert "5 of 5 rounds interrupted" in w.demo_status.text()
-    assert "0 ✓" in w.demo_status.text()
+    assert "5 of 5 rounds interrupted" in w.demo_tab.status.text()
+    assert "0 ✓" in w.demo_tab.status.text()
     assert w.graphs.points_cancel == 5
 
 
@@ -212,9 +213,9 @@ def test_text_errors_are_shown_and_nothing_is_lost(window_factory, qtbot, tmp_pa
     _select_engine(w, "piper")
     too_long = "word " * 20_001
     w.editor.setPlainText(too_long)
-    assert "too long" in w.counter.text()
+    assert "too long" in w.editor.counter.text()
     w.speak()
-    assert w.banner_row.isVisible() and "over the maximum" in w.banner.text()
+    assert w.banner.isVisible() and "over the maximum" in w.banner.text()
     assert w.editor.toPlainText() == too_long  # the text stays for the user to cut down
     w.editor.setPlainText("?!… ---")
     w.speak()
@@ -266,7 +267,7 @@ def test_lost_device_fails_the_request_with_a_message_and_refresh_recovers(windo
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=5_000)
     assert w.core.records[-1].outcome == "failed"
     assert "stopped playing" in w.core.records[-1].error
-    w.refresh_devices()
+    w.outputs.refresh()
     qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=10_000)
     _speak_until_done(w, qtbot, "Back again.", rows=2)
 
@@ -274,14 +275,14 @@ def test_lost_device_fails_the_request_with_a_message_and_refresh_recovers(windo
 def test_settings_persist_between_runs(window_factory, qtbot):
     w = window_factory("persist.ini")
     _select_engine(w, "piper")
-    w.speed_box.setValue(1.3)
-    w.volume.setValue(40)
+    w.engines.speed_box.setValue(1.3)
+    w.outputs.volume.setValue(40)
     w.editor.setPlainText("Remember me.")
     w.close()
     w2 = window_factory("persist.ini")
-    assert w2.engine_id == "piper"
-    assert w2.speed_box.value() == pytest.approx(1.3)
-    assert w2.volume.value() == 40
+    assert w2.engines.engine_id == "piper"
+    assert w2.engines.speed_box.value() == pytest.approx(1.3)
+    assert w2.outputs.volume.value() == 40
     assert w2.editor.toPlainText() == "Remember me."
     assert w2.geometry_restored  # (the offscreen screen clamps sizes, so the size itself is not compared)
     assert w2.core.player is not None
@@ -307,11 +308,11 @@ def test_switching_device_while_speaking_ends_the_request_and_keeps_working(wind
 def test_remote_engine_in_the_window_speaks_and_is_interrupted(window_factory, qtbot, server):
     w = window_factory()
     _select_engine(w, "remote")
-    assert w.remote_row.isVisible()
-    w.remote_url.setText(server.ws)
-    qtbot.mouseClick(w.remote_btn, QtCore.Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: w.speak_btn.isEnabled() and w.voice_box.count() > 0, timeout=10_000)
-    w.voice_box.setEditText("jm_kumo")
+    assert w.engines.remote_row.isVisible()
+    w.engines.remote_url.setText(server.ws)
+    qtbot.mouseClick(w.engines.remote_btn, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.speak_btn.isEnabled() and w.engines.voice_box.count() > 0, timeout=10_000)
+    w.engines.voice_box.setEditText("jm_kumo")
     w.editor.setPlainText(PARAGRAPH)
     w.speak()
     qtbot.waitUntil(lambda: _first_audio(w), timeout=15_000)
@@ -327,13 +328,13 @@ def test_remote_engine_in_the_window_speaks_and_is_interrupted(window_factory, q
 def test_remote_server_that_is_not_there_is_explained_and_the_app_goes_on(window_factory, qtbot):
     w = window_factory()
     _select_engine(w, "remote")
-    w.remote_url.setText("ws://127.0.0.1:9")
-    w.connect_remote()
-    qtbot.waitUntil(lambda: w.banner_row.isVisible(), timeout=10_000)
+    w.engines.remote_url.setText("ws://127.0.0.1:9")
+    w.engines.connect_remote()
+    qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=10_000)
     assert "cannot reach the remote server" in w.banner.text() and "voicetrace serve" in w.banner.text()
     assert not w.speak_btn.isEnabled()
-    w.remote_url.setText("ftp://nope")
-    w.connect_remote()
+    w.engines.remote_url.setText("ftp://nope")
+    w.engines.connect_remote()
     assert "must start with ws://" in w.banner.text()
     _select_engine(w, "piper")
     qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=5_000)
@@ -351,12 +352,12 @@ def test_bad_input_corpus_in_the_window(window_factory, qtbot):
     for case in [c for c in CASES if c.speed == 1.0]:
         w.clear_error()
         w.editor.setPlainText(case.text)
-        w.voice_box.setEditText(case.voice or "joe")
+        w.engines.voice_box.setEditText(case.voice or "joe")
         rows = w.table.rowCount()
         w.speak()
         if case.expect == "error":
             try:
-                qtbot.waitUntil(lambda r=rows: w.banner_row.isVisible() or w.table.rowCount() > r, timeout=10_000)
+                qtbot.waitUntil(lambda r=rows: w.banner.isVisible() or w.table.rowCount() > r, timeout=10_000)
             except Exception:
                 problems.append(f"{case.name}: nothing happened")
                 continue
@@ -372,7 +373,7 @@ def test_bad_input_corpus_in_the_window(window_factory, qtbot):
         if rec.outcome not in ("cancelled", "done") or rec.stale_samples_after_cancel:
             problems.append(f"{case.name}: {rec.outcome} {rec.error!r}")
     assert problems == []
-    w.voice_box.setEditText("joe")
+    w.engines.voice_box.setEditText("joe")
     _speak_until_done(w, qtbot, "The window goes on.", rows=w.table.rowCount() + 1)
 
 
@@ -384,11 +385,11 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
     from voicetrace.testing.inject import Injector
 
     w = window_factory()
-    assert not w.voice_toggle.isChecked()  # off by default
+    assert not w.voice_row.toggle.isChecked()  # off by default
     _select_engine(w, "piper")
-    w.voice_toggle.setChecked(True)
-    qtbot.waitUntil(lambda: w.voice_state.text().startswith("listening"), timeout=10_000)
-    assert "AEC3" in w.voice_state.text()  # (learning the room until it has heard the app for 2.5 s)
+    w.voice_row.toggle.setChecked(True)
+    qtbot.waitUntil(lambda: w.voice_row.state.text().startswith("listening"), timeout=10_000)
+    assert "AEC3" in w.voice_row.state.text()  # (learning the room until it has heard the app for 2.5 s)
     kokoro_source.engine.clear_cancel()  # idle between tests; an earlier test's cancel may still be pending
     user = kokoro_source.engine.synthesize("Stop, stop, please stop talking.", "jf_alpha", 1.0,
                                            use_cache=False).audio.astype(np.float32)
@@ -404,6 +405,6 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
     assert len(w.graphs.history.c_voice.getData()[1]) == 1
     qtbot.waitUntil(lambda: w.graphs.speech_line.isVisible(), timeout=2_000)  # "you spoke" on the timeline
     assert w.graphs.speech_line.value() < w.graphs.cancel_line.value()
-    w.voice_toggle.setChecked(False)
+    w.voice_row.toggle.setChecked(False)
     qtbot.waitUntil(lambda: w.core.voice is None, timeout=5_000)
     _speak_until_done(w, qtbot, "Okay.", 2)  # and without it, it speaks on as before

@@ -32,23 +32,23 @@ def window(qtbot, jack, piper_source, kokoro_source, tmp_path):
 def test_simulated_stream_is_spoken_as_it_comes(window, qtbot):
     w = window
     w.editor.setPlainText(TEXT)
-    w.sim_rate.setValue(30)
-    qtbot.mouseClick(w.sim_btn, QtCore.Qt.MouseButton.LeftButton)
+    w.stream_tab.sim_rate.setValue(30)
+    qtbot.mouseClick(w.stream_tab.sim_btn, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=30_000)
     rec = w.core.records[-1]
     assert rec.outcome == "done" and rec.stream_input and rec.heard_text == " ".join(TEXT.split())
     assert rec.ttfa_from_first_text_ms is not None
-    assert "first text → audible" in w.stream_status.text()
+    assert "first text → audible" in w.stream_tab.status.text()
     assert w.editor.toPlainText() == TEXT  # the editor's text stays as it was
 
 
 def test_chat_reply_fills_the_editor_and_interrupt_stops_the_model(window, qtbot, serve_app):
     srv = serve_app(build_chat_app(tokens_per_s=15.0))
     w = window
-    w.chat_url.setText(srv.http + "/v1")
-    w.chat_model.setText("fake")
-    w.chat_prompt.setText("Tell me about streaming speech.")
-    qtbot.mouseClick(w.chat_btn, QtCore.Qt.MouseButton.LeftButton)
+    w.stream_tab.chat_url.setText(srv.http + "/v1")
+    w.stream_tab.chat_model.setText("fake")
+    w.stream_tab.chat_prompt.setText("Tell me about streaming speech.")
+    qtbot.mouseClick(w.stream_tab.chat_btn, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(w.editor.toPlainText()) > 40, timeout=20_000)  # the reply as it streams
     assert REPLY.startswith(w.editor.toPlainText()[:40])
     req = w.core.current()
@@ -60,7 +60,7 @@ def test_chat_reply_fills_the_editor_and_interrupt_stops_the_model(window, qtbot
     assert rec.outcome == "cancelled" and rec.stale_samples_after_cancel == 0
     heard = (rec.heard_text or "").split()
     assert heard and heard == REPLY.split()[:len(heard)]
-    qtbot.waitUntil(lambda: "heard" in w.stream_status.text(), timeout=5_000)
+    qtbot.waitUntil(lambda: "heard" in w.stream_tab.status.text(), timeout=5_000)
     typed = len(w.editor.toPlainText())
     qtbot.wait(600)
     assert len(w.editor.toPlainText()) == typed  # the model's request was closed: no more text arrives

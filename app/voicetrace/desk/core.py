@@ -8,7 +8,7 @@ import contextlib
 import json
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ PRELOAD = ("kokoro", "piper")
 REMOTE = "remote"  # the engine id of a remote server (connected with `connect_remote`)
 HISTORY = 500  # finished request records kept for the table and graphs
 DEVICE_SILENT_S = 1.5  # a running stream that has not called back for this long has lost its device
+MIC_SILENT_S = 2.0  # a microphone that has not called back for this long has stopped
 
 
 @dataclass
@@ -35,6 +36,15 @@ class EngineStatus:
     engine_id: str
     state: str  # not started | loading | warming | ready | error
     error: str | None
+
+
+@dataclass(frozen=True)
+class VoiceState:
+    """What the window shows of barge-in by voice while it listens (read-only, taken each tick)."""
+    canceller: str  # aec3 | gate | off (headphones)
+    canceller_note: str  # why that canceller
+    adapting: bool  # AEC3 is still learning the room: speech over the app is not trusted yet
+    mic_stopped: bool  # the microphone has not called back for MIC_SILENT_S (unplugged?)
 
 
 class DeskCore:
@@ -49,7 +59,7 @@ class DeskCore:
         self.metrics_log = Path(metrics_log) if metrics_log else None
         self.records: deque[RequestMetrics] = deque(maxlen=HISTORY)
         self.records_version = 0  # bumps whenever a record is added: the window redraws history then
-        self.log_error: str | None = None
+        self._messages: deque[str] = deque()  # for the user, from any thread; the window takes them
         self._releasing: threading.Thread | None = None
         self._active: list[Request] = []
         self._finishing: list[tuple[Request, Session]] = []
@@ -57,7 +67,6 @@ class DeskCore:
         self._lock = threading.Lock()
         self.voice: Any = None  # VoiceBargeIn while barge-in by voice is on
         self._record_added = threading.Condition(self._lock)
-        self.stream_error: str | None = None  # why the last streamed text stopped early (shown once)
         self.kokoro_stream = True  # Kokoro decodes each phrase in pieces (False: whole, phrase at a time)
 
     # ---- engines -----------------------------------------------------------------------------------
@@ -94,6 +103,17 @@ class DeskCore:
         if old is not None:
             old.stop()
         return remote.start()
+
+    def preload_next(self, known: Collection[str]) -> None:
+        """Start loading the next of PRELOAD (those in `known`, the catalog) not loaded yet, one at a time and
+        only while nothing speaks: loading competes for the same cores (the greeting's TTFA went from ~0.5 to
+        0.94 s with Piper loading beside it)."""
+        if self.is_busy():
+            return
+        for other in PRELOAD:
+            if other in known and other not in self.engines:
+                self.start_engine(other)
+                return
 
     def engine_status(self, engine_id: str) -> EngineStatus:
         src = self.engines.get(engine_id)
@@ -179,11 +199,13 @@ class DeskCore:
                                                 canceller=canceller))
         return str(self.voice.mic.device.name)
 
-    @property
-    def voice_canceller(self) -> tuple[str, str] | None:
-        """(the canceller listening now: aec3 | gate | off, why that one); None when not listening."""
+    def voice_state(self) -> VoiceState | None:
+        """What barge-in by voice is doing now; None when it is not listening."""
         v = self.voice
-        return None if v is None else (v.listener.canceller, v.listener.canceller_note)
+        if v is None:
+            return None
+        return VoiceState(v.listener.canceller, v.listener.canceller_note, v.listener.adapting,
+                          v.mic.seconds_since_callback() > MIC_SILENT_S)
 
     def stop_voice_barge_in(self) -> None:
         voice, self.voice = self.voice, None
@@ -242,10 +264,9 @@ class DeskCore:
         """Like speak, for text that arrives in pieces (a chat model's reply, or a simulated one): a thread
         feeds them as they come, handing each to `on_piece` (the window shows them) and ending the request
         after the last. A barge-in stops the feeding and calls `on_cancel` (which closes the model's request).
-        A source that fails is noted in `stream_error`; what came is spoken."""
+        A source that fails is said in a message (`take_messages`); what came is spoken."""
         t = now_ns()
         req = self._start(engine_id, lambda s: s.open(engine_id, voice or None, speed, t_submit_ns=t))
-        self.stream_error = None
         threading.Thread(target=self._feed, args=(req, pieces, on_piece, on_cancel), name="desk-text",
                          daemon=True).start()
         return req
@@ -261,9 +282,9 @@ class DeskCore:
                     on_piece(piece)
         except UserError as exc:
             if not req.stop.is_set():
-                self.stream_error = str(exc)
+                self._messages.append(f"The text stopped early: {exc}")
         except Exception as exc:  # the feeding side broke: say so, speak what came
-            self.stream_error = f"{type(exc).__name__}: {exc}"
+            self._messages.append(f"The text stopped early: {type(exc).__name__}: {exc}")
         if req.stop.is_set():
             if on_cancel is not None:
                 on_cancel()
@@ -384,8 +405,16 @@ class DeskCore:
                     fh.write(json.dumps(rec.to_dict()) + "\n")
         except OSError as exc:
             # The app keeps working without the log; the window shows this once.
-            self.log_error = f"cannot append to the metrics log {self.metrics_log} ({exc.strerror})"
+            self._messages.append(f"cannot append to the metrics log {self.metrics_log} ({exc.strerror})")
             self.metrics_log = None
+
+    def take_messages(self) -> list[str]:
+        """What the user should read (a log that cannot be written, a text stream that broke), oldest first,
+        each handed out once."""
+        taken = []
+        while self._messages:
+            taken.append(self._messages.popleft())
+        return taken
 
     def close(self) -> None:
         """Interrupt what plays, log it like any finished request, then release the device and engines."""

@@ -77,13 +77,13 @@ class Tour:
             w.speak()
             self.step = "speaking"
         elif self.step == "speaking" and not w.core.is_busy() and w.core.records:
-            w.demo_rounds.setValue(self.rounds)
-            w.demo_min.setValue(1.0)
-            w.demo_max.setValue(2.5)
+            w.demo_tab.rounds.setValue(self.rounds)
+            w.demo_tab.min_s.setValue(1.0)
+            w.demo_tab.max_s.setValue(2.5)
             w.tabs.setCurrentIndex(1)
             w.toggle_demo()
             self.step = "demo"
-        elif self.step == "demo" and w.demo is not None and w.demo.finished.is_set():
+        elif self.step == "demo" and w.demo_tab.demo is not None and w.demo_tab.demo.finished.is_set():
             # The last interrupted request stays on the timeline; speak once more and grab mid-sentence.
             w.speak()
             self.step = "final"

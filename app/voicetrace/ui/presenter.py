@@ -8,11 +8,10 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 
 from ..contract import RequestMetrics
-from ..core.report import distribution
+from ..desk.readout import BAD, GOOD, presenter_figures
 from .graphs import HistoryPlots
 
 BIG_PT = 44
-GOOD, BAD = "#3ecf8e", "#ff5c5c"
 
 
 def _figure(caption: str) -> tuple[QtWidgets.QWidget, QtWidgets.QLabel]:
@@ -61,20 +60,12 @@ class PresenterView(QtWidgets.QWidget):
         self.history.set_history(records)
         if not records:
             return
-        last = records[-1]
-        self.ttfa.setText("—" if last.ttfa_audible_ms is None else f"{last.ttfa_audible_ms:.0f} ms")
-        cancels = [r for r in records if r.cancelled]
-        if cancels:
-            c = cancels[-1]
-            self.silence.setText("—" if c.cancel_to_silence_ms is None else f"{c.cancel_to_silence_ms:.0f} ms")
-            stale = c.stale_samples_after_cancel
-            self.stale.setText(str(stale))
-            self.stale.setStyleSheet(f"font-size: {BIG_PT}pt; font-weight: 600; color: {GOOD if stale == 0 else BAD};")
-        med = distribution(r.ttfa_audible_ms for r in records if r.engine == last.engine)
-        sil = distribution(r.cancel_to_silence_ms for r in cancels)
-        parts = [f"{last.engine}: {len(records)} requests"]
-        if med["n"]:
-            parts.append(f"TTFA median {med['median']:.0f} ms")
-        if sil["n"]:
-            parts.append(f"{sil['n']} interrupts, cancel → silence median {sil['median']:.0f} ms")
-        self.summary.setText("  ·  ".join(parts))
+        figures = presenter_figures(records)
+        self.ttfa.setText(figures.ttfa)
+        if figures.silence is not None:
+            self.silence.setText(figures.silence)
+        if figures.stale is not None:
+            self.stale.setText(str(figures.stale))
+            color = GOOD if figures.stale == 0 else BAD
+            self.stale.setStyleSheet(f"font-size: {BIG_PT}pt; font-weight: 600; color: {color};")
+        self.summary.setText(figures.summary)
