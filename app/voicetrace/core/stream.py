@@ -10,7 +10,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
-from ..contract import RequestMetrics, TtsChunk
+from ..contract import Ev, RequestMetrics, TtsChunk
 from ..errors import UserError
 from .session import Session
 from .sink import StreamSink
@@ -89,6 +89,25 @@ class Stream:
             raise UserError(f"the text stopped: {type(self.text_error).__name__}: {self.text_error}",
                             "what came before was spoken") from self.text_error
         raise StopIteration
+
+    def words(self, chunk_index: int) -> list[tuple[str, float, float]]:
+        """The words whose timing arrived with chunk `chunk_index` (the first chunk of a phrase, when the engine
+        times words: Kokoro, a server running it): (word, start s, end s) from that chunk's first sample, in
+        order; a phrase made in pieces has all its words on its first piece (later ones may start past its
+        end). [] for a chunk that carries no timing (Piper, a later piece, a phrase whose words the engine said
+        differently)."""
+        trace = self._request.trace
+        piece = next((e.data for e in reversed(trace.of(Ev.PIECE)) if e.data["index"] == chunk_index), None)
+        if piece is None or not piece.get("word_times"):
+            return []
+        phrase = piece.get("phrase", chunk_index)
+        text = next((str(e.data.get("text", "")) for e in trace.of(Ev.PHRASE_PLANNED) if e.data["index"] == phrase),
+                    "")
+        words = text.split()
+        if len(words) != len(piece["word_times"]):
+            return []
+        rate = self.sample_rate
+        return [(w, a / rate, b / rate) for w, (a, b) in zip(words, piece["word_times"], strict=True)]
 
     def cancel(self, played_ms: float | None = None) -> None:
         """Stop it now: drop what is queued, stop synthesis; returns once the source acknowledged. `played_ms`:
