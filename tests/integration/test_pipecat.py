@@ -138,6 +138,12 @@ def test_piper_in_a_pipeline(piper_source):
 
 
 @pytest.mark.models
+def test_piper_words_are_estimated_per_phrase(piper_source):
+    down, _ = _run(VoiceTraceTTSService(engine=piper_source), _turn(REPLY))
+    assert [f.text for f in down if isinstance(f, TTSTextFrame)] == REPLY.split()
+
+
+@pytest.mark.models
 def test_kokoro_gives_exact_word_timestamps(kokoro_source):
     tts = VoiceTraceTTSService(engine=kokoro_source)
     down, records = _run(tts, _turn("Hello there, this is Kokoro speaking."))

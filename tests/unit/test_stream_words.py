@@ -26,10 +26,18 @@ def test_timed_words_come_with_the_first_piece_of_each_phrase_in_order():
         src.stop()
 
 
-def test_an_engine_that_does_not_time_words_gives_none():
+def test_an_engine_that_does_not_time_words_gives_none_or_an_estimate_when_asked():
     src = fake_source(FakeCost(rtf=0.05, audio_s_per_char=0.01), pieces=1)
     try:
-        stream = Stream(src, "One two three.")
-        assert all(stream.words(c.chunk_index) == [] for c in stream)
+        stream = Stream(src, "One two three. And four.")
+        spread: list[tuple[str, float, float]] = []
+        for c in stream:
+            assert stream.words(c.chunk_index) == []
+            length = len(c.audio) / c.sample_rate
+            estimate = stream.words(c.chunk_index, spread_s=length)
+            if estimate:  # laid over the phrase's expected length, never shorter than its first chunk
+                assert all(0 <= a <= b for _, a, b in estimate) and estimate[-1][2] >= 0.8 * length
+            spread += estimate
+        assert [w for w, _, _ in spread] == ["One", "two", "three.", "And", "four."]
     finally:
         src.stop()

@@ -100,7 +100,9 @@ class TTS(tts.TTS[Literal["voicetrace_metrics"]]):
         UserError when the request failed."""
         audio_s = 0.0
         while (chunk := await asyncio.to_thread(next_chunk, stream)) is not None:
-            words = stream.words(chunk.chunk_index)
+            # the engine's word times; a phrase it did not time: its words spread over its first chunk (an
+            # estimate, so that LiveKit's aligned transcript never misses a phrase)
+            words = stream.words(chunk.chunk_index, spread_s=len(chunk.audio) / chunk.sample_rate)
             if words:
                 emitter.push_timed_transcript([TimedString(f"{w} ", start_time=audio_s + a, end_time=audio_s + b)
                                                for w, a, b in words])

@@ -180,7 +180,8 @@ class VoiceTraceTTSService(TTSService):
                 if len(chunk.audio):
                     frame = TTSAudioRawFrame(pcm16(chunk.audio), chunk.sample_rate, 1, context_id=context_id)
                     await self.append_to_audio_context(context_id, frame)
-                words = stream.words(chunk.chunk_index)
+                # the engine's word times; a phrase it did not time: its words spread over its first chunk
+                words = stream.words(chunk.chunk_index, spread_s=len(chunk.audio) / chunk.sample_rate)
                 if words:
                     await self.add_word_timestamps([(w, turn.audio_s + a) for w, a, _ in words], context_id)
                 turn.audio_s += len(chunk.audio) / chunk.sample_rate
