@@ -152,3 +152,21 @@ def test_kokoro_gives_exact_word_timestamps(kokoro_source):
     pts = [f.pts for f in words]
     assert all(a < b for a, b in itertools.pairwise(pts))
     assert [m.outcome for m in records.values()] == ["done"]
+
+
+@pytest.mark.models
+def test_a_voicetrace_server_over_ws_through_the_same_service(server):
+    tts = VoiceTraceTTSService(engine=server.ws, model="piper")
+    tts.engine.wait_ready(30)
+    long = " ".join([LONG] * 3)
+    try:
+        down, records = _run(tts, [*_turn(long)[:-1], SleepFrame(1.5), InterruptionFrame(), SleepFrame(0.5)])
+    finally:
+        tts.engine.stop()
+    cut = next(i for i, f in enumerate(down) if isinstance(f, InterruptionFrame))
+    assert any(isinstance(f, TTSAudioRawFrame) for f in down[:cut])
+    assert not any(isinstance(f, TTSAudioRawFrame) for f in down[cut:])
+    words = [f.text for f in down[:cut] if isinstance(f, TTSTextFrame)]
+    assert words and long.startswith(" ".join(words))
+    (m,) = records.values()
+    assert m.engine == "remote" and m.outcome == "cancelled" and m.server_ttfa_ms is not None
