@@ -175,3 +175,21 @@ def test_piper_has_no_word_times_and_says_so(piper_source):
     assert not tts.capabilities.aligned_transcript and sum(ev.frame.duration for ev in out) > 1.0
     # estimated word times still come, so a transcript never misses a phrase the engine did not time
     assert "".join(_words(out)).split() == ["Hello", "there,", "this", "is", "Piper", "speaking."]
+
+
+@pytest.mark.models
+def test_a_voicetrace_server_over_ws(server):
+    async def main() -> tuple[list[lk_tts.SynthesizedAudio], Events]:
+        tts = TTS(engine=server.ws, model="kokoro", sample_rate=RATE)
+        await asyncio.to_thread(tts.engine.wait_ready, 30)
+        events = Events(tts)
+        out = await _stream_reply(tts, "Hello there, this is the server speaking.")
+        await asyncio.sleep(0.05)
+        await tts.aclose()
+        return out, events
+
+    out, events = asyncio.run(main())
+    assert sum(ev.frame.duration for ev in out) > 1.0
+    assert "".join(_words(out)).split() == ["Hello", "there,", "this", "is", "the", "server", "speaking."]
+    ((_, rec),) = events.records
+    assert rec.engine == "remote" and rec.outcome == "done" and rec.server_ttfa_ms is not None
