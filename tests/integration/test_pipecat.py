@@ -99,7 +99,7 @@ def test_streamed_llm_text_comes_out_as_audio_word_frames_and_metrics(fake):
 
 def test_an_interruption_mid_speech_cancels_the_request_and_no_audio_of_it_follows(slow_fake):
     tts = VoiceTraceTTSService(engine=slow_fake)
-    frames = [*_turn(LONG)[:-1], SleepFrame(0.6), InterruptionFrame(), SleepFrame(0.5),
+    frames = [*_turn(LONG)[:-1], SleepFrame(1.0), InterruptionFrame(), SleepFrame(0.5),
               TTSSpeakFrame("Okay, go ahead.")]
     down, records = _run(tts, frames)
     cut = next(i for i, f in enumerate(down) if isinstance(f, InterruptionFrame))
@@ -124,6 +124,7 @@ def test_sentence_mode_and_a_speak_frame_work_too(fake):
     down, records = _run(tts, [*_turn(REPLY), TTSSpeakFrame("And one more thing.")])
     contexts = {f.context_id for f in down if isinstance(f, TTSAudioRawFrame)}
     assert len(contexts) == 2 and [m.outcome for m in records.values()] == ["done", "done"]
+    assert sorted(m.heard_text or "" for m in records.values()) == ["And one more thing.", REPLY]  # not run together
 
 
 @pytest.mark.models

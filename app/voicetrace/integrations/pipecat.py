@@ -93,6 +93,7 @@ class VoiceTraceTTSService(TTSService):
         super().__init__(text_aggregation_mode=text_aggregation_mode, push_text_frames=False,
                          push_start_frame=True, push_stop_frames=False, pause_frame_processing=False,
                          stop_frame_timeout_s=stop_frame_timeout_s, settings=defaults, **kwargs)
+        self._tokens = text_aggregation_mode == TextAggregationMode.TOKEN
         self._turns: dict[str, _Turn] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self.request_metrics: dict[str, RequestMetrics] = {}  # by Pipecat context id, the latest KEEP_METRICS
@@ -143,6 +144,8 @@ class VoiceTraceTTSService(TTSService):
         try:
             if turn is None:
                 turn = self._open_turn(context_id)
+            elif not self._tokens and not text[:1].isspace():
+                text = " " + text  # whole sentences: one must not run into the next ("Sure.Streaming")
             turn.stream.feed(text)
             await self.start_tts_usage_metrics(text)
         except UserError as exc:
