@@ -42,3 +42,19 @@ def test_speak_aloud_plays_and_interrupts(tmp_path, jack):
     assert "done: TTFA audible" in _run(tmp_path, "speak_aloud.py", "piper")
     out = _run(tmp_path, "speak_aloud.py", "piper", "--interrupt-after", "1.0")
     assert "cancelled:" in out and "stale samples 0" in out
+
+
+def test_pipecat_agent_speaks_and_is_interrupted(tmp_path):
+    pytest.importorskip("pipecat")
+    out = _run(tmp_path, "pipecat_agent.py", "piper", "--interrupt-after", "0.5")
+    assert "Pipecat TTFB" in out and "VoiceTrace: cancelled" in out
+    with wave.open(str(tmp_path / "reply.wav")) as w:
+        assert w.getframerate() == 24000 and w.getnframes() > 0
+
+
+def test_livekit_agent_speaks_and_is_interrupted(tmp_path):
+    pytest.importorskip("livekit.agents")
+    out = _run(tmp_path, "livekit_agent.py", "piper", "--interrupt-after", "2")
+    assert "VoiceTrace: cancelled" in out and "cancelled True" in out and "interrupted: True" in out
+    with wave.open(str(tmp_path / "reply.wav")) as w:
+        assert 0 < w.getnframes() / w.getframerate() < 3.0  # what played before the interruption

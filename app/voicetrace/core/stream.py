@@ -10,13 +10,14 @@ import asyncio
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
-from ..contract import RequestMetrics, TtsChunk
+from ..contract import Ev, RequestMetrics, TtsChunk
 from ..errors import UserError
 from .session import Session
 from .sink import StreamSink
 from .source import ChunkSource
 
 CANCEL_ACK_S = 10.0  # a cancel not acknowledged by then raises: the source is stuck
+DEFAULT_S_PER_CHAR = 0.07  # seconds of speech per character, for a source that does not measure it (remote)
 
 
 class Stream:
@@ -25,6 +26,7 @@ class Stream:
     def __init__(self, source: ChunkSource, text: str | Iterable[str] | None = None, voice: str | None = None,
                  speed: float = 1.0, sample_rate: int | None = None) -> None:
         """`text`: the whole text, an iterable of pieces (read on a thread, then ended), or None (feed it)."""
+        self._source = source
         self._sink = StreamSink(sample_rate or source.rate)
         self._session = Session(self._sink, {source.name: source})
         self.sample_rate = self._sink.rate
@@ -89,6 +91,39 @@ class Stream:
             raise UserError(f"the text stopped: {type(self.text_error).__name__}: {self.text_error}",
                             "what came before was spoken") from self.text_error
         raise StopIteration
+
+    def words(self, chunk_index: int, spread_s: float | None = None) -> list[tuple[str, float, float]]:
+        """The words that start with chunk `chunk_index` as (word, start s, end s) from that chunk's first sample,
+        in order: the engine's own times when it timed the phrase (Kokoro, a server running it; a phrase made
+        in pieces has all its words on its first piece, later ones may start past that piece's end). A phrase
+        the engine did not time (Piper; Kokoro when its phonemes merged two words): with `spread_s` (the
+        chunk's length), its words laid in proportion to their characters over the phrase's expected length
+        (the engine's measured seconds per character, at least `spread_s`): an estimate; without, []. [] for
+        a chunk that continues a phrase."""
+        trace = self._request.trace
+        piece = next((e.data for e in reversed(trace.of(Ev.PIECE)) if e.data["index"] == chunk_index), None)
+        if piece is None:
+            return []
+        phrase = piece.get("phrase", chunk_index)
+        text = next((str(e.data.get("text", "")) for e in trace.of(Ev.PHRASE_PLANNED) if e.data["index"] == phrase),
+                    "")
+        words = text.split()
+        times = piece.get("word_times")
+        if times and len(words) == len(times):
+            rate = self.sample_rate
+            return [(w, a / rate, b / rate) for w, (a, b) in zip(words, times, strict=True)]
+        first = next(e.data["index"] for e in trace.of(Ev.PIECE) if e.data.get("phrase", e.data["index"]) == phrase)
+        if spread_s is None or first != chunk_index or not words:
+            return []
+        per_char = float(getattr(getattr(self._source, "worker", None), "sec_per_char_est", DEFAULT_S_PER_CHAR))
+        spread_s = max(spread_s, len(text) * per_char / self._request.speed)
+        total = sum(len(w) + 1 for w in words)
+        out, pos = [], 0
+        for w in words:
+            a = spread_s * pos / total
+            pos += len(w) + 1
+            out.append((w, a, spread_s * (pos - 1) / total))
+        return out
 
     def cancel(self, played_ms: float | None = None) -> None:
         """Stop it now: drop what is queued, stop synthesis; returns once the source acknowledged. `played_ms`:
