@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicetrace.contract import Ev
+from voicetrace.contract import Play
 from voicetrace.core.session import Session
 from voicetrace.errors import UserError
 from voicetrace.testing.fakes import FakeCost, fake_source
@@ -150,7 +150,7 @@ def test_cancel_reports_the_words_heard_before_silence(device):
     try:
         req = session.open("fake")
         _feed(req, _tokens(TEXT), 200)
-        while not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+        while not any(e.n for e in req.trace.of(Play)):
             time.sleep(0.01)
         time.sleep(0.8)
         req.cancel()

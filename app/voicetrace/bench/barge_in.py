@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import Ev
+from ..contract import Play
 from ..core.report import distribution
 from .files import save_results
 
@@ -64,7 +64,7 @@ def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain
             for k, kind in enumerate(plan):
                 req = session.submit(TEXT, "piper")
                 current.append(req)
-                while not req.finished.wait(0.005) and not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+                while not req.finished.wait(0.005) and not any(e.n for e in req.trace.of(Play)):
                     pass
                 row: dict[str, Any] = {"kind": kind}
                 if kind == "speech":
@@ -220,7 +220,7 @@ def _room_trial(session: Any, injector: Any, current: list[Any], kind: str, clip
                 rng: random.Random) -> dict[str, Any]:
     req = session.submit(TEXT, "piper")
     current.append(req)
-    while not req.finished.wait(0.005) and not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+    while not req.finished.wait(0.005) and not any(e.n for e in req.trace.of(Play)):
         pass
     row: dict[str, Any] = {"kind": kind}
     injected = None

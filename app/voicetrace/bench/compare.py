@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import Ev
+from ..contract import Cancel, PhrasePlanned, Play, SynthEnd, SynthStart
 from ..core.pipeline import LocalSource, planner_config_for
 from ..core.report import distribution, percentile
 from ..core.source import ChunkSource, Emit, EngineVoices, OnIdle, Readiness, SourceJob
@@ -86,7 +86,7 @@ class KokoroOnnxStreamSource(EngineVoices, Readiness):
             try:
                 while True:
                     t0 = now_ns()
-                    job.trace.add(Ev.SYNTH_START, t0, index=index)
+                    job.trace.add(SynthStart(t0, job.request_id, index=index))
                     with ESPEAK_LOCK:  # its first step phonemizes the whole text with espeak-ng
                         try:
                             audio, rate = await gen.__anext__()
@@ -94,9 +94,9 @@ class KokoroOnnxStreamSource(EngineVoices, Readiness):
                             break
                     t1 = now_ns()
                     a = np.asarray(audio, dtype=np.float32).reshape(-1)
-                    job.trace.add(Ev.SYNTH_END, t1, index=index, samples=len(a), rate=rate, compute_ns=t1 - t0,
-                                  cache=[])
-                    job.trace.add(Ev.PHRASE_PLANNED, index=index, text="", words=0, first_word=0, total_words=0)
+                    job.trace.add(SynthEnd(t1, job.request_id, index=index, samples=len(a), rate=rate,
+                                           compute_ns=t1 - t0))
+                    job.trace.add(PhrasePlanned(now_ns(), job.request_id, index=index, text="", words=0))
                     if job.stop.is_set():
                         return
                     # Hold one chunk back: only the generator's end says which chunk is the last.
@@ -164,7 +164,7 @@ def _run_one(session: Any, key: str, text: str, voice: str, play_limit_s: float,
     deadline = time.monotonic() + 600
     first_audio: float | None = None
     while not req.finished.wait(0.005) and time.monotonic() < deadline:
-        if first_audio is None and any(e.data["n"] > 0 for e in req.trace.of(Ev.PLAY)):
+        if first_audio is None and any(e.n > 0 for e in req.trace.of(Play)):
             first_audio = time.monotonic()
         if first_audio is None:
             continue
@@ -177,9 +177,9 @@ def _run_one(session: Any, key: str, text: str, voice: str, play_limit_s: float,
         session.cancel(req.id)
     m = req.result(timeout=30).to_dict()
     m.pop("chunks", None)
-    m["played_s"] = round(sum(e.data["n"] for e in req.trace.of(Ev.PLAY)) / session.output.rate, 3)
+    m["played_s"] = round(sum(e.n for e in req.trace.of(Play)) / session.output.rate, 3)
     m["interrupted"] = cancel_after_audio_s is not None
-    cancel = req.trace.first(Ev.CANCEL)
+    cancel = req.trace.first(Cancel)
     m["submit_ns"] = req.t_submit_ns  # absolute, for the observer's check
     m["cancel_ns"] = cancel.t_ns if cancel is not None else None
     return m

@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..contract import Ev
+from ..contract import Cancel, PhrasePlanned, Play
 from ..core.pipeline import LocalSource
 from ..core.report import distribution
 from ..core.session import Request, Session
@@ -96,13 +96,13 @@ def _run(session: Session, key: str, url: str, reply: str, strategy: str, cancel
     threading.Thread(target=_feed_reply, args=(req, chat, strategy == "whole_reply", seen), daemon=True).start()
     if cancel_after_s is not None:
         deadline = time.monotonic() + 60
-        while not any(e.data["n"] for e in req.trace.of(Ev.PLAY)) and time.monotonic() < deadline:
+        while not any(e.n for e in req.trace.of(Play)) and time.monotonic() < deadline:
             time.sleep(0.005)
         time.sleep(cancel_after_s)
         req.cancel()
         chat.close()
     m = req.result(timeout=120)
-    planned = req.trace.of(Ev.PHRASE_PLANNED)
+    planned = req.trace.of(PhrasePlanned)
     t_first = seen.get("first_token_ns")
     words_ms = round((planned[0].t_ns - t_first) / 1e6, 3) if planned and t_first else None
     audible = (req.t_submit_ns + m.ttfa_audible_ms * 1e6) if m.ttfa_audible_ms is not None else None
@@ -112,7 +112,7 @@ def _run(session: Session, key: str, url: str, reply: str, strategy: str, cancel
             "first_token_to_audible_ms": round((audible - t_first) / 1e6, 3) if audible and t_first else None,
             "first_phrase_synth_ms": m.chunks[0].synth_ms if m.chunks else None,
             "first_phrase_words_ms": words_ms, "block_ms": round(player.blocksize * 1000 / player.rate, 3),
-            "submit_ns": req.t_submit_ns, "cancel_ns": cancel.t_ns if (cancel := req.trace.first(Ev.CANCEL)) else None,
+            "submit_ns": req.t_submit_ns, "cancel_ns": cancel.t_ns if (cancel := req.trace.first(Cancel)) else None,
             "reply": reply}
 
 

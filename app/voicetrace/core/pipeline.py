@@ -14,7 +14,7 @@ from typing import Any, Self
 import numpy as np
 
 from ..audio.shaping import PAUSE_S, PieceShaper, add_pause
-from ..contract import AudioArray, Ev
+from ..contract import AudioArray, PhrasePlanned, Piece, SynthEnd, SynthStart, TextWait
 from ..engines import create_engine
 from ..engines.base import Engine, SynthResult
 from ..engines.catalog import find_model
@@ -154,16 +154,18 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
     next_index = itertools.count()
     last_index = -1
     trace = job.trace
+    rid = job.request_id
+    planned: list[PhrasePlanned] = []  # by phrase index: what this request planned (not read back from the trace)
 
     def on_start(i: int) -> Any:
-        return lambda t: trace.add(Ev.SYNTH_START, t, index=i)
+        return lambda t: trace.add(SynthStart(t, rid, index=i))
 
     def on_done(i: int) -> Any:
         def done(res: SynthResult | None, err: BaseException | None, t_end: int) -> None:
             if res is not None:
                 samples, compute = made.pop(i, (0, 0))
-                trace.add(Ev.SYNTH_END, t_end, index=i, samples=samples + len(res.audio), rate=res.rate,
-                          compute_ns=compute + res.compute_ns, cache=res.cache)
+                trace.add(SynthEnd(t_end, rid, index=i, samples=samples + len(res.audio), rate=res.rate,
+                                   compute_ns=compute + res.compute_ns, cache=tuple(res.cache)))
             results.put((i, res, err, True))
         return done
 
@@ -202,8 +204,9 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
                 brk_of[i] = phrase.brk if last else 0
                 # first_word lets a window highlight the phrase being spoken in the text it came from; the
                 # pieces of one split word count it once. text_ns: the arrival of the last text it waited for.
-                trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words) if j == 0 else 0,
-                          first_word=first_word, total_words=planner.total_words, text_ns=feed.t_last_ns)
+                planned.append(trace.add(PhrasePlanned(
+                    now_ns(), rid, index=i, text=text, words=len(words) if j == 0 else 0, first_word=first_word,
+                    total_words=planner.total_words, text_ns=feed.t_last_ns)))
                 worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i),
                                   deadline_ns=deadline, use_cache=job.use_cache, abortable=source.abortable,
                                   on_piece=on_piece(i), stream=source.stream_phrase))
@@ -221,11 +224,10 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
         nonlocal chunk_index
         if resampler is not None:
             audio = np.asarray(resampler.resample_chunk(audio, last=final), dtype=np.float32)
-        planned = trace.of(Ev.PHRASE_PLANNED)
-        if word_times is not None and len(word_times) != len(str(planned[phrase].data["text"]).split()):
+        if word_times is not None and len(word_times) != len(planned[phrase].text.split()):
             word_times = None  # the engine's words are not the text's ("$5" said as two): not timed
-        trace.add(Ev.PIECE, index=chunk_index, phrase=phrase, offset=shaper.sent_of(phrase),
-                  word_times=word_times)
+        trace.add(Piece(now_ns(), rid, index=chunk_index, phrase=phrase, offset=shaper.sent_of(phrase),
+                        word_times=None if word_times is None else tuple((int(a), int(b)) for a, b in word_times)))
         shaper.sent(phrase, len(audio))
         emit(chunk_index, audio, final)
         chunk_index += 1
@@ -256,12 +258,11 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
             if n == 0:
                 if waiting_since is None:
                     waiting_since = now_ns()
-                    trace.add(Ev.TEXT_WAIT, waiting_since, state="start")
+                    trace.add(TextWait(waiting_since, rid, state="start"))
                 feed.wait(seen_version, 0.02)  # new text, or time to re-check whether to speak what is settled
                 continue
             if waiting_since is not None:
-                planned = trace.of(Ev.PHRASE_PLANNED)
-                trace.add(Ev.TEXT_WAIT, state="end", next_index=planned[-n].data["index"])
+                trace.add(TextWait(now_ns(), rid, state="end", next_index=planned[-n].index))
                 waiting_since = None
         try:
             i, res, err, last_piece = results.get(timeout=0.02)
@@ -281,7 +282,7 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
         if err is not None or res is None:
             raise err if isinstance(err, UserError) else RuntimeError(str(err) or type(err).__name__)
         if len(res.audio) == 0 and not shaper.started(i):
-            job.skipped.append(trace.of(Ev.PHRASE_PLANNED)[i].data["text"])
+            job.skipped.append(planned[i].text)
         # Budget the next phrase against what will really play: the model pads each phrase with
         # silence that shaping trims, so the raw length overstates the buffer (it caused underruns).
         audio, times = shaper.last(i, res.audio, res.rate, res.word_times)
