@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..contract import AudioArray, Cancel, EngineIdle, PhrasePlanned, Piece, SynthEnd, SynthStart
+from ..contract import AudioArray, Cancel, EngineIdle, PhrasePlanned, Piece, RequestMetrics, SynthEnd, SynthStart
 from ..core.pipeline import LocalSource
 from ..core.session import Request, Session, check_speed
 from ..core.sink import StreamSink
@@ -238,7 +238,7 @@ class SpeechService:
 
     def _ended(self, stream: ServerStream) -> None:
         self._release(stream)
-        self.metrics.ended(stream)
+        self.metrics.ended(stream.engine, stream.transport, stream.outcome or "unknown", stream.record())
 
     def close(self) -> None:
         with self._lock:
@@ -418,9 +418,12 @@ class ServerStream:
         if req is not None:
             req.cancel()
 
+    def record(self) -> RequestMetrics:
+        return self.session.record(self.req)
+
     def summary(self) -> dict[str, Any]:
-        """What `done` reports and /metrics counts: read from the request's record (`RequestMetrics`)."""
-        m = self.session.record(self.req)
+        """What `done` reports: read from the request's record (`RequestMetrics`), as /metrics counts it."""
+        m = self.record()
         return {"server_ttfa_ms": m.first_chunk_ms, "compute_ms": m.compute_ms, "audio_ms": m.audio_ms,
                 "rtf": m.rtf, "chunks": len(m.chunks)}
 
