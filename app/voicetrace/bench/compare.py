@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import Cancel, PhrasePlanned, Play, SynthEnd, SynthStart
+from ..contract import Cancel, Play
 from ..core.pipeline import LocalSource, planner_config_for
 from ..core.report import distribution, percentile
-from ..core.source import ChunkSource, Emit, EngineVoices, OnIdle, Readiness, SourceJob
+from ..core.source import ChunkSource, EngineVoices, OnIdle, Readiness, SourceJob, SourceOutput
 from ..core.trace import now_ns
 from ..engines.phonemes import ESPEAK_LOCK
 from ..errors import UserError
@@ -71,7 +71,7 @@ class KokoroOnnxStreamSource(EngineVoices, Readiness):
                 _WHOLE_GRAPH[key] = Kokoro.from_session(session, str(entry.path("voices")))
         return _WHOLE_GRAPH[key]
 
-    def produce(self, job: SourceJob, emit: Emit) -> None:
+    def produce(self, job: SourceJob, out: SourceOutput) -> None:
         import soxr
 
         kokoro = self._kokoro_onnx()
@@ -86,7 +86,7 @@ class KokoroOnnxStreamSource(EngineVoices, Readiness):
             try:
                 while True:
                     t0 = now_ns()
-                    job.trace.add(SynthStart(t0, job.request_id, index=index))
+                    out.synth_started(index, t0)
                     with ESPEAK_LOCK:  # its first step phonemizes the whole text with espeak-ng
                         try:
                             audio, rate = await gen.__anext__()
@@ -94,20 +94,19 @@ class KokoroOnnxStreamSource(EngineVoices, Readiness):
                             break
                     t1 = now_ns()
                     a = np.asarray(audio, dtype=np.float32).reshape(-1)
-                    job.trace.add(SynthEnd(t1, job.request_id, index=index, samples=len(a), rate=rate,
-                                           compute_ns=t1 - t0))
-                    job.trace.add(PhrasePlanned(now_ns(), job.request_id, index=index, text="", words=0))
+                    out.synth_ended(index, len(a), rate, t1 - t0, t_ns=t1)
+                    out.plan(index, "", 0)
                     if job.stop.is_set():
                         return
                     # Hold one chunk back: only the generator's end says which chunk is the last.
                     if pending is not None:
-                        out = resample.resample_chunk(pending) if resample else pending
-                        emit(index - 1, np.asarray(out, dtype=np.float32), False)
+                        made = resample.resample_chunk(pending) if resample else pending
+                        out.chunk(index - 1, np.asarray(made, dtype=np.float32), False)
                     pending = a
                     index += 1
                 if pending is not None and not job.stop.is_set():
-                    out = resample.resample_chunk(pending, last=True) if resample else pending
-                    emit(index - 1, np.asarray(out, dtype=np.float32), True)
+                    made = resample.resample_chunk(pending, last=True) if resample else pending
+                    out.chunk(index - 1, np.asarray(made, dtype=np.float32), True)
             finally:
                 await gen.aclose()
 

@@ -14,13 +14,13 @@ from typing import Any, Self
 import numpy as np
 
 from ..audio.shaping import PAUSE_S, PieceShaper, add_pause
-from ..contract import AudioArray, PhrasePlanned, Piece, SynthEnd, SynthStart, TextWait
+from ..contract import AudioArray
 from ..engines import create_engine
 from ..engines.base import Engine, SynthResult
 from ..engines.catalog import find_model
 from ..errors import UserError
 from ..text.planner import MAX_PIECE_CHARS, Planner, PlannerConfig, split_long_word, split_to_limit
-from .source import Emit, EngineVoices, OnIdle, SourceJob
+from .source import EngineVoices, OnIdle, SourceJob, SourceOutput
 from .trace import now_ns
 from .worker import SCHEDULES, EngineWorker, Job
 
@@ -115,9 +115,9 @@ class LocalSource(EngineVoices):
         self.worker.wait_ready(timeout)
 
     # ---- the source ----------------------------------------------------------------------------------
-    def produce(self, job: SourceJob, emit: Emit) -> None:
+    def produce(self, job: SourceJob, out: SourceOutput) -> None:
         with self.worker.streaming():
-            _produce(self, job, emit)
+            _produce(self, job, out)
 
     def cancel(self, request_id: str, on_idle: OnIdle) -> None:
         self.worker.cancel(request_id, on_idle)
@@ -131,7 +131,7 @@ class LocalSource(EngineVoices):
             self.worker.stop()
 
 
-def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
+def _produce(source: LocalSource, job: SourceJob, out: SourceOutput) -> None:
     """Run one request through a local worker. Returns when the last chunk was emitted or `job.stop` was set;
     raises UserError (bad voice, engine failed to load) or RuntimeError (a failed run)."""
     worker = source.worker
@@ -153,19 +153,15 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
     in_flight = 0
     next_index = itertools.count()
     last_index = -1
-    trace = job.trace
-    rid = job.request_id
-    planned: list[PhrasePlanned] = []  # by phrase index: what this request planned (not read back from the trace)
 
     def on_start(i: int) -> Any:
-        return lambda t: trace.add(SynthStart(t, rid, index=i))
+        return lambda t: out.synth_started(i, t)
 
     def on_done(i: int) -> Any:
         def done(res: SynthResult | None, err: BaseException | None, t_end: int) -> None:
             if res is not None:
                 samples, compute = made.pop(i, (0, 0))
-                trace.add(SynthEnd(t_end, rid, index=i, samples=samples + len(res.audio), rate=res.rate,
-                                   compute_ns=compute + res.compute_ns, cache=tuple(res.cache)))
+                out.synth_ended(i, samples + len(res.audio), res.rate, compute + res.compute_ns, res.cache, t_end)
             results.put((i, res, err, True))
         return done
 
@@ -204,9 +200,8 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
                 brk_of[i] = phrase.brk if last else 0
                 # first_word lets a window highlight the phrase being spoken in the text it came from; the
                 # pieces of one split word count it once. text_ns: the arrival of the last text it waited for.
-                planned.append(trace.add(PhrasePlanned(
-                    now_ns(), rid, index=i, text=text, words=len(words) if j == 0 else 0, first_word=first_word,
-                    total_words=planner.total_words, text_ns=feed.t_last_ns)))
+                out.plan(i, text, len(words) if j == 0 else 0, first_word=first_word,
+                         total_words=planner.total_words, text_ns=feed.t_last_ns)
                 worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i),
                                   deadline_ns=deadline, use_cache=job.use_cache, abortable=source.abortable,
                                   on_piece=on_piece(i), stream=source.stream_phrase))
@@ -220,16 +215,14 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
     shaper = PieceShaper(job.out_rate / eng.rate)
 
     def send(audio: AudioArray, final: bool, phrase: int, word_times: Any = None) -> None:
-        """One chunk out, after the event that says which phrase it belongs to and where in it."""
+        """One chunk out, as a piece of its phrase."""
         nonlocal chunk_index
         if resampler is not None:
             audio = np.asarray(resampler.resample_chunk(audio, last=final), dtype=np.float32)
-        if word_times is not None and len(word_times) != len(planned[phrase].text.split()):
+        plan = out.phrase(phrase)
+        if word_times is not None and (plan is None or len(word_times) != len(plan.text.split())):
             word_times = None  # the engine's words are not the text's ("$5" said as two): not timed
-        trace.add(Piece(now_ns(), rid, index=chunk_index, phrase=phrase, offset=shaper.sent_of(phrase),
-                        word_times=None if word_times is None else tuple((int(a), int(b)) for a, b in word_times)))
-        shaper.sent(phrase, len(audio))
-        emit(chunk_index, audio, final)
+        out.chunk(chunk_index, audio, final, phrase, word_times)
         chunk_index += 1
 
     resampler = None
@@ -258,11 +251,11 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
             if n == 0:
                 if waiting_since is None:
                     waiting_since = now_ns()
-                    trace.add(TextWait(waiting_since, rid, state="start"))
+                    out.text_wait("start", t_ns=waiting_since)
                 feed.wait(seen_version, 0.02)  # new text, or time to re-check whether to speak what is settled
                 continue
             if waiting_since is not None:
-                trace.add(TextWait(now_ns(), rid, state="end", next_index=planned[-n].index))
+                out.text_wait("end", next_index=out.phrases_planned - n)  # the first of the n just planned
                 waiting_since = None
         try:
             i, res, err, last_piece = results.get(timeout=0.02)
@@ -282,7 +275,8 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
         if err is not None or res is None:
             raise err if isinstance(err, UserError) else RuntimeError(str(err) or type(err).__name__)
         if len(res.audio) == 0 and not shaper.started(i):
-            job.skipped.append(planned[i].text)
+            plan = out.phrase(i)
+            job.skipped.append(plan.text if plan is not None else "")
         # Budget the next phrase against what will really play: the model pads each phrase with
         # silence that shaping trims, so the raw length overstates the buffer (it caused underruns).
         audio, times = shaper.last(i, res.audio, res.rate, res.word_times)

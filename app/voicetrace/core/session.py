@@ -38,13 +38,11 @@ from ..contract import (
     Failed,
     FlushSeen,
     Pause,
-    Piece,
     Play,
     PlaybackEvent,
     RequestMetrics,
     Resume,
     Submit,
-    SynthStart,
     Text,
     TtsChunk,
     Underrun,
@@ -56,7 +54,7 @@ from .metrics import derive
 from .pipeline import LocalSource
 from .report import peak_rss_mb
 from .sink import AudioSink
-from .source import ChunkSource, SourceJob
+from .source import ChunkSource, SourceJob, SourceOutput
 from .trace import Trace, now_ns
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
@@ -94,6 +92,8 @@ class Request:
     written: threading.Event = field(default_factory=threading.Event)
     last_play: Play | None = None  # the PLAY event the pump may still extend (contiguous playback)
     text_feed: TextFeed = field(default_factory=TextFeed)  # its text: whole, or arriving (see `open`)
+    # what its source reports through (and what the session and the server ask of a chunk); set by `_start`
+    output: SourceOutput = field(init=False)
 
     # ---- streamed text ---------------------------------------------------------------------------------
     def feed(self, text: str) -> None:
@@ -149,11 +149,10 @@ class Request:
         return True
 
     def chunk(self, index: int, audio: AudioArray, final: bool, rate: int) -> TtsChunk:
-        """One of its chunks in the seed's contract (synthesis start from the trace, ms after submit)."""
-        piece = next((e for e in reversed(self.trace.of(Piece)) if e.index == index), None)
-        phrase = piece.phrase if piece is not None else index
-        t = next((e.t_ns for e in self.trace.of(SynthStart) if e.index == phrase), None)
-        started = (t - self.t_submit_ns) / 1e6 if t is not None else 0.0
+        """One of its chunks in the seed's contract (its phrase's synthesis start, as its source reported it: ms after
+        submit)."""
+        start = self.output.synth_start(self.output.phrase_of(index))
+        started = (start.t_ns - self.t_submit_ns) / 1e6 if start is not None else 0.0
         return TtsChunk(self.id, self.voice, audio, started, index, final, rate)
 
     def played_ms(self) -> float:
@@ -255,8 +254,10 @@ class Session:
         tag = next(_TAGS)
         self.output.open_tag(tag)
         self.resume()  # a new request is meant to be heard
-        req = Request(rid, tag, text or "", engine, voice, speed, Trace(rid), self, cold=not src.ready.is_set(),
+        trace = Trace(rid)
+        req = Request(rid, tag, text or "", engine, voice, speed, trace, self, cold=not src.ready.is_set(),
                       text_feed=TextFeed(text) if text is not None else TextFeed())
+        req.output = SourceOutput(trace, lambda i, audio, final: self._write(req, i, audio, final))
         req.trace.add(Submit(t_submit, rid, engine=engine, voice=voice, text_chars=len(text or ""),
                              device_rate=self.output.rate, speed=speed, stream_input=text is None,
                              sink_plays=self.output.plays, events_lost=self.output.events_lost,
@@ -377,11 +378,11 @@ class Session:
     # ---- the feeder ----------------------------------------------------------------------------------
     def _feed(self, req: Request) -> None:
         try:
-            job = SourceJob(req.id, req.text, req.voice, req.speed, req.trace, req.stop, self.output.rate,
+            job = SourceJob(req.id, req.text, req.voice, req.speed, req.stop, self.output.rate,
                             self.output.queued_s, req.skipped, use_cache=self.use_cache, feed=req.text_feed,
                             read_ahead_s=READ_AHEAD_S if self.output.plays else float("inf"),
                             played_ms=req.played_ms)
-            self.engines[req.engine].produce(job, lambda i, audio, final: self._write(req, i, audio, final))
+            self.engines[req.engine].produce(job, req.output)
         except UserError as exc:
             req.user_error = True
             self._fail(req, str(exc))

@@ -2,9 +2,10 @@
 
 Implemented by the local pipeline (`pipeline.LocalSource`: planner → warm worker → engine), the remote clients
 (`remote.source.RemoteSource`: a `voicetrace serve` WebSocket or any OpenAI-compatible HTTP server) and the
-benchmark's baselines. The session drives every source the same way: `produce(job, emit)` on the request's
-own thread, `cancel(request_id, on_idle)` from any thread. A source never touches the sink: it hands each
-chunk to `emit`, and the session decides where it goes."""
+benchmark's baselines. The session drives every source the same way: `produce(job, out)` on the request's
+own thread, `cancel(request_id, on_idle)` from any thread. A source never touches the sink nor the trace: it
+says what it made through `out` (a `SourceOutput`), which records it and hands each chunk to the session, and
+the session decides where it goes."""
 
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ class SourceJob:
     text: str
     voice: str
     speed: float
-    trace: Trace
     stop: threading.Event  # set by a cancel: stop producing, emit nothing more
     out_rate: int  # the rate chunks are emitted at (the sink's)
     buffered_s: Callable[[], float]  # seconds of this request's audio queued ahead of the listener now
@@ -181,8 +181,8 @@ class ChunkSource(Protocol):
     def check_voice(self, voice: str) -> None:
         """Raise UserError for a voice this source cannot speak with."""
 
-    def produce(self, job: SourceJob, emit: Emit) -> None:
-        """Make the request's chunks, in order, through `emit`; return after the last (is_final) one or as
+    def produce(self, job: SourceJob, out: SourceOutput) -> None:
+        """Make the request's chunks, in order, through `out.chunk`; return after the last (is_final) one or as
         soon as `job.stop` is set. Raise UserError (bad request, not loaded) or another exception (a failed
         run): the session fails that request only."""
 

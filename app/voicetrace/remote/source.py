@@ -21,8 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from ..contract import AudioArray, PhrasePlanned, Piece, SynthEnd
-from ..core.source import Emit, OnIdle, Readiness, SourceJob
+from ..contract import AudioArray
+from ..core.source import OnIdle, Readiness, SourceJob, SourceOutput
 from ..core.trace import now_ns
 from ..errors import UserError
 from .decode import decoder_for
@@ -193,7 +193,7 @@ class WsClient:
         if q is not None:
             q.put(item)
 
-    def stream(self, job: SourceJob, emit: Emit, model: str | None) -> None:
+    def stream(self, job: SourceJob, out: SourceOutput, model: str | None) -> None:
         ws = self._ensure()
         q: queue.Queue[tuple[str, Any]] = queue.Queue()
         with self._lock:
@@ -201,13 +201,11 @@ class WsClient:
         resample = _Resample(job.out_rate)
         meta: dict[int, WireChunk] = {}
         phrase_of: dict[int, int] = {}  # chunk index → the index of its phrase's first chunk
-        sent_of: dict[int, int] = {}  # phrase → samples of it emitted so far
         got_final = False
         last_index = -1
         streamed = not job.feed.complete
         with self._lock:
             self._jobs[job.request_id] = job
-        rid = job.request_id
         try:
             msg: dict[str, Any] = {"type": "start", "request_id": job.request_id, "voice": job.voice,
                                    "speed": job.speed}
@@ -238,7 +236,7 @@ class WsClient:
                 if job.stop.is_set():
                     return
                 if kind == "first_audio":
-                    job.trace.add(remote_from_wire(t, rid, data))
+                    out.remote_timings(remote_from_wire(t, job.request_id, data))
                 elif kind == "chunk":
                     c = chunk_from_wire(data)
                     i = c.index
@@ -247,28 +245,24 @@ class WsClient:
                         phrase_of[i] = phrase_of.get(i - 1, i - 1)
                     else:  # a phrase: known here by the index of its first chunk
                         phrase_of[i] = i
-                        job.trace.add(PhrasePlanned(t, rid, index=i, text=c.text, words=c.words,
-                                                    first_word=c.first_word, total_words=c.total_words))
+                        out.plan(i, c.text, c.words, first_word=c.first_word, total_words=c.total_words, t_ns=t)
                 elif kind == "frame":
                     m = meta.get(data.chunk_index)
                     compute = m.compute_ms if m is not None else None
-                    job.trace.add(SynthEnd(t, rid, index=data.chunk_index, samples=len(data.pcm) // 2, rate=RATE,
-                                           compute_ns=None if compute is None else int(compute * 1e6),
-                                           cache=m.cache if m is not None else ()))
+                    out.synth_ended(data.chunk_index, len(data.pcm) // 2, RATE,
+                                    None if compute is None else int(compute * 1e6), m.cache if m is not None else (),
+                                    t_ns=t)
                     audio = resample(from_pcm16(data.pcm), RATE, last=data.final)
                     last_index = data.chunk_index
                     got_final = data.final
                     ph = phrase_of.get(data.chunk_index, data.chunk_index)
                     times = m.word_times if m is not None else None
                     scale = job.out_rate / RATE  # word times in the samples this side emits
-                    job.trace.add(Piece(now_ns(), rid, index=data.chunk_index, phrase=ph, offset=sent_of.get(ph, 0),
-                                        word_times=tuple((round(a * scale), round(b * scale)) for a, b in times)
-                                        if times else None))
-                    sent_of[ph] = sent_of.get(ph, 0) + len(audio)
-                    emit(data.chunk_index, audio, data.final)
+                    out.chunk(data.chunk_index, audio, data.final, ph,
+                              [(round(a * scale), round(b * scale)) for a, b in times] if times else None)
                 elif kind == "done":
                     if not got_final:
-                        emit(last_index + 1, resample(np.zeros(0, np.float32), RATE, last=True), True)
+                        out.chunk(last_index + 1, resample(np.zeros(0, np.float32), RATE, last=True), True)
                     return
                 elif kind == "error":
                     raise UserError(f"the remote server: {data.get('message', 'error')}")
@@ -344,7 +338,7 @@ class HttpClient:
         self._responses: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def stream(self, job: SourceJob, emit: Emit, model: str | None) -> None:
+    def stream(self, job: SourceJob, out: SourceOutput, model: str | None) -> None:
         import httpx
 
         # OpenAI's speech endpoint takes whole text: streamed input waits for its end here.
@@ -380,9 +374,8 @@ class HttpClient:
                     if n and (index == 0 or n >= MIN_PIECE_SAMPLES * pending_rate // RATE):
                         chunk = np.concatenate(pending)
                         pending = []
-                        job.trace.add(SynthEnd(t, job.request_id, index=index, samples=len(chunk),
-                                               rate=pending_rate, compute_ns=None))
-                        emit(index, resample(chunk, pending_rate), False)
+                        out.synth_ended(index, len(chunk), pending_rate, None, t_ns=t)
+                        out.chunk(index, resample(chunk, pending_rate), False)
                         index += 1
                     if getattr(decoder, "done", False):
                         break
@@ -398,9 +391,8 @@ class HttpClient:
             return
         tail = np.concatenate(pending) if pending else np.zeros(0, np.float32)
         if len(tail):
-            job.trace.add(SynthEnd(now_ns(), job.request_id, index=index, samples=len(tail), rate=pending_rate,
-                                   compute_ns=None))
-        emit(index, resample(tail, pending_rate, last=True), True)
+            out.synth_ended(index, len(tail), pending_rate, None)
+        out.chunk(index, resample(tail, pending_rate, last=True), True)
 
     def close(self) -> None:
         self._client.close()
@@ -484,13 +476,13 @@ class RemoteSource(Readiness):
             raise UserError(f"unknown voice {voice!r} on the remote server",
                             "choose one of: " + ", ".join(self._voice_ids[:12]))
 
-    def produce(self, job: SourceJob, emit: Emit) -> None:
+    def produce(self, job: SourceJob, out: SourceOutput) -> None:
         while not self.ready.wait(0.05):
             if job.stop.is_set():
                 return
         if self.error is not None:
             raise UserError(f"the remote engine is not connected: {self.error}")
-        self.client.stream(job, emit, self.model)
+        self.client.stream(job, out, self.model)
 
     def cancel(self, request_id: str, on_idle: OnIdle) -> None:
         self.client.cancel(request_id, on_idle)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..contract import AudioArray, Cancel, EngineIdle, PhrasePlanned, Piece, RequestMetrics, SynthEnd, SynthStart
+from ..contract import AudioArray, Cancel, EngineIdle, RequestMetrics, SynthEnd, SynthStart
 from ..core.pipeline import LocalSource
 from ..core.session import Request, Session, check_speed
 from ..core.sink import StreamSink
@@ -360,12 +360,10 @@ class ServerStream:
     # ---- producing -----------------------------------------------------------------------------------
     def hand_over(self, t_ns: int, index: int, audio: AudioArray, final: bool) -> None:
         """The sink's write: one chunk to the transport, with what the client shows of it."""
-        trace = self.trace
-        piece = next((e for e in reversed(trace.of(Piece)) if e.index == index), None)
-        phrase = piece.phrase if piece is not None else index
-        planned = next((e for e in trace.of(PhrasePlanned) if e.index == phrase), None)
-        end = next((e for e in trace.of(SynthEnd) if e.index == phrase), None)
-        meta = chunk_to_wire(index, len(audio), final, (t_ns - self.t_received) / 1e6, piece, planned, end)
+        out = self.req.output
+        phrase = out.phrase_of(index)
+        meta = chunk_to_wire(index, len(audio), final, (t_ns - self.t_received) / 1e6, out.piece(index),
+                             out.phrase(phrase), out.synth_end(phrase))
         if self.t_first_handed is None:
             self.t_first_handed = t_ns
         self.deliver(("audio", index, final, to_pcm16(audio), meta))
