@@ -46,8 +46,7 @@ def _in_the_room(player, source, room, canceller, user=None, at_s=1.0, speak_s=N
     after the first audio. Returns (the record, the injected onset on our clock or None, the submit time)."""
     from voicetrace.testing.inject import Injector
 
-    session = Session(player, {model: source})
-    session.use_cache = False
+    session = Session(player, {model: source.sharing(use_cache=False)})
     current: list = []
     listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
                              config=BargeInConfig(canceller=canceller, headphones=headphones))

@@ -53,8 +53,7 @@ def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain
     for text, voice in USER_LINES:
         a = kokoro.synthesize(text, voice, 1.0, use_cache=False).audio.astype(np.float32)
         clips.append((text, a, int(np.flatnonzero(np.abs(a) > 0.01)[0])))
-    session = Session(player, {"piper": workers["piper"]})
-    session.use_cache = False
+    session = Session(player, {"piper": workers["piper"].sharing(use_cache=False)})
     current: list[Any] = []
     listening = VoiceBargeIn(player, lambda: current[-1] if current else None, session.cancel)
     runs: list[dict[str, Any]] = []
@@ -174,8 +173,7 @@ def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str |
         for rt60 in rt60s:
             ir = room_ir(player.rate, rt60)
             for canceller in ("gate", "aec3"):
-                session = Session(player, {"piper": workers["piper"]})
-                session.use_cache = False
+                session = Session(player, {"piper": workers["piper"].sharing(use_cache=False)})
                 current: list[Any] = []
                 listening = VoiceBargeIn(player, lambda c=current: c[-1] if c else None,  # type: ignore[misc]
                                          session.cancel, config=BargeInConfig(canceller=canceller))

@@ -315,9 +315,9 @@ def strategy_session(player: Any, w: LocalSource, eid: str, strategy: str) -> tu
     streams = strategy_streams(strategy, w)
     source: ChunkSource = (KokoroOnnxStreamSource(w) if strategy == "kokoro_onnx_stream" else
                            w.sharing(strategy_config(strategy, w.engine.entry.engine, streams),
-                                     abortable=strategy.startswith("voicetrace"), stream_phrase=streams))
+                                     abortable=strategy.startswith("voicetrace"), stream_phrase=streams,
+                                     use_cache=False))
     session = Session(player, {key: source})
-    session.use_cache = False
     return key, session
 
 
@@ -522,8 +522,7 @@ def run_first_chunk(engines: list[str], max_words: int, repeat: int, out_dir: Pa
                 for k in range(1, max_words + 1):
                     cfg = replace(planner_config_for(w.engine.entry.engine, streams), first_min_words=k,
                                   first_max_words=k, first_max_chars=10_000)
-                    session = Session(player, {eid: w.sharing(cfg, stream_phrase=streams)})
-                    session.use_cache = False
+                    session = Session(player, {eid: w.sharing(cfg, stream_phrase=streams, use_cache=False)})
                     try:
                         ms = [_run_one(session, eid, FIRST_CHUNK_TEXT, w.engine.default_voice, 2.0, None)
                               for _ in range(repeat)]

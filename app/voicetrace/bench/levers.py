@@ -98,8 +98,7 @@ def _played_levers(engines: list[str], repeat: int, device: str | None) -> tuple
             chunking[eid] = {}
             for name, cfg in (("fixed 8-word phrases", replace(base, mode="fixed", fixed_words=8)),
                               ("cost-model planner (app)", base)):
-                session = Session(player, {eid: w.sharing(cfg)})
-                session.use_cache = False
+                session = Session(player, {eid: w.sharing(cfg, use_cache=False)})
                 try:
                     ms = [_run_one(session, eid, paragraph, w.engine.default_voice, 15.0, None) for _ in range(repeat)]
                 finally:
@@ -150,9 +149,9 @@ def peak_rss_after_paragraph(engines: list[str]) -> float:
     for eid in engines:
         src = LocalSource.load(eid)
         src.wait_ready(300)
-        sink = StreamSink(24_000, max_unsent=1 << 20)  # nobody takes the chunks: the planner plans as if
-        session = Session(sink, {eid: src})              # the audio queued in the sink were buffered
-        session.use_cache = False
+        # nobody takes the chunks: the planner plans as if the audio queued in the sink were buffered
+        sink = StreamSink(24_000, max_unsent=1 << 20)
+        session = Session(sink, {eid: src.sharing(use_cache=False)})
         try:
             session.submit(text, eid).result(timeout=600)
         finally:

@@ -64,7 +64,7 @@ def strategy_source(w: LocalSource, strategy: str) -> LocalSource:
     cfg = {"livekit": replace(base, mode="sentence", sentence_min_chars=20),
            "realtimetts": replace(base, mode="fragment", sentence_min_chars=10, fragment_max_words=30)
            }.get(strategy, base)
-    return w.sharing(cfg)
+    return w.sharing(cfg, use_cache=False)  # no strategy uses the phrase-audio cache
 
 
 def _feed_reply(req: Request, chat: ChatStream, hold: bool, seen: dict[str, int]) -> None:
@@ -141,7 +141,6 @@ def run_stream_input(engines: list[str], rates: list[float], repeat: int, out_di
                         for strategy in STRATEGIES:
                             key = f"{eid}/{strategy}"
                             session = Session(player, {key: strategy_source(w, strategy)})
-                            session.use_cache = False
                             try:
                                 for k in range(repeat):
                                     for reply in texts:

@@ -48,15 +48,17 @@ class LocalSource(EngineVoices):
     so each plans for its share of the engine."""
 
     def __init__(self, worker: EngineWorker, planner_config: PlannerConfig | None = None, abortable: bool = True,
-                 owns_worker: bool = True, stream_phrase: bool = True) -> None:
+                 owns_worker: bool = True, stream_phrase: bool = True, use_cache: bool = True) -> None:
         """`abortable`: a cancel aborts the run in flight (False: it finishes, as the baselines stop).
-        `stream_phrase`: let the engine decode a phrase in pieces (Kokoro; False: `--kokoro-mode whole`)."""
+        `stream_phrase`: let the engine decode a phrase in pieces (Kokoro; False: `--kokoro-mode whole`).
+        `use_cache`: the phrase-audio cache (the benchmark compares strategies without it)."""
         self.worker = worker
         self.engine: Engine = worker.engine
         self.name = worker.engine.name
         self.stream_phrase = stream_phrase
         self._planner_config = planner_config
         self.abortable = abortable
+        self.use_cache = use_cache
         self._owns_worker = owns_worker
 
     @property
@@ -75,10 +77,11 @@ class LocalSource(EngineVoices):
         return cls(worker, stream_phrase=stream_phrase)
 
     def sharing(self, planner_config: PlannerConfig | None = None, abortable: bool = True,
-                stream_phrase: bool | None = None) -> LocalSource:
+                stream_phrase: bool | None = None, use_cache: bool = True) -> LocalSource:
         """Another source on the same warm worker (it does not stop the worker)."""
         streams = self.stream_phrase if stream_phrase is None else stream_phrase
-        return LocalSource(self.worker, planner_config, abortable, owns_worker=False, stream_phrase=streams)
+        return LocalSource(self.worker, planner_config, abortable, owns_worker=False, stream_phrase=streams,
+                           use_cache=use_cache)
 
     @property
     def rate(self) -> int:
@@ -135,4 +138,5 @@ def _produce(source: LocalSource, job: SourceJob, out: SourceOutput) -> None:
     if worker.error is not None:
         raise UserError(f"engine {worker.engine.name} failed to load: {worker.error}",
                         "see `voicetrace models --verify`")
-    Production(worker, source.planner_config, job, out, source.abortable, source.stream_phrase).run()
+    Production(worker, source.planner_config, job, out, source.abortable, source.stream_phrase,
+               source.use_cache).run()

@@ -36,9 +36,9 @@ class _Result(NamedTuple):
 
 class Production:
     def __init__(self, worker: EngineWorker, config: PlannerConfig, job: SourceJob, out: SourceOutput,
-                 abortable: bool = True, stream_phrase: bool = True) -> None:
+                 abortable: bool = True, stream_phrase: bool = True, use_cache: bool = True) -> None:
         """`abortable`: a cancel aborts the run in flight; `stream_phrase`: the engine may decode a phrase in
-        pieces. The worker must be ready (see `run_when_ready`)."""
+        pieces; `use_cache`: the phrase-audio cache. The worker must be ready."""
         self.worker = worker
         self.engine = worker.engine
         self.job = job
@@ -46,6 +46,7 @@ class Production:
         self.feed = job.feed
         self.abortable = abortable
         self.stream_phrase = stream_phrase
+        self.use_cache = use_cache
         self.planner = Planner("", config)
         self.whole = config.mode == "whole"  # the batch baseline: nothing plays until everything is made
         self.seen_version = -1  # the feed's version the planner has absorbed
@@ -152,7 +153,7 @@ class Production:
     def _submit(self, phrase: int, text: str, deadline_ns: int) -> None:
         job = self.job
         self.worker.submit(Job(job.request_id, phrase, text, job.voice, job.speed, self._on_start(phrase),
-                               self._on_done(phrase), deadline_ns=deadline_ns, use_cache=job.use_cache,
+                               self._on_done(phrase), deadline_ns=deadline_ns, use_cache=self.use_cache,
                                abortable=self.abortable, on_piece=self._on_piece(phrase),
                                stream=self.stream_phrase))
 

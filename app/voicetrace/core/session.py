@@ -190,7 +190,6 @@ class Session:
         self.engines: dict[str, ChunkSource] = engines if isinstance(engines, dict) else dict(engines or {})
         self._loader = loader
         self._loaded: list[ChunkSource] = []
-        self.use_cache = True  # the phrase-audio cache; the benchmark compares strategies without it
         self._requests: dict[str, Request] = {}
         self._by_tag: dict[int, Request] = {}
         self._lock = threading.Lock()  # guards the request tables against the pump thread
@@ -379,7 +378,7 @@ class Session:
     def _feed(self, req: Request) -> None:
         try:
             job = SourceJob(req.id, req.text, req.voice, req.speed, req.stop, self.output.rate,
-                            self.output.queued_s, req.skipped, use_cache=self.use_cache, feed=req.text_feed,
+                            self.output.queued_s, req.skipped, feed=req.text_feed,
                             read_ahead_s=READ_AHEAD_S if self.output.plays else float("inf"),
                             played_ms=req.played_ms)
             self.engines[req.engine].produce(job, req.output)

@@ -41,7 +41,6 @@ class SourceJob:
     out_rate: int  # the rate chunks are emitted at (the sink's)
     buffered_s: Callable[[], float]  # seconds of this request's audio queued ahead of the listener now
     skipped: list[str] = field(default_factory=list)  # phrases with nothing speakable, filled by the source
-    use_cache: bool = True  # the phrase-audio cache (the benchmark compares strategies without it)
     feed: TextFeed = None  # type: ignore[assignment]  # filled from `text` when not given
     # Stop making phrases while more than this is queued ahead of the listener (a sink that plays: a pause
     # stops synthesis, and a long text is not made minutes before it is heard); a file or socket: no limit.
