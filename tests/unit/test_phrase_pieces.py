@@ -72,19 +72,20 @@ def test_cancel_inside_a_phrase_no_stale_samples_and_heard_words_exact(device, a
 
 
 def test_whole_mode_baseline_joins_the_pieces(device):
-    """The batch baseline (planner mode whole) still sends one chunk, whatever the engine's pieces."""
-    from voicetrace.core.pipeline import LocalSource
+    """The batch baseline (bench/baselines.py) still sends one chunk, whatever the engine's pieces."""
+    from voicetrace.bench.baselines import BaselineSource, Chunking
     from voicetrace.core.worker import EngineWorker
     from voicetrace.testing.fakes import FakeEngine
 
-    src = LocalSource(EngineWorker(FakeEngine(FakeCost(rtf=0.1), pieces=3)).start(), PlannerConfig(mode="whole"))
+    src = BaselineSource(EngineWorker(FakeEngine(FakeCost(rtf=0.1), pieces=3)).start(), Chunking("whole"),
+                         abortable=True, stream_phrase=True)
     src.wait_ready(10)
     session = Session(device, {"fake": src})
     try:
         m = session.submit("One sentence. And another one here.", "fake").result(timeout=30)
     finally:
         session.close()
-        src.stop()
+        src.worker.stop()  # a baseline borrows its worker
     assert m.outcome == "done" and len(m.chunks) == 1
 
 

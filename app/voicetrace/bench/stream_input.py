@@ -22,7 +22,6 @@ import random
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from ..core.session import Request, Session
 from ..core.trace import now_ns
 from ..remote.chat import ChatStream
 from ..testing.fake_chat import ChatServer, build_chat_app, tokens
+from .baselines import LIVEKIT, REALTIMETTS, BaselineSource
 from .files import save_results
 
 STRATEGIES = ("whole_reply", "livekit", "realtimetts", "voicetrace")
@@ -60,11 +60,11 @@ def tokenizer() -> Any:
 
 
 def strategy_source(w: LocalSource, strategy: str) -> LocalSource:
-    base = w.planner_config
-    cfg = {"livekit": replace(base, mode="sentence", sentence_min_chars=20),
-           "realtimetts": replace(base, mode="fragment", sentence_min_chars=10, fragment_max_words=30)
-           }.get(strategy, base)
-    return w.sharing(cfg, use_cache=False)  # no strategy uses the phrase-audio cache
+    """No strategy uses the phrase-audio cache; the baselines cut as their originals do (bench/baselines.py)."""
+    chunking = {"livekit": LIVEKIT, "realtimetts": REALTIMETTS}.get(strategy)
+    if chunking is not None:
+        return BaselineSource(w.worker, chunking, w.planner_config, abortable=True, stream_phrase=w.stream_phrase)
+    return w.sharing(w.planner_config, use_cache=False)
 
 
 def _feed_reply(req: Request, chat: ChatStream, hold: bool, seen: dict[str, int]) -> None:

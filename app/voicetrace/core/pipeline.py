@@ -13,7 +13,7 @@ from ..engines import create_engine
 from ..engines.base import Engine
 from ..engines.catalog import find_model
 from ..errors import UserError
-from ..text.planner import PlannerConfig
+from ..text.planner import Planner, PlannerConfig
 from .production import Production
 from .source import EngineVoices, OnIdle, SourceJob, SourceOutput
 from .worker import SCHEDULES, EngineWorker
@@ -116,6 +116,11 @@ class LocalSource(EngineVoices):
         with self.worker.streaming():
             _produce(self, job, out)
 
+    def production(self, job: SourceJob, out: SourceOutput) -> Production:
+        """The steps that make one request (the benchmark's baselines make it their own way)."""
+        return Production(self.worker, Planner("", self.planner_config), job, out, self.abortable,
+                          self.stream_phrase, self.use_cache)
+
     def cancel(self, request_id: str, on_idle: OnIdle) -> None:
         self.worker.cancel(request_id, on_idle)
 
@@ -138,5 +143,4 @@ def _produce(source: LocalSource, job: SourceJob, out: SourceOutput) -> None:
     if worker.error is not None:
         raise UserError(f"engine {worker.engine.name} failed to load: {worker.error}",
                         "see `voicetrace models --verify`")
-    Production(worker, source.planner_config, job, out, source.abortable, source.stream_phrase,
-               source.use_cache).run()
+    source.production(job, out).run()

@@ -18,7 +18,7 @@ from ..audio.shaping import PAUSE_S, PieceShaper, add_pause
 from ..contract import AudioArray
 from ..engines.base import SynthResult
 from ..errors import UserError
-from ..text.planner import MAX_PIECE_CHARS, Planner, PlannerConfig, split_long_word, split_to_limit
+from ..text.planner import MAX_PIECE_CHARS, Planner, split_long_word, split_to_limit
 from .source import SourceJob, SourceOutput
 from .trace import now_ns
 from .worker import EngineWorker, Job
@@ -35,9 +35,10 @@ class _Result(NamedTuple):
 
 
 class Production:
-    def __init__(self, worker: EngineWorker, config: PlannerConfig, job: SourceJob, out: SourceOutput,
+    def __init__(self, worker: EngineWorker, planner: Planner, job: SourceJob, out: SourceOutput,
                  abortable: bool = True, stream_phrase: bool = True, use_cache: bool = True) -> None:
-        """`abortable`: a cancel aborts the run in flight; `stream_phrase`: the engine may decode a phrase in
+        """`planner`: a fresh one (it is fed the request's text as it settles); `abortable`: a cancel aborts
+        the run in flight; `stream_phrase`: the engine may decode a phrase in
         pieces; `use_cache`: the phrase-audio cache. The worker must be ready."""
         self.worker = worker
         self.engine = worker.engine
@@ -47,8 +48,7 @@ class Production:
         self.abortable = abortable
         self.stream_phrase = stream_phrase
         self.use_cache = use_cache
-        self.planner = Planner("", config)
-        self.whole = config.mode == "whole"  # the batch baseline: nothing plays until everything is made
+        self.planner = planner
         self.seen_version = -1  # the feed's version the planner has absorbed
         self.results: queue.Queue[_Result] = queue.Queue()
         self.made: dict[int, tuple[int, int]] = {}  # phrase → (samples, compute ns) of its pieces so far
@@ -57,7 +57,6 @@ class Production:
         self.next_phrase = itertools.count()
         self.last_phrase = -1  # the last phrase emitted
         self.chunk_index = 0
-        self.held: list[AudioArray] = []  # the batch baseline's audio until the end
         self.shaper = PieceShaper(job.out_rate / self.engine.rate)
         self.resampler: Any = None  # soxr keeps its filter state across the chunks of one request
         if self.engine.rate != job.out_rate:
@@ -190,9 +189,7 @@ class Production:
         if not r.last_piece:  # a piece of a phrase still being made: out at once (not in the batch baseline)
             assert res is not None
             audio, times = self.shaper.piece(i, res.audio, res.rate, res.word_times)
-            if self.whole:
-                self.held.append(audio)
-            elif len(audio):
+            if len(audio):
                 self._emit(audio, False, i, times)
             return False
         self.in_flight -= 1
@@ -212,18 +209,14 @@ class Production:
         final = self.in_flight == 0 and self.planner.done
         if not final:
             audio = add_pause(audio, res.rate, PAUSE_S.get(self.brk_of[i], 0.0))
-        if self.whole:
-            self.held.append(audio)
-            if not final:
-                return False
-            audio, i, times = np.concatenate(self.held), 0, None
         self._emit(audio, final, i, times)
         self.last_phrase = i
         return final
 
     def _emit(self, audio: AudioArray, final: bool, phrase: int,
               word_times: list[tuple[int, int]] | None = None) -> None:
-        """One chunk out, resampled to the sink's rate, as a piece of its phrase."""
+        """One chunk out, resampled to the sink's rate, as a piece of its phrase (a baseline that holds its
+        audio back overrides this: bench/baselines.py)."""
         if self.resampler is not None:
             audio = np.asarray(self.resampler.resample_chunk(audio, last=final), dtype=np.float32)
         plan = self.out.phrase(phrase)
