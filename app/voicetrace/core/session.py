@@ -132,7 +132,9 @@ class Request:
 
     @property
     def t_submit_ns(self) -> int:
-        return self.trace.events[0].t_ns
+        submit = self.trace.first(Submit)  # the first event (no copy of the trace to read it)
+        assert submit is not None, "the session writes SUBMIT before the request is handed out"
+        return submit.t_ns
 
     def settled(self) -> bool:
         """Ended at least SETTLE_S ago: its record is final."""
