@@ -257,9 +257,9 @@ class WsClient:
                     got_final = data.final
                     ph = phrase_of.get(data.chunk_index, data.chunk_index)
                     times = m.word_times if m is not None else None
-                    scale = job.out_rate / RATE  # word times in the samples this side emits
                     out.chunk(data.chunk_index, audio, data.final, ph,
-                              [(round(a * scale), round(b * scale)) for a, b in times] if times else None)
+                              [(round(a * job.out_rate / RATE), round(b * job.out_rate / RATE)) for a, b in times]
+                              if times else None)  # word times in the samples this side emits
                 elif kind == "done":
                     if not got_final:
                         out.chunk(last_index + 1, resample(np.zeros(0, np.float32), RATE, last=True), True)
