@@ -4,7 +4,6 @@ finished request (`RequestMetrics`). Nothing heavy is imported here."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,48 +26,201 @@ class TtsChunk:
     sample_rate: int
 
 
-class Ev(enum.StrEnum):
-    """Kinds of trace events. Each is stamped on one clock: `time.perf_counter_ns()`."""
-
-    SUBMIT = "submit"
-    PHRASE_PLANNED = "phrase_planned"  # data: index, text, words
-    SYNTH_START = "synth_start"  # data: index
-    SYNTH_END = "synth_end"  # data: index, samples, rate, compute_ns, cache
-    # the chunk entered the ring. data: index, samples (device rate), voiced_offset, sound_end (trailing pause)
-    CHUNK_READY = "chunk_ready"
-    PLAY = "play"  # a callback copied samples of a chunk. data: index, chunk_offset, n, dac_ns, faded
-    UNDERRUN = "underrun"  # a callback found the ring short mid-request. data: frames, dac_ns
-    CANCEL = "cancel"  # the user's interruption (click / API call)
-    FLUSH_SEEN = "flush_seen"  # the audio callback took the cancel. data: dac_ns
-    ENGINE_IDLE = "engine_idle"  # the worker dropped the request's queue and its in-flight run ended
-    CANCEL_ACK = "cancel_ack"  # both of the above: the request is silent and the engine free
-    FAILED = "failed"  # data: error
-    DONE = "done"  # the last sample of the request left the callback
-    REMOTE = "remote"  # a remote server's own timings arrived. data: what (first_audio | cancelled), its ms
-    # Voice barge-in decided to cancel (stamped when it decided). data: speech_onset_ns (first VAD-positive
-    # frame, ADC time), true_onset_ns (first sample above −40 dBFS in the microphone's residual)
-    BARGE_IN = "barge_in"
-    VOICE_IGNORED = "voice_ignored"  # listening ended for the request. data: too_short, own_voice (counts)
-    TEXT = "text"  # streamed input: a piece of text arrived. data: piece, chars (total so far), what (feed|flush|end)
-    # streamed input: the pipeline had nothing to synthesise for want of text. data: state (start | end),
-    # next_index (end: the phrase the text made possible)
-    TEXT_WAIT = "text_wait"
-    # A chunk the local pipeline made, just before it went to the sink: which phrase it is a piece of. data:
-    # index (chunk), phrase, offset (output samples of that phrase sent before it), word_times (the phrase's
-    # first chunk, when the engine times words: (start, end) output samples from the chunk's start, per word)
-    PIECE = "piece"
-    # The listener paused / resumed playback (the whole output: every request live then gets it). data: dac_ns
-    # (the first silent frame / the first frame played again, at the DAC)
-    PAUSE = "pause"
-    RESUME = "resume"
+# ---- the trace: one frozen record per kind of event -------------------------------------------------------
+# Every event is stamped on one clock (`time.perf_counter_ns()`) and carries its request's id. Fields are the
+# facts the event observed; a figure derived from them lives in `core.metrics`, never here.
 
 
 @dataclass(frozen=True)
 class TraceEvent:
-    kind: Ev
     t_ns: int
     request_id: str
-    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Submit(TraceEvent):
+    """The request was accepted: TTFA counts from here. The sink's fault counters are read now and at the end."""
+
+    engine: str
+    voice: str
+    text_chars: int
+    device_rate: int
+    speed: float = 1.0
+    stream_input: bool = False  # its text arrives in pieces
+    sink_plays: bool = True  # False: a socket, an iterator, a file (no DAC, no callback)
+    events_lost: int = 0
+    callback_errors: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhrasePlanned(TraceEvent):
+    index: int
+    text: str
+    words: int  # 0 on the later pieces of one split word: it counts once
+    first_word: int = 0  # its first word's position in the whole text (a window highlights it)
+    total_words: int = 0  # words of the text planned so far
+    text_ns: int | None = None  # streamed input: the arrival of the last text it waited for
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynthStart(TraceEvent):
+    index: int  # the phrase
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynthEnd(TraceEvent):
+    index: int  # the phrase
+    samples: int  # at `rate`
+    rate: int
+    compute_ns: int | None  # None: a remote server that does not report it (RTF unknown, not zero)
+    cache: tuple[tuple[str, bool], ...] = ()  # (cache name, hit) lookups of this run
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChunkReady(TraceEvent):
+    """The chunk entered the sink."""
+
+    index: int
+    samples: int  # at the device rate
+    voiced_offset: int = -1  # its first sample above −40 dBFS; -1: none
+    sound_start: int = 0  # its first non-zero sample (a leading pause before it)
+    sound_end: int | None = None  # just after its last non-zero sample (a trailing pause after); None: its end
+
+
+@dataclass(frozen=True, kw_only=True)
+class Play(TraceEvent):
+    """A callback copied samples of a chunk (gapless stretches of one chunk are one event)."""
+
+    index: int
+    chunk_offset: int
+    n: int
+    dac_ns: int
+    t_cb_ns: int
+    faded: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Underrun(TraceEvent):
+    """A callback found the ring short mid-request."""
+
+    frames: int
+    dac_ns: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cancel(TraceEvent):
+    """The user's interruption (click / API call)."""
+
+    played_ms: float | None = None  # how much the listener got, when the sink cannot know (a socket's client)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlushSeen(TraceEvent):
+    """The audio callback took the cancel."""
+
+    t_cb_ns: int
+    dac_ns: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineIdle(TraceEvent):
+    """The source dropped the request's queue and its in-flight run ended."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SinkEnd(TraceEvent):
+    """A terminal event: the sink's fault counters when it ended (None: not read)."""
+
+    events_lost: int | None = None
+    callback_errors: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelAck(SinkEnd):
+    """Both the flush and the engine's idleness: the request is silent and the engine free."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failed(SinkEnd):
+    error: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Done(SinkEnd):
+    """The last sample of the request left the callback (a sink that does not play: the last chunk handed)."""
+
+    dac_ns: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Remote(TraceEvent):
+    """A remote server's own timings arrived (ms on its clock)."""
+
+    what: str  # first_audio
+    server_ttfa_ms: float | None = None
+    queue_ms: float | None = None
+    synth_ms: float | None = None
+    first_chunk_cached: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class BargeIn(TraceEvent):
+    """Voice barge-in decided to cancel (stamped when it decided)."""
+
+    speech_onset_ns: int  # the first VAD-positive frame, ADC time
+    true_onset_ns: int  # the first sample above −40 dBFS in the microphone's residual
+    canceller: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceIgnored(TraceEvent):
+    """Listening ended for the request: what it heard and did not act on."""
+
+    too_short: int
+    own_voice: int
+    canceller: str | None = None
+    erle_db: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Text(TraceEvent):
+    """Streamed input: a piece of text arrived."""
+
+    what: str  # feed | flush | end
+    piece: str
+    chars: int  # total so far
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextWait(TraceEvent):
+    """Streamed input: the pipeline had nothing to synthesise for want of text (start), until `next_index`,
+    the phrase the text made possible (end)."""
+
+    state: str  # start | end
+    next_index: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Piece(TraceEvent):
+    """A chunk a source made, just before it went to the sink: which phrase it is a piece of."""
+
+    index: int  # the chunk
+    phrase: int
+    offset: int  # output samples of that phrase sent before it
+    # the phrase's first chunk, when the engine times words: (start, end) output samples from the chunk's start
+    word_times: tuple[tuple[int, int], ...] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pause(TraceEvent):
+    """The listener paused playback (the whole output: every live request gets it)."""
+
+    dac_ns: int  # the first silent frame at the DAC
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resume(TraceEvent):
+    dac_ns: int  # the first frame played again, at the DAC
 
 
 # What a playing sink's audio callback observed, as records its owner drains (`AudioSink.drain`).

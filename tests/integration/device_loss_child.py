@@ -8,7 +8,7 @@ import sys
 import time
 
 from voicetrace.audio.devices import exit_now_if_portaudio_unsafe
-from voicetrace.contract import Ev
+from voicetrace.contract import Play
 from voicetrace.desk.core import DeskCore
 from voicetrace.errors import UserError
 
@@ -17,7 +17,7 @@ core.start_engine("piper").wait_ready(300)
 core.open_device(None)
 req = core.speak("This sentence keeps going for a good while, so that the device can vanish in the middle of it, "
                  "and then we see what the app says about it.", "piper", None, 1.0)
-while not any(e.kind == Ev.PLAY and e.data["n"] > 0 for e in req.trace.events):
+while not any(isinstance(e, Play) and e.n > 0 for e in req.trace.events):
     time.sleep(0.01)
 print("PLAYING", flush=True)
 sys.stdin.readline()  # the parent has killed the server

@@ -17,7 +17,7 @@ import pytest
 from websockets.sync.client import connect
 
 from corpus.bad_input import CASES  # tests/ is on the path (its conftest.py puts it there)
-from voicetrace.contract import Ev
+from voicetrace.contract import Play
 from voicetrace.core.session import Session
 from voicetrace.errors import UserError
 from voicetrace.remote.protocol import unpack_frame
@@ -30,7 +30,7 @@ HANG_S = 60.0  # a bound that turns a hang into a failure; not a speed target
 def first_audio_or_end(req, timeout: float = HANG_S) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if req.finished.is_set() or any(e.data["n"] > 0 for e in req.trace.of(Ev.PLAY)):
+        if req.finished.is_set() or any(e.n > 0 for e in req.trace.of(Play)):
             return True
         time.sleep(0.005)
     return False
@@ -57,7 +57,7 @@ def test_corpus_through_the_session(player, piper_source, kokoro_source, engine)
             time.sleep(0.05)
             m = session.metrics(req.id)
             if case.expect == "speech":
-                spoke = any(e.data["n"] > 0 for e in req.trace.of(Ev.PLAY))
+                spoke = any(e.n > 0 for e in req.trace.of(Play))
                 if m.outcome == "failed" or not (spoke or req.skipped):
                     problems.append(f"{case.name}: {m.outcome} {m.error!r}, nothing spoken or skipped")
             elif m.outcome != "failed" or case.needle.lower() not in (m.error or "").lower():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from voicetrace.bargein.listener import BargeInConfig, VoiceBargeIn
-from voicetrace.contract import Ev
+from voicetrace.contract import Play, Submit
 from voicetrace.core.session import Session
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
@@ -46,7 +46,7 @@ def speak_with_barge_in(player, piper_source, inject, *, headphones=False, speak
         with Injector(echo_gain=inject.echo_gain) as injector:
             req = session.submit(text, "piper")
             current.append(req)
-            while not req.finished.wait(0.01) and not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+            while not req.finished.wait(0.01) and not any(e.n for e in req.trace.of(Play)):
                 pass
             injected = inject(injector, req)
             if speak_s is not None and not req.finished.wait(speak_s):
@@ -56,7 +56,7 @@ def speak_with_barge_in(player, piper_source, inject, *, headphones=False, speak
     finally:
         listening.close()
         session.close()
-    return session.metrics(req.id), injected, req.trace.first(Ev.SUBMIT).t_ns
+    return session.metrics(req.id), injected, req.trace.first(Submit).t_ns
 
 
 class Inject:

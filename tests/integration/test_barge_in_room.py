@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from voicetrace.bargein.listener import BargeInConfig, VoiceBargeIn
-from voicetrace.contract import Ev
+from voicetrace.contract import Play
 from voicetrace.core.session import Session
 from voicetrace.testing.room import fan_noise, room_ir, rt60_of, typing
 
@@ -46,8 +46,7 @@ def _in_the_room(player, source, room, canceller, user=None, at_s=1.0, speak_s=N
     after the first audio. Returns (the record, the injected onset on our clock or None, the submit time)."""
     from voicetrace.testing.inject import Injector
 
-    session = Session(player, {model: source})
-    session.use_cache = False
+    session = Session(player, {model: source.sharing(use_cache=False)})
     current: list = []
     listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
                              config=BargeInConfig(canceller=canceller, headphones=headphones))
@@ -56,7 +55,7 @@ def _in_the_room(player, source, room, canceller, user=None, at_s=1.0, speak_s=N
         with Injector(room=room, background=fan_noise(10.0, RATE, -50.0)) as injector:
             req = session.submit(PARAGRAPH, model)
             current.append(req)
-            while not req.finished.wait(0.01) and not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+            while not req.finished.wait(0.01) and not any(e.n for e in req.trace.of(Play)):
                 pass
             if user is not None:
                 clip, onset = user

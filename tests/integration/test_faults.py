@@ -14,7 +14,7 @@ import wave
 
 import pytest
 
-from voicetrace.contract import Ev
+from voicetrace.contract import Failed
 from voicetrace.core.session import Session
 from voicetrace.core.worker import EngineWorker, Job
 from voicetrace.engines import create_engine
@@ -44,7 +44,7 @@ def test_an_exception_inside_a_run_fails_that_request_and_the_worker_serves_the_
         assert req.finished.wait(30)
         m = session.metrics(req.id)
         assert m.outcome == "failed" and "simulated fault" in m.error
-        assert [e.kind for e in req.trace.events].count(Ev.FAILED) == 1
+        assert len(req.trace.of(Failed)) == 1
         nxt = session.submit("The worker carries on.", "piper")
         assert nxt.finished.wait(30) and nxt.outcome == "done"
     finally:

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from voicetrace.contract import Ev
+from voicetrace.contract import Piece, Play
 from voicetrace.engines import kokoro_graph as kg
 from voicetrace.errors import SynthesisCancelled
 
@@ -135,7 +135,7 @@ def test_played_in_pieces_each_piece_is_a_chunk_and_heard_text_is_timed(kokoro_s
         done = first.result(timeout=60)
         req = session.submit(SENTENCE + " And one more sentence after it, to be cut.", "kokoro")
         deadline = time.time() + 30
-        while time.time() < deadline and not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+        while time.time() < deadline and not any(e.n for e in req.trace.of(Play)):
             time.sleep(0.01)
         time.sleep(0.9)
         req.cancel()
@@ -143,8 +143,8 @@ def test_played_in_pieces_each_piece_is_a_chunk_and_heard_text_is_timed(kokoro_s
     finally:
         session.close()
     assert done.outcome == "done" and cut.outcome == "cancelled"
-    pieces = [e.data for e in first.trace.of(Ev.PIECE)]
-    assert len(done.chunks) > 1 and any(p["offset"] > 0 for p in pieces)  # the first phrase came in pieces
+    pieces = first.trace.of(Piece)
+    assert len(done.chunks) > 1 and any(p.offset > 0 for p in pieces)  # the first phrase came in pieces
     assert cut.stale_samples_after_cancel == 0
     assert cut.heard_exact is True and cut.heard_text and SENTENCE.startswith(cut.heard_text)
 

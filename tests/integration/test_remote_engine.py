@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from voicetrace.contract import Ev
+from voicetrace.contract import Play
 from voicetrace.core.session import Session
 from voicetrace.remote import source as remote_source
 from voicetrace.remote.source import RemoteSource
@@ -41,7 +41,7 @@ def run(session: Session, text: str, voice: str | None = None, timeout: float = 
 
 
 def played(req) -> int:
-    return sum(e.data["n"] for e in req.trace.of(Ev.PLAY))
+    return sum(e.n for e in req.trace.of(Play))
 
 
 # ---- against voicetrace serve ---------------------------------------------------------------------------
@@ -68,7 +68,7 @@ def test_websocket_remote_cancel_is_silent_and_frees_the_server(player, server):
     try:
         req = session.submit(LONG, "remote", "jm_kumo")
         deadline = time.monotonic() + 30
-        while not req.trace.of(Ev.PLAY) and time.monotonic() < deadline:
+        while not req.trace.of(Play) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert session.cancel(req.id)
         assert req.finished.wait(10)
@@ -248,7 +248,7 @@ def test_websocket_server_gone_mid_stream_fails_cleanly(player, make_service, se
     try:
         req = session.submit(LONG, "remote", "jm_kumo")
         deadline = time.monotonic() + 30
-        while not req.trace.of(Ev.PLAY) and time.monotonic() < deadline:
+        while not req.trace.of(Play) and time.monotonic() < deadline:
             time.sleep(0.01)
         srv.stop()
         assert req.finished.wait(20)

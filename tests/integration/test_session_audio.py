@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from voicetrace.contract import Ev, TtsChunk
+from voicetrace.contract import CancelAck, Done, Failed, Play, SynthEnd, SynthStart, TtsChunk
 from voicetrace.core.session import Session
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
@@ -47,7 +47,7 @@ def test_piper_stream_plays_every_chunk_in_order(player, piper_source):
     assert m.ttfa_callback_ms <= m.ttfa_audible_ms <= m.ttfa_voiced_ms  # not a timing threshold: an ordering
     assert m.ttfa_callback_ms >= m.chunks[0].ready_ms  # nothing plays before it entered the ring
     # every sample put in the ring reached the callback exactly once
-    played = sum(e.data["n"] for e in req.trace.of(Ev.PLAY))
+    played = sum(e.n for e in req.trace.of(Play))
     assert played == sum(c.samples for c in m.chunks)
     assert m.rtf is not None and m.rtf > 0 and m.stale_samples_after_cancel == 0
 
@@ -61,7 +61,7 @@ def test_cancel_at_any_point_ends_in_exactly_one_outcome_without_stale_audio(pla
             assert session.cancel(req.id)
         elif when == "while_playing":
             deadline = time.monotonic() + 30
-            while not req.trace.of(Ev.PLAY) and time.monotonic() < deadline:
+            while not req.trace.of(Play) and time.monotonic() < deadline:
                 time.sleep(0.005)
             time.sleep(0.3)
             assert session.cancel(req.id)
@@ -71,7 +71,7 @@ def test_cancel_at_any_point_ends_in_exactly_one_outcome_without_stale_audio(pla
         assert req.finished.wait(10)
         time.sleep(0.2)
         m = session.metrics(req.id)
-        terminal = [e.kind for e in req.trace.events if e.kind in (Ev.DONE, Ev.CANCEL_ACK, Ev.FAILED)]
+        terminal = [type(e) for e in req.trace.events if isinstance(e, (Done, CancelAck, Failed))]
     finally:
         session.close()
     assert len(terminal) == 1
@@ -82,11 +82,11 @@ def test_cancel_at_any_point_ends_in_exactly_one_outcome_without_stale_audio(pla
     assert m.outcome == "cancelled"
     assert m.cancel_to_silence_ms is not None and m.cancel_to_silence_ms >= 0
     assert m.cancel_to_idle_ms is not None and m.cancel_to_idle_ms >= 0
-    ack = req.trace.first(Ev.CANCEL_ACK)
+    ack = req.trace.first(CancelAck)
     assert ack is not None
-    assert not [e for e in req.trace.of(Ev.PLAY) if e.t_ns > ack.t_ns]
+    assert not [e for e in req.trace.of(Play) if e.t_ns > ack.t_ns]
     if when == "while_playing":
-        assert any(e.data["faded"] for e in req.trace.of(Ev.PLAY))  # it faded out, no hard cut
+        assert any(e.faded for e in req.trace.of(Play))  # it faded out, no hard cut
 
 
 def test_kokoro_cancel_aborts_the_run_in_flight(player, kokoro_source):
@@ -97,7 +97,7 @@ def test_kokoro_cancel_aborts_the_run_in_flight(player, kokoro_source):
         req = session.submit(long_text, "kokoro")
         deadline = time.monotonic() + 60
         # wait until the second phrase (a long one) is being synthesised
-        while len(req.trace.of(Ev.SYNTH_START)) < 2 and time.monotonic() < deadline:
+        while len(req.trace.of(SynthStart)) < 2 and time.monotonic() < deadline:
             time.sleep(0.005)
         time.sleep(0.1)
         assert session.cancel(req.id)
@@ -105,8 +105,8 @@ def test_kokoro_cancel_aborts_the_run_in_flight(player, kokoro_source):
         time.sleep(0.2)
         m = session.metrics(req.id)
         # the run in flight never finished: its SYNTH_END is missing
-        started = {e.data["index"] for e in req.trace.of(Ev.SYNTH_START)}
-        ended = {e.data["index"] for e in req.trace.of(Ev.SYNTH_END)}
+        started = {e.index for e in req.trace.of(SynthStart)}
+        ended = {e.index for e in req.trace.of(SynthEnd)}
         assert started - ended
         # and the engine serves the next request normally (terminate flag reset)
         _req2, m2 = speak(session, "Still working.", "kokoro")
@@ -137,11 +137,11 @@ def test_requests_play_in_submit_order_without_mixing(player, piper_source):
     finally:
         session.close()
     assert ma.outcome == mb.outcome == "done"
-    a_plays = [e.data for e in a.trace.of(Ev.PLAY)]
-    b_plays = [e.data for e in b.trace.of(Ev.PLAY)]
-    a_end = max(p["dac_ns"] + p["n"] * 1e9 / player.rate for p in a_plays)
-    assert min(p["dac_ns"] for p in b_plays) >= a_end - 1e6  # B starts after A's last sample
-    assert sum(p["n"] for p in b_plays) == sum(c.samples for c in mb.chunks)
+    a_plays = a.trace.of(Play)
+    b_plays = b.trace.of(Play)
+    a_end = max(p.dac_ns + p.n * 1e9 / player.rate for p in a_plays)
+    assert min(p.dac_ns for p in b_plays) >= a_end - 1e6  # B starts after A's last sample
+    assert sum(p.n for p in b_plays) == sum(c.samples for c in mb.chunks)
 
 
 def test_a_repeated_short_reply_comes_from_the_phrase_cache(player, piper_source):

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 from PySide6 import QtCore, QtGui
 
-from voicetrace.contract import Ev
+from voicetrace.contract import PhrasePlanned, Play
 from voicetrace.desk.core import DeskCore
 from voicetrace.ui.window import MainWindow
 
@@ -36,15 +36,15 @@ def window(qtbot, jack, kokoro_source, piper_source, tmp_path):
 def _heard(w: MainWindow) -> bool:
     req = w.core.current()
     return req is not None and not req.finished.is_set() and any(
-        e.kind == Ev.PLAY and e.data["n"] > 0 for e in req.trace.events)
+        isinstance(e, Play) and e.n > 0 for e in req.trace.events)
 
 
 def _first_phrase(w: MainWindow, qtbot) -> str:
     """The first phrase of the request the window spoke last."""
     assert w.editor.reader.spoken is not None and w.core.session is not None
     req = w.core.session.request(w.editor.reader.spoken.request_id)
-    qtbot.waitUntil(lambda: bool(req.trace.of(Ev.PHRASE_PLANNED)), timeout=5_000)
-    return str(req.trace.of(Ev.PHRASE_PLANNED)[0].data["text"])
+    qtbot.waitUntil(lambda: bool(req.trace.of(PhrasePlanned)), timeout=5_000)
+    return str(req.trace.of(PhrasePlanned)[0].text)
 
 
 def test_space_pauses_and_resumes_and_the_record_counts_the_pause_apart(window, qtbot):

@@ -10,7 +10,7 @@ import shutil
 import pytest
 from PySide6 import QtCore
 
-from voicetrace.contract import Ev
+from voicetrace.contract import ChunkReady, Play, SynthEnd, SynthStart
 from voicetrace.core.report import COLUMNS
 from voicetrace.desk.core import DeskCore
 from voicetrace.ui.window import MainWindow
@@ -55,7 +55,7 @@ def _speak_until_done(w: MainWindow, qtbot, text: str, rows: int) -> None:
 
 def _first_audio(w: MainWindow) -> bool:
     req = w.core.current()
-    return req is not None and any(e.kind == Ev.PLAY and e.data["n"] > 0 for e in req.trace.events)
+    return req is not None and any(isinstance(e, Play) and e.n > 0 for e in req.trace.events)
 
 
 def test_speak_then_interrupt_shows_ttfa_and_cancel_latencies(window_factory, qtbot):
@@ -66,7 +66,7 @@ def test_speak_then_interrupt_shows_ttfa_and_cancel_latencies(window_factory, qt
     w.timer.timeout.connect(lambda: highlighted.add(w.editor.highlighted or ""))
     qtbot.mouseClick(w.speak_btn, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: _first_audio(w), timeout=15_000)
-    qtbot.waitUntil(lambda: len(w.core.current().trace.of(Ev.CHUNK_READY)) >= 3, timeout=15_000)
+    qtbot.waitUntil(lambda: len(w.core.current().trace.of(ChunkReady)) >= 3, timeout=15_000)
     qtbot.wait(300)
     assert w.pause_btn.hasFocus()  # out of the editor: Space pauses (tests/ui/test_reader.py)
     qtbot.mouseClick(w.interrupt_btn, QtCore.Qt.MouseButton.LeftButton)
@@ -144,12 +144,12 @@ def test_event_loop_keeps_ticking_while_kokoro_synthesises(window_factory, qtbot
     probe.start()
     w.speak()
     req = w.core.current()
-    qtbot.waitUntil(lambda: len(req.trace.of(Ev.SYNTH_END)) >= 4, timeout=30_000)
+    qtbot.waitUntil(lambda: len(req.trace.of(SynthEnd)) >= 4, timeout=30_000)
     probe.stop()
     w.interrupt()
     qtbot.waitUntil(lambda: req.finished.is_set(), timeout=10_000)
-    starts = {e.data["index"]: e.t_ns for e in req.trace.of(Ev.SYNTH_START)}
-    longest_synth_ms = max((e.t_ns - starts[e.data["index"]]) / 1e6 for e in req.trace.of(Ev.SYNTH_END))
+    starts = {e.index: e.t_ns for e in req.trace.of(SynthStart)}
+    longest_synth_ms = max((e.t_ns - starts[e.index]) / 1e6 for e in req.trace.of(SynthEnd))
     max_gap_ms = max(b - a for a, b in itertools.pairwise(ticks))
     print(f"max event-loop gap {max_gap_ms} ms, longest synthesis {longest_synth_ms:.0f} ms")
     # Ratio within one run (not a timing): a synthesis on the Qt thread would stall the loop for all of it.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6 import QtCore
 
-from voicetrace.contract import Ev
+from voicetrace.contract import Play
 from voicetrace.desk.core import DeskCore
 from voicetrace.testing.fake_chat import REPLY, build_chat_app
 from voicetrace.ui.window import MainWindow
@@ -52,7 +52,7 @@ def test_chat_reply_fills_the_editor_and_interrupt_stops_the_model(window, qtbot
     qtbot.waitUntil(lambda: len(w.editor.toPlainText()) > 40, timeout=20_000)  # the reply as it streams
     assert REPLY.startswith(w.editor.toPlainText()[:40])
     req = w.core.current()
-    qtbot.waitUntil(lambda: any(e.data["n"] for e in req.trace.of(Ev.PLAY)), timeout=20_000)
+    qtbot.waitUntil(lambda: any(e.n for e in req.trace.of(Play)), timeout=20_000)
     qtbot.wait(1500)
     w.interrupt()
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=10_000)

@@ -8,7 +8,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voicetrace.contract import Ev, RequestMetrics
+from voicetrace.contract import PhrasePlanned, Play, RequestMetrics, Submit, SynthEnd, SynthStart, Underrun
 from voicetrace.core.report import COLUMNS, distribution, markdown_report, percentile, to_csv
 from voicetrace.core.timeline import build
 from voicetrace.core.trace import Trace
@@ -60,17 +60,17 @@ def test_markdown_report_per_engine():
 def test_timeline_from_a_trace():
     t = Trace("x")
     t0 = 1_000_000_000
-    t.add(Ev.SUBMIT, t0, engine="piper", voice="joe", text_chars=20, device_rate=1000, speed=1.0)
-    t.add(Ev.PHRASE_PLANNED, t0, index=0, text="Hello there", words=2, first_word=0, total_words=5)
-    t.add(Ev.SYNTH_START, t0 + 1_000_000, index=0)
-    t.add(Ev.SYNTH_END, t0 + 51_000_000, index=0, samples=500, rate=1000, compute_ns=1, cache=[])
-    t.add(Ev.PHRASE_PLANNED, t0 + 51_000_000, index=1, text="how are you", words=3, first_word=2, total_words=5)
-    t.add(Ev.SYNTH_START, t0 + 52_000_000, index=1)
+    t.add(Submit(t0, "x", engine="piper", voice="joe", text_chars=20, device_rate=1000, speed=1.0))
+    t.add(PhrasePlanned(t0, "x", index=0, text="Hello there", words=2, first_word=0, total_words=5))
+    t.add(SynthStart(t0 + 1_000_000, "x", index=0))
+    t.add(SynthEnd(t0 + 51_000_000, "x", index=0, samples=500, rate=1000, compute_ns=1, cache=[]))
+    t.add(PhrasePlanned(t0 + 51_000_000, "x", index=1, text="how are you", words=3, first_word=2, total_words=5))
+    t.add(SynthStart(t0 + 52_000_000, "x", index=1))
     # chunk 0 plays 100..600 ms in two pieces (500 samples at 1 kHz)
     for off, n in ((0, 200), (200, 300)):
-        t.add(Ev.PLAY, t0, index=0, chunk_offset=off, n=n, dac_ns=t0 + (100 + off) * 1_000_000, t_cb_ns=t0,
-              faded=False)
-    t.add(Ev.UNDERRUN, t0, frames=10, dac_ns=t0 + 600_000_000)
+        t.add(Play(t0, "x", index=0, chunk_offset=off, n=n, dac_ns=t0 + (100 + off) * 1_000_000, t_cb_ns=t0,
+              faded=False))
+    t.add(Underrun(t0, "x", frames=10, dac_ns=t0 + 600_000_000))
     tl = build(t.events)
     assert tl is not None
     assert tl.synth == {0: (1.0, 51.0), 1: (52.0, None)}

@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
-from voicetrace.contract import Ev
+from voicetrace.contract import (
+    Cancel,
+    CancelAck,
+    ChunkReady,
+    EngineIdle,
+    FlushSeen,
+    PhrasePlanned,
+    Play,
+    Submit,
+    SynthEnd,
+    SynthStart,
+    Underrun,
+)
 from voicetrace.core.metrics import derive
 from voicetrace.core.trace import Trace
 
 MS = 1_000_000
 RATE = 24000
+R = "r1"  # the request id
 
 
 def base_trace() -> Trace:
-    t = Trace("r1")
-    t.add(Ev.SUBMIT, 0, engine="piper", voice="joe", text_chars=20, device_rate=RATE)
-    t.add(Ev.PHRASE_PLANNED, 1 * MS, index=0, text="Hello there", words=2)
-    t.add(Ev.SYNTH_START, 2 * MS, index=0)
-    t.add(Ev.SYNTH_END, 52 * MS, index=0, samples=12000, rate=24000, compute_ns=50 * MS,
-          cache=[("phonemes", False), ("phrase_audio", True)])
-    t.add(Ev.CHUNK_READY, 53 * MS, index=0, samples=12000, voiced_offset=480)
+    t = Trace(R)
+    t.add(Submit(0, R, engine="piper", voice="joe", text_chars=20, device_rate=RATE))
+    t.add(PhrasePlanned(1 * MS, R, index=0, text="Hello there", words=2))
+    t.add(SynthStart(2 * MS, R, index=0))
+    t.add(SynthEnd(52 * MS, R, index=0, samples=12000, rate=24000, compute_ns=50 * MS,
+          cache=[("phonemes", False), ("phrase_audio", True)]))
+    t.add(ChunkReady(53 * MS, R, index=0, samples=12000, voiced_offset=480))
     # the callback at 60 ms copies 256 frames starting at out offset 100 (DAC 81 ms for frame 0 of the block)
     block_dac = 81 * MS
-    t.add(Ev.PLAY, 60 * MS, index=0, chunk_offset=0, n=156, dac_ns=block_dac + 100 * 1_000_000_000 // RATE,
-          t_cb_ns=60 * MS, faded=False)
-    t.add(Ev.PLAY, 70 * MS, index=0, chunk_offset=156, n=256, dac_ns=91 * MS, t_cb_ns=70 * MS, faded=False)
-    t.add(Ev.PLAY, 80 * MS, index=0, chunk_offset=412, n=256, dac_ns=101 * MS, t_cb_ns=80 * MS, faded=False)
+    t.add(Play(60 * MS, R, index=0, chunk_offset=0, n=156, dac_ns=block_dac + 100 * 1_000_000_000 // RATE,
+          t_cb_ns=60 * MS, faded=False))
+    t.add(Play(70 * MS, R, index=0, chunk_offset=156, n=256, dac_ns=91 * MS, t_cb_ns=70 * MS, faded=False))
+    t.add(Play(80 * MS, R, index=0, chunk_offset=412, n=256, dac_ns=101 * MS, t_cb_ns=80 * MS, faded=False))
     return t
 
 
@@ -40,11 +53,11 @@ def test_ttfa_callback_audible_and_voiced():
 
 def test_cancel_latencies_and_no_stale_samples():
     t = base_trace()
-    t.add(Ev.CANCEL, 85 * MS)
-    t.add(Ev.ENGINE_IDLE, 86 * MS)
-    t.add(Ev.FLUSH_SEEN, 90 * MS, t_cb_ns=90 * MS, dac_ns=111 * MS)
-    t.add(Ev.PLAY, 90 * MS, index=0, chunk_offset=668, n=120, dac_ns=111 * MS, t_cb_ns=90 * MS, faded=True)
-    t.add(Ev.CANCEL_ACK, 90 * MS)
+    t.add(Cancel(85 * MS, R))
+    t.add(EngineIdle(86 * MS, R))
+    t.add(FlushSeen(90 * MS, R, t_cb_ns=90 * MS, dac_ns=111 * MS))
+    t.add(Play(90 * MS, R, index=0, chunk_offset=668, n=120, dac_ns=111 * MS, t_cb_ns=90 * MS, faded=True))
+    t.add(CancelAck(90 * MS, R))
     m = derive(t)
     assert m.cancelled and m.outcome == "cancelled"
     assert m.cancel_to_idle_ms == 1.0
@@ -56,49 +69,49 @@ def test_cancel_latencies_and_no_stale_samples():
 def test_cancel_in_a_gap_counts_from_when_the_audio_stopped():
     """The ring had run dry before the cancel: silence began when the last sample left, not at the flush."""
     t = base_trace()  # the last piece ends at 101 ms + 256 frames = 111.67 ms (DAC)
-    t.add(Ev.UNDERRUN, 90 * MS, frames=256, dac_ns=111 * MS)
-    t.add(Ev.CANCEL, 95 * MS)
-    t.add(Ev.FLUSH_SEEN, 100 * MS, t_cb_ns=100 * MS, dac_ns=121 * MS)
+    t.add(Underrun(90 * MS, R, frames=256, dac_ns=111 * MS))
+    t.add(Cancel(95 * MS, R))
+    t.add(FlushSeen(100 * MS, R, t_cb_ns=100 * MS, dac_ns=121 * MS))
     assert abs(derive(t).cancel_to_silence_ms - (101 + 256 / 24 - 95)) < 1e-3
     t2 = base_trace()
-    t2.add(Ev.CANCEL, 115 * MS)  # after the last sample reached the DAC: already silent
-    t2.add(Ev.FLUSH_SEEN, 120 * MS, t_cb_ns=120 * MS, dac_ns=141 * MS)
+    t2.add(Cancel(115 * MS, R))  # after the last sample reached the DAC: already silent
+    t2.add(FlushSeen(120 * MS, R, t_cb_ns=120 * MS, dac_ns=141 * MS))
     assert derive(t2).cancel_to_silence_ms == 0.0
 
 
 def test_cancel_during_a_punctuation_pause_counts_from_the_last_sound():
     """The chunk's trailing pause (zeros) was playing when the cancel came: it was silent from the pause on."""
     t = base_trace()
-    t.add(Ev.CHUNK_READY, 53 * MS, index=0, samples=12000, voiced_offset=480, sound_end=500)  # pause from 500
-    t.add(Ev.CANCEL, 85 * MS)
-    t.add(Ev.FLUSH_SEEN, 90 * MS, t_cb_ns=90 * MS, dac_ns=111 * MS)
+    t.add(ChunkReady(53 * MS, R, index=0, samples=12000, voiced_offset=480, sound_end=500))  # pause from 500
+    t.add(Cancel(85 * MS, R))
+    t.add(FlushSeen(90 * MS, R, t_cb_ns=90 * MS, dac_ns=111 * MS))
     # frame 500 lies in the third piece (offsets 412..667, DAC 101 ms): 88 frames in
     assert abs(derive(t).cancel_to_silence_ms - (101 + 88 / 24 - 85)) < 1e-3  # not the piece's end (111.7 ms)
 
 
 def test_pieces_of_a_chunks_leading_silence_do_not_count_as_sound():
     t = base_trace()  # chunk 0 sounds only from sample 700 on: every piece played so far was its leading pause
-    t.add(Ev.CHUNK_READY, 53 * MS, index=0, samples=12000, voiced_offset=800, sound_start=700, sound_end=11000)
-    t.add(Ev.CANCEL, 95 * MS)
-    t.add(Ev.FLUSH_SEEN, 100 * MS, t_cb_ns=100 * MS, dac_ns=121 * MS)
+    t.add(ChunkReady(53 * MS, R, index=0, samples=12000, voiced_offset=800, sound_start=700, sound_end=11000))
+    t.add(Cancel(95 * MS, R))
+    t.add(FlushSeen(100 * MS, R, t_cb_ns=100 * MS, dac_ns=121 * MS))
     assert derive(t).cancel_to_silence_ms == 0.0  # nothing sounding was ever sent: silent at the cancel
 
 
 def test_stale_samples_are_counted():
     t = base_trace()
-    t.add(Ev.CANCEL, 85 * MS)
-    t.add(Ev.ENGINE_IDLE, 86 * MS)
-    t.add(Ev.FLUSH_SEEN, 90 * MS, t_cb_ns=90 * MS, dac_ns=111 * MS)
-    t.add(Ev.CANCEL_ACK, 90 * MS)
-    t.add(Ev.PLAY, 100 * MS, index=0, chunk_offset=668, n=256, dac_ns=121 * MS, t_cb_ns=100 * MS, faded=False)
+    t.add(Cancel(85 * MS, R))
+    t.add(EngineIdle(86 * MS, R))
+    t.add(FlushSeen(90 * MS, R, t_cb_ns=90 * MS, dac_ns=111 * MS))
+    t.add(CancelAck(90 * MS, R))
+    t.add(Play(100 * MS, R, index=0, chunk_offset=668, n=256, dac_ns=121 * MS, t_cb_ns=100 * MS, faded=False))
     assert derive(t).stale_samples_after_cancel == 256
 
 
 def test_underruns_and_inter_arrival():
     t = base_trace()
-    t.add(Ev.CHUNK_READY, 153 * MS, index=1, samples=2400, voiced_offset=0)
-    t.add(Ev.UNDERRUN, 140 * MS, frames=240, dac_ns=160 * MS)
-    t.add(Ev.UNDERRUN, 150 * MS, frames=256, dac_ns=170 * MS)
+    t.add(ChunkReady(153 * MS, R, index=1, samples=2400, voiced_offset=0))
+    t.add(Underrun(140 * MS, R, frames=240, dac_ns=160 * MS))
+    t.add(Underrun(150 * MS, R, frames=256, dac_ns=170 * MS))
     m = derive(t)
     assert m.underruns == 2 and m.underrun_ms == round(496 / 24, 3)
     assert m.chunks[1].inter_arrival_ms == 100.0 and m.chunks[1].play_ms is None

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from voicetrace.contract import Ev
+from voicetrace.contract import ChunkReady, Pause, Play, SynthEnd
 from voicetrace.core import session as session_mod
 from voicetrace.core.session import Session
 from voicetrace.core.sink import StreamSink
@@ -23,7 +23,7 @@ TEXT = ("A first sentence to pause in. A second one that waits in the ring while
 
 
 def _played(req) -> int:
-    return sum(e.data["n"] for e in req.trace.of(Ev.PLAY))
+    return sum(e.n for e in req.trace.of(Play))
 
 
 def _until(cond, timeout: float = 10.0) -> None:
@@ -46,7 +46,7 @@ def test_pause_then_resume_loses_nothing_and_counts_no_underrun(device, fake):
         req = session.submit(TEXT, "fake")
         _until(lambda: _played(req) > device.rate // 2)  # half a second in
         assert session.pause() and session.paused
-        _until(lambda: req.trace.first(Ev.PAUSE) is not None)
+        _until(lambda: req.trace.first(Pause) is not None)
         sent_at_pause = len(device.sent)
         played = _played(req)
         t0 = time.monotonic()
@@ -66,7 +66,7 @@ def test_pause_then_resume_loses_nothing_and_counts_no_underrun(device, fake):
     assert build(req.trace.events).paused_at_ms is None  # resumed
     assert m.outcome == "done" and m.underruns == 0 and m.pauses == 1
     assert m.paused_ms >= 0.9 * held_ms  # the DAC stamps of the first silent and first resumed frames
-    made = sum(e.data["samples"] for e in req.trace.of(Ev.CHUNK_READY))
+    made = sum(e.samples for e in req.trace.of(ChunkReady))
     assert _played(req) == made  # every sample made was played, after the pause too
 
 
@@ -76,15 +76,15 @@ def test_cancel_while_paused_leaves_no_stale_sample_and_the_next_request_plays(d
         req = session.submit(TEXT, "fake")
         _until(lambda: _played(req) > device.rate // 4)
         session.pause()
-        _until(lambda: req.trace.first(Ev.PAUSE) is not None)
+        _until(lambda: req.trace.first(Pause) is not None)
         time.sleep(0.2)
         assert req.cancel()
         m = req.result(timeout=10)
         assert m.outcome == "cancelled" and m.stale_samples_after_cancel == 0 and m.pauses == 1
         assert m.paused_ms > 0 and m.cancel_to_silence_ms is not None
         # nothing of it played after the pause began (no fade after the pause: it was silent already)
-        t_pause = req.trace.first(Ev.PAUSE).t_ns
-        assert all(e.t_ns < t_pause or e.data["n"] == 0 for e in req.trace.of(Ev.PLAY))
+        t_pause = req.trace.first(Pause).t_ns
+        assert all(e.t_ns < t_pause or e.n == 0 for e in req.trace.of(Play))
         nxt = session.submit("The next request is heard.", "fake")  # a new request resumes the output
         m2 = nxt.result(timeout=10)
         assert not session.paused and m2.outcome == "done" and m2.ttfa_audible_ms is not None
@@ -100,16 +100,16 @@ def test_synthesis_stops_reading_ahead_while_paused(device, fake, monkeypatch):
         req = session.submit(long, "fake")
         _until(lambda: _played(req) > device.rate // 4)
         session.pause()
-        _until(lambda: len(req.trace.of(Ev.SYNTH_END)) >= 1)
+        _until(lambda: len(req.trace.of(SynthEnd)) >= 1)
         time.sleep(0.5)  # it fills up to the limit (one phrase more at most), then waits
-        made = len(req.trace.of(Ev.SYNTH_END))
+        made = len(req.trace.of(SynthEnd))
         time.sleep(0.8)
-        assert len(req.trace.of(Ev.SYNTH_END)) == made  # nothing more made while paused
+        assert len(req.trace.of(SynthEnd)) == made  # nothing more made while paused
         assert made < 20  # far from the 40 sentences (without the limit all are made in ~3 s)
         queued = device.queued_s()
         assert queued < 1.0 + 2 * 40 * 0.02 + 0.5  # the limit plus a phrase or so
         session.resume()
-        _until(lambda: len(req.trace.of(Ev.SYNTH_END)) > made)  # reading ahead again
+        _until(lambda: len(req.trace.of(SynthEnd)) > made)  # reading ahead again
         assert req.cancel()
         assert req.result(timeout=10).stale_samples_after_cancel == 0
     finally:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voicetrace.audio.shaping import PieceShaper
-from voicetrace.contract import Ev
+from voicetrace.contract import ChunkReady, PhrasePlanned, SynthEnd
 from voicetrace.core.metrics import piece_map
 from voicetrace.core.session import Session
 from voicetrace.engines.kokoro_stats import NormStats
@@ -43,22 +43,22 @@ def test_each_piece_is_a_chunk_sent_before_its_phrase_is_finished(device):
     req, m = _run(device, pieces=3)
     ev = req.trace.events
     pieces = piece_map(ev)
-    planned = req.trace.of(Ev.PHRASE_PLANNED)
+    planned = req.trace.of(PhrasePlanned)
     assert m.outcome == "done" and m.underruns == 0
     # every phrase but the empty end-of-request chunk came in three chunks, in order, offsets growing
     for p in range(len(planned)):
         mine = sorted((c, off) for c, (ph, off) in pieces.items() if ph == p)
         assert len(mine) == 3 and mine[0][1] == 0 and mine[1][1] < mine[2][1]
     # the first chunk of the first phrase was in the sink before that phrase's synthesis ended
-    first_ready = next(e.t_ns for e in ev if e.kind == Ev.CHUNK_READY)
-    first_end = next(e.t_ns for e in ev if e.kind == Ev.SYNTH_END)
+    first_ready = next(e.t_ns for e in ev if isinstance(e, ChunkReady))
+    first_end = next(e.t_ns for e in ev if isinstance(e, SynthEnd))
     assert first_ready < first_end
     # the record counts words once per phrase, and its synthesis on the phrase's first chunk
     assert sum(c.words for c in m.chunks) == len(TEXT.split())
     assert sum(1 for c in m.chunks if c.synth_ms is not None) == len(planned)
     # the phrase's samples add up: SYNTH_END holds the whole phrase, not its last piece
-    made = sum(e.data["samples"] for e in req.trace.of(Ev.SYNTH_END))
-    assert made == sum(int(len(e.data["text"]) * 0.02 * 24_000) for e in planned)
+    made = sum(e.samples for e in req.trace.of(SynthEnd))
+    assert made == sum(int(len(e.text) * 0.02 * 24_000) for e in planned)
 
 
 @pytest.mark.parametrize("after_s", [0.25, 0.7])
@@ -72,19 +72,20 @@ def test_cancel_inside_a_phrase_no_stale_samples_and_heard_words_exact(device, a
 
 
 def test_whole_mode_baseline_joins_the_pieces(device):
-    """The batch baseline (planner mode whole) still sends one chunk, whatever the engine's pieces."""
-    from voicetrace.core.pipeline import LocalSource
+    """The batch baseline (bench/baselines.py) still sends one chunk, whatever the engine's pieces."""
+    from voicetrace.bench.baselines import BaselineSource, Chunking
     from voicetrace.core.worker import EngineWorker
     from voicetrace.testing.fakes import FakeEngine
 
-    src = LocalSource(EngineWorker(FakeEngine(FakeCost(rtf=0.1), pieces=3)).start(), PlannerConfig(mode="whole"))
+    src = BaselineSource(EngineWorker(FakeEngine(FakeCost(rtf=0.1), pieces=3)).start(), Chunking("whole"),
+                         abortable=True, stream_phrase=True)
     src.wait_ready(10)
     session = Session(device, {"fake": src})
     try:
         m = session.submit("One sentence. And another one here.", "fake").result(timeout=30)
     finally:
         session.close()
-        src.stop()
+        src.worker.stop()  # a baseline borrows its worker
     assert m.outcome == "done" and len(m.chunks) == 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from voicetrace.bench.baselines import BaselinePlanner, Chunking
 from voicetrace.text.planner import CLAUSE, SENTENCE, Planner, PlannerConfig, split_to_limit, split_words
 
 _word_chars = st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc"))
@@ -12,8 +13,8 @@ words_st = st.lists(st.text(alphabet=_word_chars, min_size=1, max_size=12), min_
 punct_st = st.sampled_from(["", "", "", ",", ".", "?", ";", "!"])
 
 
-def run_planner(text: str, cfg: PlannerConfig, buffered: list[float]) -> list:
-    p = Planner(text, cfg)
+def run_planner(text: str, cfg: PlannerConfig | None, buffered: list[float], p: Planner | None = None) -> list:
+    p = p or Planner(text, cfg)
     out = []
     i = 0
     while (ph := p.next_phrase(buffered[i % len(buffered)], 0.35, 0.07)) is not None:
@@ -51,7 +52,9 @@ def test_first_phrase_takes_two_words_unless_the_first_ends_at_a_break():
 
 @given(words_st, st.integers(1, 12))
 def test_fixed_mode_cuts_every_n_words(words, n):
-    phrases = run_planner(" ".join(words), PlannerConfig(mode="fixed", fixed_words=n), [0.0, 5.0])
+    """The benchmark's fixed-size chunking (bench/baselines.py), on the planner's incremental contract."""
+    text = " ".join(words)
+    phrases = run_planner(text, None, [0.0, 5.0], BaselinePlanner(Chunking("fixed", fixed_words=n), text))
     assert [len(ph.words) for ph in phrases[:-1]] == [n] * (len(phrases) - 1)
     assert [w for ph in phrases for w in ph.words] == " ".join(words).split()
 

@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voicetrace.audio.encode import streaming_wav_header
+from voicetrace.contract import PhrasePlanned, Piece, SynthEnd
 from voicetrace.errors import UserError
 from voicetrace.remote.decode import RawPcm, Sse, StreamFormatError, Wav, decoder_for
-from voicetrace.remote.protocol import pack_frame, to_pcm16, unpack_frame
+from voicetrace.remote.protocol import chunk_from_wire, chunk_to_wire, pack_frame, to_pcm16, unpack_frame
 
 SAMPLES = (np.sin(np.arange(3000) / 7.0) * 0.5).astype(np.float32)
 PCM = to_pcm16(SAMPLES)
@@ -107,3 +108,23 @@ def test_frame_header_round_trips(rid, index, final, body):
 def test_bad_frames_are_rejected(data):
     with pytest.raises(ValueError):
         unpack_frame(data)
+
+
+def test_chunk_metadata_survives_the_wire_as_the_server_wrote_it():
+    piece = Piece(1, "r", index=3, phrase=2, offset=480, word_times=((0, 100), (120, 300)))
+    planned = PhrasePlanned(1, "r", index=2, text="Hello there", words=2, first_word=5, total_words=9)
+    end = SynthEnd(1, "r", index=2, samples=4800, rate=24_000, compute_ns=12_345_678,
+                   cache=(("phonemes", True), ("phrase_audio", False)))
+    wire = json.loads(json.dumps(chunk_to_wire(3, 960, False, 41.23456, piece, planned, end)))
+    c = chunk_from_wire(wire)
+    assert (c.index, c.samples, c.final, c.phrase, c.offset) == (3, 960, False, 2, 480)
+    assert (c.text, c.words, c.first_word, c.total_words) == ("Hello there", 2, 5, 9)
+    assert c.word_times == ((0, 100), (120, 300))
+    assert c.compute_ms == 12.346 and c.server_ms == 41.235
+    assert c.cache == (("phonemes", True), ("phrase_audio", False))
+
+
+def test_chunk_metadata_without_its_events_takes_the_defaults():
+    c = chunk_from_wire(json.loads(json.dumps(chunk_to_wire(7, 10, True, 1.0, None, None, None))))
+    assert (c.phrase, c.offset, c.text, c.words, c.word_times, c.compute_ms, c.cache) == (7, 0, "", 0, None, None, ())
+    assert chunk_from_wire({"index": 4}).phrase == 4  # an older server's message: only what it sent

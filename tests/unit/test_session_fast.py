@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from voicetrace.contract import Ev
+from voicetrace.contract import CancelAck, Play
 from voicetrace.core.session import Session
 from voicetrace.core.sink import StreamSink
 from voicetrace.core.stream import Stream
@@ -67,9 +67,9 @@ def test_cancel_leaves_no_stale_samples_and_frees_the_engine(device, after_s):
     assert m.outcome == "cancelled" and m.stale_samples_after_cancel == 0
     assert m.cancel_to_silence_ms is not None and m.cancel_to_idle_ms is not None
     assert nxt.outcome == "done"
-    ack = req.trace.first(Ev.CANCEL_ACK)
+    ack = req.trace.first(CancelAck)
     assert ack is not None
-    assert not any(e.data["n"] and e.t_ns > ack.t_ns for e in req.trace.of(Ev.PLAY))
+    assert not any(e.n and e.t_ns > ack.t_ns for e in req.trace.of(Play))
 
 
 def test_cancel_aborts_the_run_in_flight(device):

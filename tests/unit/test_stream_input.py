@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicetrace.contract import Ev
+from voicetrace.bench.baselines import BaselinePlanner, Chunking
+from voicetrace.contract import Play
 from voicetrace.core.session import Session
 from voicetrace.errors import UserError
 from voicetrace.testing.fakes import FakeCost, fake_source
@@ -22,11 +23,10 @@ WORDS = st.sampled_from(["Hello", "there,", "remember", "$3.5", "98.6", "Dr.", "
                          "the", "a", "well;", "one.Two", "don't", "—", "ok?", "café", "\n\n", "x"])
 
 
-def _plan_streamed(text: str, cuts: list[int], cfg: PlannerConfig, buffered: list[float]) -> list[str]:
+def _plan_streamed(text: str, cuts: list[int], planner: Planner, buffered: list[float]) -> list[str]:
     """Feed `text` cut at `cuts`, asking the planner after every piece (with varying buffered audio and idle
     times), then end; every phrase's words."""
     feed = TextFeed()
-    planner = Planner("", cfg)
     out: list[str] = []
     bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(text))), len(text)]
     for k, (a, b) in enumerate(itertools.pairwise(bounds)):
@@ -48,7 +48,8 @@ def _plan_streamed(text: str, cuts: list[int], cfg: PlannerConfig, buffered: lis
        st.lists(st.floats(0, 5), min_size=1, max_size=5), st.sampled_from(["adaptive", "sentence", "whole"]))
 def test_any_split_speaks_the_words_of_the_whole_text_in_order(words, cuts, buffered, mode):
     text = " ".join(words)
-    spoken = _plan_streamed(text, cuts, PlannerConfig(mode=mode), buffered)
+    planner = Planner("") if mode == "adaptive" else BaselinePlanner(Chunking(mode))  # the bench's baselines too
+    spoken = _plan_streamed(text, cuts, planner, buffered)
     assert spoken == [w.text for w in split_words(text)]
 
 
@@ -150,7 +151,7 @@ def test_cancel_reports_the_words_heard_before_silence(device):
     try:
         req = session.open("fake")
         _feed(req, _tokens(TEXT), 200)
-        while not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+        while not any(e.n for e in req.trace.of(Play)):
             time.sleep(0.01)
         time.sleep(0.8)
         req.cancel()

@@ -47,16 +47,9 @@ class PieceShaper:
         self._dropped: dict[int, int] = {}  # phrase → raw samples trimmed before its first sent sample
         self._times: dict[int, list[tuple[int, int]] | None] = {}  # phrase → word times not yet sent
         self._started: set[int] = set()
-        self._sent: dict[int, int] = {}  # phrase → output samples sent so far
 
     def started(self, phrase: int) -> bool:
         return phrase in self._started
-
-    def sent_of(self, phrase: int) -> int:
-        return self._sent.get(phrase, 0)
-
-    def sent(self, phrase: int, n: int) -> None:
-        self._sent[phrase] = self._sent.get(phrase, 0) + n
 
     def piece(self, phrase: int, audio: AudioArray, rate: int,
               word_times: list[tuple[int, int]] | None) -> tuple[AudioArray, list[tuple[int, int]] | None]:

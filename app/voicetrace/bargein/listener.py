@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..audio.vad import VAD_FRAME, VAD_RATE, VoiceDetector
-from ..contract import Ev
+from ..contract import BargeIn, VoiceIgnored
 from ..core.trace import now_ns
 from .aec import AEC_RATE, AUDIBLE, EchoCanceller3, aec3_missing
 
@@ -415,15 +415,17 @@ class VoiceBargeIn:
 
     def _trigger(self, request_id: str, trig: Trigger) -> None:
         req = self._requests[request_id]
-        req.trace.add(Ev.BARGE_IN, trig.trigger_ns, speech_onset_ns=trig.speech_onset_ns,
-                      true_onset_ns=trig.true_onset_ns, canceller=self.listener.canceller)
+        req.trace.add(BargeIn(trig.trigger_ns, req.id, speech_onset_ns=trig.speech_onset_ns,
+                              true_onset_ns=trig.true_onset_ns, canceller=self.listener.canceller))
         self.triggers.append((request_id, trig))
         self._cancel(request_id)
 
     def _done(self, request_id: str, ignored: dict[str, Any]) -> None:
         req = self._requests.pop(request_id, None)
         if req is not None:
-            req.trace.add(Ev.VOICE_IGNORED, **ignored)
+            req.trace.add(VoiceIgnored(now_ns(), req.id, too_short=int(ignored["too_short"]),
+                                       own_voice=int(ignored["own_voice"]), canceller=ignored.get("canceller"),
+                                       erle_db=ignored.get("erle_db")))
 
     def close(self) -> None:
         self.listener.stop()

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import Ev
+from ..contract import Play
 from ..core.report import distribution
 from .files import save_results
 
@@ -53,8 +53,7 @@ def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain
     for text, voice in USER_LINES:
         a = kokoro.synthesize(text, voice, 1.0, use_cache=False).audio.astype(np.float32)
         clips.append((text, a, int(np.flatnonzero(np.abs(a) > 0.01)[0])))
-    session = Session(player, {"piper": workers["piper"]})
-    session.use_cache = False
+    session = Session(player, {"piper": workers["piper"].sharing(use_cache=False)})
     current: list[Any] = []
     listening = VoiceBargeIn(player, lambda: current[-1] if current else None, session.cancel)
     runs: list[dict[str, Any]] = []
@@ -64,7 +63,7 @@ def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain
             for k, kind in enumerate(plan):
                 req = session.submit(TEXT, "piper")
                 current.append(req)
-                while not req.finished.wait(0.005) and not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+                while not req.finished.wait(0.005) and not any(e.n for e in req.trace.of(Play)):
                     pass
                 row: dict[str, Any] = {"kind": kind}
                 if kind == "speech":
@@ -174,8 +173,7 @@ def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str |
         for rt60 in rt60s:
             ir = room_ir(player.rate, rt60)
             for canceller in ("gate", "aec3"):
-                session = Session(player, {"piper": workers["piper"]})
-                session.use_cache = False
+                session = Session(player, {"piper": workers["piper"].sharing(use_cache=False)})
                 current: list[Any] = []
                 listening = VoiceBargeIn(player, lambda c=current: c[-1] if c else None,  # type: ignore[misc]
                                          session.cancel, config=BargeInConfig(canceller=canceller))
@@ -220,7 +218,7 @@ def _room_trial(session: Any, injector: Any, current: list[Any], kind: str, clip
                 rng: random.Random) -> dict[str, Any]:
     req = session.submit(TEXT, "piper")
     current.append(req)
-    while not req.finished.wait(0.005) and not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+    while not req.finished.wait(0.005) and not any(e.n for e in req.trace.of(Play)):
         pass
     row: dict[str, Any] = {"kind": kind}
     injected = None

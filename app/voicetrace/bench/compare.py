@@ -13,7 +13,6 @@ run; TTFA and underruns are measured within that window."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import sys
@@ -23,13 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import Ev
+from ..contract import Cancel, Play
 from ..core.pipeline import LocalSource, planner_config_for
 from ..core.report import distribution, percentile
-from ..core.source import ChunkSource, Emit, EngineVoices, OnIdle, Readiness, SourceJob
-from ..core.trace import now_ns
-from ..engines.phonemes import ESPEAK_LOCK
+from ..core.source import ChunkSource
 from ..errors import UserError
+from .baselines import BaselineSource, Chunking, KokoroOnnxStreamSource
 
 # voicetrace_whole: VoiceTrace's planner with Kokoro decoding each phrase whole (`--kokoro-mode whole`, the
 # phrase-at-a-time path before the graph was cut); voicetrace: Kokoro decoding phrases in pieces.
@@ -37,107 +35,6 @@ STRATEGIES = ("whole", "kokoro_onnx_stream", "per_sentence", "voicetrace_whole",
 KOKORO_ONLY = ("kokoro_onnx_stream", "voicetrace_whole")
 TEXTS_DIR = Path(__file__).resolve().parent / "texts"
 DEFAULT_TEXTS = ("short", "sentence", "paragraph")
-
-
-_WHOLE_GRAPH: dict[int, Any] = {}
-
-
-class KokoroOnnxStreamSource(EngineVoices, Readiness):
-    """kokoro-onnx's own `create_stream` on the Kokoro engine's model, as a chunk source: it stops the way the
-    original does, between chunks (the batch in flight finishes)."""
-
-    def __init__(self, kokoro: LocalSource) -> None:
-        super().__init__()
-        self.name = kokoro.name
-        self.engine = kokoro.engine
-        self.rate = kokoro.engine.rate
-        self.load_ms, self.warmup_ms = kokoro.load_ms, kokoro.warmup_ms
-        self._loaded(kokoro.error)
-        self._stopping: dict[str, list[OnIdle]] = {}
-
-    def _kokoro_onnx(self) -> Any:
-        """kokoro-onnx on a session of the *whole* graph (the engine's own sessions are the cut graph's),
-        made once per engine."""
-        from ..engines.base import make_session
-        from ..engines.phonemes import ESPEAK_LOCK as LOCK
-
-        key = id(self.engine)
-        if key not in _WHOLE_GRAPH:
-            from kokoro_onnx import Kokoro
-
-            entry = self.engine.entry
-            session = make_session(str(entry.path("model")), **self.engine.tuning)
-            with LOCK:
-                _WHOLE_GRAPH[key] = Kokoro.from_session(session, str(entry.path("voices")))
-        return _WHOLE_GRAPH[key]
-
-    def produce(self, job: SourceJob, emit: Emit) -> None:
-        import soxr
-
-        kokoro = self._kokoro_onnx()
-        resample = (soxr.ResampleStream(self.engine.rate, job.out_rate, 1, dtype="float32")
-                    if self.engine.rate != job.out_rate else None)
-        self._stopping[job.request_id] = []
-
-        async def run() -> None:
-            gen = kokoro.create_stream(job.text, job.voice, job.speed, "en-us")
-            index = 0
-            pending: np.ndarray | None = None
-            try:
-                while True:
-                    t0 = now_ns()
-                    job.trace.add(Ev.SYNTH_START, t0, index=index)
-                    with ESPEAK_LOCK:  # its first step phonemizes the whole text with espeak-ng
-                        try:
-                            audio, rate = await gen.__anext__()
-                        except StopAsyncIteration:
-                            break
-                    t1 = now_ns()
-                    a = np.asarray(audio, dtype=np.float32).reshape(-1)
-                    job.trace.add(Ev.SYNTH_END, t1, index=index, samples=len(a), rate=rate, compute_ns=t1 - t0,
-                                  cache=[])
-                    job.trace.add(Ev.PHRASE_PLANNED, index=index, text="", words=0, first_word=0, total_words=0)
-                    if job.stop.is_set():
-                        return
-                    # Hold one chunk back: only the generator's end says which chunk is the last.
-                    if pending is not None:
-                        out = resample.resample_chunk(pending) if resample else pending
-                        emit(index - 1, np.asarray(out, dtype=np.float32), False)
-                    pending = a
-                    index += 1
-                if pending is not None and not job.stop.is_set():
-                    out = resample.resample_chunk(pending, last=True) if resample else pending
-                    emit(index - 1, np.asarray(out, dtype=np.float32), True)
-            finally:
-                await gen.aclose()
-
-        try:
-            asyncio.run(run())
-        finally:
-            waiters = self._stopping.pop(job.request_id, [])
-            t = now_ns()
-            for w in waiters:
-                w(t)  # the generator is closed: nothing more runs for this request
-
-    def cancel(self, request_id: str, on_idle: OnIdle) -> None:
-        waiters = self._stopping.get(request_id)
-        if waiters is None:
-            on_idle(now_ns())
-        else:
-            waiters.append(on_idle)  # between chunks, as kokoro-onnx stops: after the batch in flight
-
-    def stop(self) -> None:
-        pass  # the Kokoro source it borrowed is stopped by its owner
-
-
-def strategy_config(strategy: str, engine_kind: str, streams: bool = False) -> Any:
-    """The planner of a strategy; `streams`: the engine decodes phrases in pieces (VoiceTrace on Kokoro)."""
-    from dataclasses import replace
-
-    base = planner_config_for(engine_kind)
-    if strategy == "voicetrace":
-        return planner_config_for(engine_kind, streams)
-    return {"whole": replace(base, mode="whole"), "per_sentence": replace(base, mode="sentence")}.get(strategy, base)
 
 
 def strategy_streams(strategy: str, w: LocalSource) -> bool:
@@ -164,7 +61,7 @@ def _run_one(session: Any, key: str, text: str, voice: str, play_limit_s: float,
     deadline = time.monotonic() + 600
     first_audio: float | None = None
     while not req.finished.wait(0.005) and time.monotonic() < deadline:
-        if first_audio is None and any(e.data["n"] > 0 for e in req.trace.of(Ev.PLAY)):
+        if first_audio is None and any(e.n > 0 for e in req.trace.of(Play)):
             first_audio = time.monotonic()
         if first_audio is None:
             continue
@@ -177,9 +74,9 @@ def _run_one(session: Any, key: str, text: str, voice: str, play_limit_s: float,
         session.cancel(req.id)
     m = req.result(timeout=30).to_dict()
     m.pop("chunks", None)
-    m["played_s"] = round(sum(e.data["n"] for e in req.trace.of(Ev.PLAY)) / session.output.rate, 3)
+    m["played_s"] = round(sum(e.n for e in req.trace.of(Play)) / session.output.rate, 3)
     m["interrupted"] = cancel_after_audio_s is not None
-    cancel = req.trace.first(Ev.CANCEL)
+    cancel = req.trace.first(Cancel)
     m["submit_ns"] = req.t_submit_ns  # absolute, for the observer's check
     m["cancel_ns"] = cancel.t_ns if cancel is not None else None
     return m
@@ -313,13 +210,20 @@ def strategy_session(player: Any, w: LocalSource, eid: str, strategy: str) -> tu
     from ..core.session import Session
 
     key = f"{eid}/{strategy}"
+    return key, Session(player, {key: strategy_source(w, strategy)})
+
+
+def strategy_source(w: LocalSource, strategy: str) -> ChunkSource:
+    """The source of `strategy` on the engine's warm worker: a baseline's own (bench/baselines.py: they make
+    each of their units whole and stop between chunks), or VoiceTrace's (it aborts the run in flight)."""
+    kind = w.engine.entry.engine
+    if strategy == "kokoro_onnx_stream":
+        return KokoroOnnxStreamSource(w)
+    if strategy in ("whole", "per_sentence"):
+        return BaselineSource(w.worker, Chunking("whole" if strategy == "whole" else "sentence"),
+                              planner_config_for(kind))
     streams = strategy_streams(strategy, w)
-    source: ChunkSource = (KokoroOnnxStreamSource(w) if strategy == "kokoro_onnx_stream" else
-                           w.sharing(strategy_config(strategy, w.engine.entry.engine, streams),
-                                     abortable=strategy.startswith("voicetrace"), stream_phrase=streams))
-    session = Session(player, {key: source})
-    session.use_cache = False
-    return key, session
+    return w.sharing(planner_config_for(kind, streams), stream_phrase=streams, use_cache=False)
 
 
 def _progress(done: int, total: int, t0: float, m: dict[str, Any]) -> None:
@@ -526,8 +430,7 @@ def run_first_chunk(engines: list[str], max_words: int, repeat: int, out_dir: Pa
                 for k in range(1, max_words + 1):
                     cfg = replace(planner_config_for(w.engine.entry.engine, streams), first_min_words=k,
                                   first_max_words=k, first_max_chars=10_000)
-                    session = Session(player, {eid: w.sharing(cfg, stream_phrase=streams)})
-                    session.use_cache = False
+                    session = Session(player, {eid: w.sharing(cfg, stream_phrase=streams, use_cache=False)})
                     try:
                         ms = [_run_one(session, eid, FIRST_CHUNK_TEXT, w.engine.default_voice, 2.0, None)
                               for _ in range(repeat)]

@@ -17,11 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..core.report import distribution
+from .baselines import BaselineSource, Chunking
 from .files import save_results
 
 FIRST = "When people"
@@ -96,10 +96,11 @@ def _played_levers(engines: list[str], repeat: int, device: str | None) -> tuple
         for eid, w in workers.items():
             base = planner_config_for(w.engine.entry.engine)
             chunking[eid] = {}
-            for name, cfg in (("fixed 8-word phrases", replace(base, mode="fixed", fixed_words=8)),
-                              ("cost-model planner (app)", base)):
-                session = Session(player, {eid: w.sharing(cfg)})
-                session.use_cache = False
+            fixed = BaselineSource(w.worker, Chunking("fixed", fixed_words=8), base, abortable=True,
+                                   stream_phrase=w.stream_phrase)
+            for name, src in (("fixed 8-word phrases", fixed),
+                              ("cost-model planner (app)", w.sharing(base, use_cache=False))):
+                session = Session(player, {eid: src})
                 try:
                     ms = [_run_one(session, eid, paragraph, w.engine.default_voice, 15.0, None) for _ in range(repeat)]
                 finally:
@@ -150,9 +151,9 @@ def peak_rss_after_paragraph(engines: list[str]) -> float:
     for eid in engines:
         src = LocalSource.load(eid)
         src.wait_ready(300)
-        sink = StreamSink(24_000, max_unsent=1 << 20)  # nobody takes the chunks: the planner plans as if
-        session = Session(sink, {eid: src})              # the audio queued in the sink were buffered
-        session.use_cache = False
+        # nobody takes the chunks: the planner plans as if the audio queued in the sink were buffered
+        sink = StreamSink(24_000, max_unsent=1 << 20)
+        session = Session(sink, {eid: src.sharing(use_cache=False)})
         try:
             session.submit(text, eid).result(timeout=600)
         finally:

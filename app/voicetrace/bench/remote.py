@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..contract import Ev
+from ..contract import Play
 from ..core.report import distribution
 
 SENTENCES = [
@@ -75,7 +75,7 @@ def _speak(session: Any, engine: str, text: str, voice: str | None, cancel_after
     req = session.submit(text, engine, voice)
     if cancel_after_audio_s is not None:
         deadline = time.monotonic() + 30
-        while not req.trace.of(Ev.PLAY) and time.monotonic() < deadline and not req.finished.is_set():
+        while not req.trace.of(Play) and time.monotonic() < deadline and not req.finished.is_set():
             time.sleep(0.005)
         time.sleep(cancel_after_audio_s)
         session.cancel(req.id)

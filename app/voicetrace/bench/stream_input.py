@@ -22,17 +22,17 @@ import random
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..contract import Ev
+from ..contract import Cancel, PhrasePlanned, Play
 from ..core.pipeline import LocalSource
 from ..core.report import distribution
 from ..core.session import Request, Session
 from ..core.trace import now_ns
 from ..remote.chat import ChatStream
 from ..testing.fake_chat import ChatServer, build_chat_app, tokens
+from .baselines import LIVEKIT, REALTIMETTS, BaselineSource
 from .files import save_results
 
 STRATEGIES = ("whole_reply", "livekit", "realtimetts", "voicetrace")
@@ -60,11 +60,11 @@ def tokenizer() -> Any:
 
 
 def strategy_source(w: LocalSource, strategy: str) -> LocalSource:
-    base = w.planner_config
-    cfg = {"livekit": replace(base, mode="sentence", sentence_min_chars=20),
-           "realtimetts": replace(base, mode="fragment", sentence_min_chars=10, fragment_max_words=30)
-           }.get(strategy, base)
-    return w.sharing(cfg)
+    """No strategy uses the phrase-audio cache; the baselines cut as their originals do (bench/baselines.py)."""
+    chunking = {"livekit": LIVEKIT, "realtimetts": REALTIMETTS}.get(strategy)
+    if chunking is not None:
+        return BaselineSource(w.worker, chunking, w.planner_config, abortable=True, stream_phrase=w.stream_phrase)
+    return w.sharing(w.planner_config, use_cache=False)
 
 
 def _feed_reply(req: Request, chat: ChatStream, hold: bool, seen: dict[str, int]) -> None:
@@ -96,13 +96,13 @@ def _run(session: Session, key: str, url: str, reply: str, strategy: str, cancel
     threading.Thread(target=_feed_reply, args=(req, chat, strategy == "whole_reply", seen), daemon=True).start()
     if cancel_after_s is not None:
         deadline = time.monotonic() + 60
-        while not any(e.data["n"] for e in req.trace.of(Ev.PLAY)) and time.monotonic() < deadline:
+        while not any(e.n for e in req.trace.of(Play)) and time.monotonic() < deadline:
             time.sleep(0.005)
         time.sleep(cancel_after_s)
         req.cancel()
         chat.close()
     m = req.result(timeout=120)
-    planned = req.trace.of(Ev.PHRASE_PLANNED)
+    planned = req.trace.of(PhrasePlanned)
     t_first = seen.get("first_token_ns")
     words_ms = round((planned[0].t_ns - t_first) / 1e6, 3) if planned and t_first else None
     audible = (req.t_submit_ns + m.ttfa_audible_ms * 1e6) if m.ttfa_audible_ms is not None else None
@@ -112,7 +112,7 @@ def _run(session: Session, key: str, url: str, reply: str, strategy: str, cancel
             "first_token_to_audible_ms": round((audible - t_first) / 1e6, 3) if audible and t_first else None,
             "first_phrase_synth_ms": m.chunks[0].synth_ms if m.chunks else None,
             "first_phrase_words_ms": words_ms, "block_ms": round(player.blocksize * 1000 / player.rate, 3),
-            "submit_ns": req.t_submit_ns, "cancel_ns": cancel.t_ns if (cancel := req.trace.first(Ev.CANCEL)) else None,
+            "submit_ns": req.t_submit_ns, "cancel_ns": cancel.t_ns if (cancel := req.trace.first(Cancel)) else None,
             "reply": reply}
 
 
@@ -141,7 +141,6 @@ def run_stream_input(engines: list[str], rates: list[float], repeat: int, out_di
                         for strategy in STRATEGIES:
                             key = f"{eid}/{strategy}"
                             session = Session(player, {key: strategy_source(w, strategy)})
-                            session.use_cache = False
                             try:
                                 for k in range(repeat):
                                     for reply in texts:

@@ -1,28 +1,22 @@
-"""The local chunk source: one request's text → chunks through a warm worker. Plan phrases (first one
-small), submit the next phrase the moment the previous one is synthesised (pipelining), shape and pause the
-audio, resample it to the sink's rate. The same source feeds the player's ring, a socket (the server), an
-iterator (the Python API) or a file: only where the chunks go (`emit`) and how much audio is queued ahead
-of the listener (`buffered_s`) differ."""
+"""The local chunk source: one request's text → chunks through a warm worker (the steps, plan → submit →
+take → shape → emit, are `production.Production`), and the planner settings per engine. The same source feeds
+the player's ring, a socket (the server), an iterator (the Python API) or a file: only where the chunks go
+(the session's side of `SourceOutput`) and how much audio is queued ahead of the listener (`buffered_s`)
+differ."""
 
 from __future__ import annotations
 
-import itertools
-import queue
 import threading
-from typing import Any, Self
+from typing import Self
 
-import numpy as np
-
-from ..audio.shaping import PAUSE_S, PieceShaper, add_pause
-from ..contract import AudioArray, Ev
 from ..engines import create_engine
-from ..engines.base import Engine, SynthResult
+from ..engines.base import Engine
 from ..engines.catalog import find_model
 from ..errors import UserError
-from ..text.planner import MAX_PIECE_CHARS, Planner, PlannerConfig, split_long_word, split_to_limit
-from .source import Emit, EngineVoices, OnIdle, SourceJob
-from .trace import now_ns
-from .worker import SCHEDULES, EngineWorker, Job
+from ..text.planner import Planner, PlannerConfig
+from .production import Production
+from .source import EngineVoices, OnIdle, SourceJob, SourceOutput
+from .worker import SCHEDULES, EngineWorker
 
 # Kokoro costs ~0.3-0.4 s of compute per second of audio, so its first phrase is two short words (one when it
 # ends at a break: "Sure,"); a lone unbroken word hurt intelligibility (bench --wer);
@@ -54,15 +48,17 @@ class LocalSource(EngineVoices):
     so each plans for its share of the engine."""
 
     def __init__(self, worker: EngineWorker, planner_config: PlannerConfig | None = None, abortable: bool = True,
-                 owns_worker: bool = True, stream_phrase: bool = True) -> None:
+                 owns_worker: bool = True, stream_phrase: bool = True, use_cache: bool = True) -> None:
         """`abortable`: a cancel aborts the run in flight (False: it finishes, as the baselines stop).
-        `stream_phrase`: let the engine decode a phrase in pieces (Kokoro; False: `--kokoro-mode whole`)."""
+        `stream_phrase`: let the engine decode a phrase in pieces (Kokoro; False: `--kokoro-mode whole`).
+        `use_cache`: the phrase-audio cache (the benchmark compares strategies without it)."""
         self.worker = worker
         self.engine: Engine = worker.engine
         self.name = worker.engine.name
         self.stream_phrase = stream_phrase
         self._planner_config = planner_config
         self.abortable = abortable
+        self.use_cache = use_cache
         self._owns_worker = owns_worker
 
     @property
@@ -81,10 +77,11 @@ class LocalSource(EngineVoices):
         return cls(worker, stream_phrase=stream_phrase)
 
     def sharing(self, planner_config: PlannerConfig | None = None, abortable: bool = True,
-                stream_phrase: bool | None = None) -> LocalSource:
+                stream_phrase: bool | None = None, use_cache: bool = True) -> LocalSource:
         """Another source on the same warm worker (it does not stop the worker)."""
         streams = self.stream_phrase if stream_phrase is None else stream_phrase
-        return LocalSource(self.worker, planner_config, abortable, owns_worker=False, stream_phrase=streams)
+        return LocalSource(self.worker, planner_config, abortable, owns_worker=False, stream_phrase=streams,
+                           use_cache=use_cache)
 
     @property
     def rate(self) -> int:
@@ -115,9 +112,14 @@ class LocalSource(EngineVoices):
         self.worker.wait_ready(timeout)
 
     # ---- the source ----------------------------------------------------------------------------------
-    def produce(self, job: SourceJob, emit: Emit) -> None:
+    def produce(self, job: SourceJob, out: SourceOutput) -> None:
         with self.worker.streaming():
-            _produce(self, job, emit)
+            _produce(self, job, out)
+
+    def production(self, job: SourceJob, out: SourceOutput) -> Production:
+        """The steps that make one request (the benchmark's baselines make it their own way)."""
+        return Production(self.worker, Planner("", self.planner_config), job, out, self.abortable,
+                          self.stream_phrase, self.use_cache)
 
     def cancel(self, request_id: str, on_idle: OnIdle) -> None:
         self.worker.cancel(request_id, on_idle)
@@ -131,9 +133,9 @@ class LocalSource(EngineVoices):
             self.worker.stop()
 
 
-def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
-    """Run one request through a local worker. Returns when the last chunk was emitted or `job.stop` was set;
-    raises UserError (bad voice, engine failed to load) or RuntimeError (a failed run)."""
+def _produce(source: LocalSource, job: SourceJob, out: SourceOutput) -> None:
+    """Run one request through a local worker once it is ready. Returns when the last chunk was emitted or
+    `job.stop` was set; raises UserError (bad voice, engine failed to load) or RuntimeError (a failed run)."""
     worker = source.worker
     while not worker.ready.wait(0.05):
         if job.stop.is_set():
@@ -141,164 +143,4 @@ def _produce(source: LocalSource, job: SourceJob, emit: Emit) -> None:
     if worker.error is not None:
         raise UserError(f"engine {worker.engine.name} failed to load: {worker.error}",
                         "see `voicetrace models --verify`")
-    eng = worker.engine
-    eng.check_voice(job.voice)
-    feed = job.feed
-    planner = Planner("", source.planner_config)
-    seen_version = -1
-    # (phrase index, result, error, is it the phrase's last piece)
-    results: queue.Queue[tuple[int, SynthResult | None, BaseException | None, bool]] = queue.Queue()
-    made: dict[int, tuple[int, int]] = {}  # phrase index → (samples, compute ns) of its pieces so far
-    brk_of: dict[int, int] = {}
-    in_flight = 0
-    next_index = itertools.count()
-    last_index = -1
-    trace = job.trace
-
-    def on_start(i: int) -> Any:
-        return lambda t: trace.add(Ev.SYNTH_START, t, index=i)
-
-    def on_done(i: int) -> Any:
-        def done(res: SynthResult | None, err: BaseException | None, t_end: int) -> None:
-            if res is not None:
-                samples, compute = made.pop(i, (0, 0))
-                trace.add(Ev.SYNTH_END, t_end, index=i, samples=samples + len(res.audio), rate=res.rate,
-                          compute_ns=compute + res.compute_ns, cache=res.cache)
-            results.put((i, res, err, True))
-        return done
-
-    def on_piece(i: int) -> Any:
-        def piece(res: SynthResult) -> None:
-            samples, compute = made.get(i, (0, 0))
-            made[i] = (samples + len(res.audio), compute + res.compute_ns)
-            results.put((i, res, None, False))
-        return piece
-
-    def absorb() -> None:
-        """The settled words of the text so far (all of it when it came whole)."""
-        nonlocal seen_version
-        seen_version = feed.version
-        planner.update(feed.settled_words(), feed.complete)
-
-    def plan_next(buffered_s: float) -> int:
-        # Shared engine (a server's concurrent streams): this stream gets 1/load of it, and its phrase is
-        # due when its buffered audio runs out.
-        rtf = worker.rtf_est * worker.share_count()
-        idle_s = (now_ns() - feed.t_last_ns) / 1e9
-        phrase = planner.next_phrase(buffered_s, rtf, worker.sec_per_char_est / job.speed, idle_s)
-        deadline = now_ns() + int(buffered_s * 1e9)
-        if phrase is None:
-            return 0
-        parts = split_to_limit(phrase.words, eng.fits)
-        first_word = phrase.first_word
-        submitted = 0
-        for k, words in enumerate(parts):
-            texts = [" ".join(words)]
-            if len(words) == 1 and (len(words[0]) > MAX_PIECE_CHARS or not eng.fits(words[0])):
-                texts = split_long_word(words[0], eng.fits)  # one huge "word": spoken piece by piece
-            for j, text in enumerate(texts):
-                i = next(next_index)
-                last = k == len(parts) - 1 and j == len(texts) - 1
-                brk_of[i] = phrase.brk if last else 0
-                # first_word lets a window highlight the phrase being spoken in the text it came from; the
-                # pieces of one split word count it once. text_ns: the arrival of the last text it waited for.
-                trace.add(Ev.PHRASE_PLANNED, index=i, text=text, words=len(words) if j == 0 else 0,
-                          first_word=first_word, total_words=planner.total_words, text_ns=feed.t_last_ns)
-                worker.submit(Job(job.request_id, i, text, job.voice, job.speed, on_start(i), on_done(i),
-                                  deadline_ns=deadline, use_cache=job.use_cache, abortable=source.abortable,
-                                  on_piece=on_piece(i), stream=source.stream_phrase))
-                submitted += 1
-            first_word += len(words)
-        return submitted
-
-    whole = planner.cfg.mode == "whole"  # the batch baseline: nothing plays until everything is made
-    held: list[AudioArray] = []
-    chunk_index = 0
-    shaper = PieceShaper(job.out_rate / eng.rate)
-
-    def send(audio: AudioArray, final: bool, phrase: int, word_times: Any = None) -> None:
-        """One chunk out, after the event that says which phrase it belongs to and where in it."""
-        nonlocal chunk_index
-        if resampler is not None:
-            audio = np.asarray(resampler.resample_chunk(audio, last=final), dtype=np.float32)
-        planned = trace.of(Ev.PHRASE_PLANNED)
-        if word_times is not None and len(word_times) != len(str(planned[phrase].data["text"]).split()):
-            word_times = None  # the engine's words are not the text's ("$5" said as two): not timed
-        trace.add(Ev.PIECE, index=chunk_index, phrase=phrase, offset=shaper.sent_of(phrase),
-                  word_times=word_times)
-        shaper.sent(phrase, len(audio))
-        emit(chunk_index, audio, final)
-        chunk_index += 1
-
-    resampler = None
-    if eng.rate != job.out_rate:
-        import soxr
-
-        resampler = soxr.ResampleStream(eng.rate, job.out_rate, 1, dtype="float32", quality="HQ")
-    waiting_since: int | None = None  # the pipeline is idle for want of text (streamed input)
-    while True:
-        if job.stop.is_set():
-            return
-        if in_flight == 0:
-            absorb()
-            if not planner.done and job.buffered_s() > job.read_ahead_s:
-                job.stop.wait(0.05)  # far enough ahead (or paused): wait for the listener
-                continue
-            if planner.done:
-                if planner.count == 0:
-                    raise UserError("the text ended with nothing to speak", "send some words before end()")
-                # The text ended after its last phrase went out (streamed): close the request with an empty
-                # final chunk (and what the resampler still holds).
-                send(np.zeros(0, np.float32), True, last_index + 1)
-                return
-            n = plan_next(job.buffered_s())
-            in_flight += n
-            if n == 0:
-                if waiting_since is None:
-                    waiting_since = now_ns()
-                    trace.add(Ev.TEXT_WAIT, waiting_since, state="start")
-                feed.wait(seen_version, 0.02)  # new text, or time to re-check whether to speak what is settled
-                continue
-            if waiting_since is not None:
-                planned = trace.of(Ev.PHRASE_PLANNED)
-                trace.add(Ev.TEXT_WAIT, state="end", next_index=planned[-n].data["index"])
-                waiting_since = None
-        try:
-            i, res, err, last_piece = results.get(timeout=0.02)
-        except queue.Empty:
-            continue
-        if job.stop.is_set():
-            return
-        if not last_piece:  # a piece of a phrase still being made: out at once (not in the batch baseline)
-            assert res is not None
-            audio, times = shaper.piece(i, res.audio, res.rate, res.word_times)
-            if whole:
-                held.append(audio)
-            elif len(audio):
-                send(audio, False, i, times)
-            continue
-        in_flight -= 1
-        if err is not None or res is None:
-            raise err if isinstance(err, UserError) else RuntimeError(str(err) or type(err).__name__)
-        if len(res.audio) == 0 and not shaper.started(i):
-            job.skipped.append(trace.of(Ev.PHRASE_PLANNED)[i].data["text"])
-        # Budget the next phrase against what will really play: the model pads each phrase with
-        # silence that shaping trims, so the raw length overstates the buffer (it caused underruns).
-        audio, times = shaper.last(i, res.audio, res.rate, res.word_times)
-        if in_flight == 0:  # pipelining: the engine starts the next phrase now
-            absorb()
-            ahead = job.buffered_s() + len(audio) / res.rate
-            if not planner.done and ahead <= job.read_ahead_s:
-                in_flight += plan_next(ahead)
-        final = in_flight == 0 and planner.done
-        if not final:
-            audio = add_pause(audio, res.rate, PAUSE_S.get(brk_of[i], 0.0))
-        if whole:
-            held.append(audio)
-            if not final:
-                continue
-            audio, i, times = np.concatenate(held), 0, None
-        send(audio, final, i, times)
-        last_index = i
-        if final:
-            return
+    source.production(job, out).run()

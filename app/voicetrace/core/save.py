@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 
 from ..audio.encode import AudioWriter
-from ..contract import Ev, RequestMetrics
+from ..contract import PhrasePlanned, RequestMetrics, SynthEnd
 from ..errors import UserError
 from .session import Request, Session
 from .sink import StreamSink
@@ -78,10 +78,10 @@ class SpeechFile:
         req = self.request
         if req is None:
             return 0, 0
-        planned = {e.data["index"]: e.data for e in req.trace.of(Ev.PHRASE_PLANNED)}
-        ended = {e.data["index"] for e in req.trace.of(Ev.SYNTH_END)}
-        total = max((int(d["total_words"]) for d in planned.values()), default=0)
-        made = sum(int(d["words"]) for i, d in planned.items() if i in ended)
+        planned = {e.index: e for e in req.trace.of(PhrasePlanned)}
+        ended = {e.index for e in req.trace.of(SynthEnd)}
+        total = max((e.total_words for e in planned.values()), default=0)
+        made = sum(e.words for i, e in planned.items() if i in ended)
         return made, max(total, made)
 
     @property

@@ -12,6 +12,7 @@ played after its acknowledgement would show in the trace by then, and be counted
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import threading
@@ -19,7 +20,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..audio.shaping import sound_end, sound_start, voiced_offset
 from ..contract import (
@@ -30,10 +30,22 @@ from ..contract import (
     K_RESUME,
     K_UNDERRUN,
     AudioArray,
-    Ev,
+    Cancel,
+    CancelAck,
+    ChunkReady,
+    Done,
+    EngineIdle,
+    Failed,
+    FlushSeen,
+    Pause,
+    Play,
     PlaybackEvent,
     RequestMetrics,
+    Resume,
+    Submit,
+    Text,
     TtsChunk,
+    Underrun,
 )
 from ..errors import UserError
 from ..text.feed import TextFeed
@@ -42,7 +54,7 @@ from .metrics import derive
 from .pipeline import LocalSource
 from .report import peak_rss_mb
 from .sink import AudioSink
-from .source import ChunkSource, SourceJob
+from .source import ChunkSource, SourceJob, SourceOutput
 from .trace import Trace, now_ns
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
@@ -78,8 +90,10 @@ class Request:
     # The sink has one producer: requests write in submit order, each after the previous one's last chunk.
     prev_written: threading.Event | None = None
     written: threading.Event = field(default_factory=threading.Event)
-    last_play: Any = None  # the PLAY event the pump may still extend (contiguous playback)
+    last_play: Play | None = None  # the PLAY event the pump may still extend (contiguous playback)
     text_feed: TextFeed = field(default_factory=TextFeed)  # its text: whole, or arriving (see `open`)
+    # what its source reports through (and what the session and the server ask of a chunk); set by `_start`
+    output: SourceOutput = field(init=False)
 
     # ---- streamed text ---------------------------------------------------------------------------------
     def feed(self, text: str) -> None:
@@ -106,7 +120,7 @@ class Request:
             feed.flush()
         else:
             feed.end()
-        self.trace.add(Ev.TEXT, t, what=what, piece=text, chars=len(feed.text))
+        self.trace.add(Text(t, self.id, what=what, piece=text, chars=len(feed.text)))
 
     def cancel(self, played_ms: float | None = None) -> bool:
         """Barge-in: silence it now and stop its source. False if it had already ended. `played_ms`: how much
@@ -118,27 +132,34 @@ class Request:
 
     @property
     def t_submit_ns(self) -> int:
-        return self.trace.events[0].t_ns
+        submit = self.trace.first(Submit)  # the first event (no copy of the trace to read it)
+        assert submit is not None, "the session writes SUBMIT before the request is handed out"
+        return submit.t_ns
 
     def settled(self) -> bool:
         """Ended at least SETTLE_S ago: its record is final."""
-        return self.finished.is_set() and now_ns() - self.trace.events[-1].t_ns >= SETTLE_S * 1e9
+        last = self.trace.last()
+        return self.finished.is_set() and last is not None and now_ns() - last.t_ns >= SETTLE_S * 1e9
 
     def wait_settled(self, timeout: float | None = None) -> bool:
         if not self.finished.wait(timeout):
             return False
-        left = SETTLE_S - (now_ns() - self.trace.events[-1].t_ns) / 1e9
+        last = self.trace.last()
+        left = SETTLE_S - (now_ns() - (last.t_ns if last is not None else 0)) / 1e9
         if left > 0:
             time.sleep(left)
         return True
 
     def chunk(self, index: int, audio: AudioArray, final: bool, rate: int) -> TtsChunk:
-        """One of its chunks in the seed's contract (synthesis start from the trace, ms after submit)."""
-        piece = next((e.data for e in reversed(self.trace.of(Ev.PIECE)) if e.data["index"] == index), {})
-        phrase = int(piece.get("phrase", index))
-        t = next((e.t_ns for e in self.trace.of(Ev.SYNTH_START) if e.data["index"] == phrase), None)
-        started = (t - self.t_submit_ns) / 1e6 if t is not None else 0.0
+        """One of its chunks in the seed's contract (its phrase's synthesis start, as its source reported it: ms after
+        submit)."""
+        start = self.output.synth_start(self.output.phrase_of(index))
+        started = (start.t_ns - self.t_submit_ns) / 1e6 if start is not None else 0.0
         return TtsChunk(self.id, self.voice, audio, started, index, final, rate)
+
+    def played_ms(self) -> float:
+        """ms of its audio the sink has played so far (0 for a sink that does not play)."""
+        return sum(e.n for e in self.trace.of(Play)) * 1000 / self.session.output.rate
 
     def result(self, timeout: float | None = None) -> RequestMetrics:
         """Wait until it ended and settled, then its record. TimeoutError if it has not ended in `timeout`."""
@@ -171,7 +192,6 @@ class Session:
         self.engines: dict[str, ChunkSource] = engines if isinstance(engines, dict) else dict(engines or {})
         self._loader = loader
         self._loaded: list[ChunkSource] = []
-        self.use_cache = True  # the phrase-audio cache; the benchmark compares strategies without it
         self._requests: dict[str, Request] = {}
         self._by_tag: dict[int, Request] = {}
         self._lock = threading.Lock()  # guards the request tables against the pump thread
@@ -235,12 +255,14 @@ class Session:
         tag = next(_TAGS)
         self.output.open_tag(tag)
         self.resume()  # a new request is meant to be heard
-        req = Request(rid, tag, text or "", engine, voice, speed, Trace(rid), self, cold=not src.ready.is_set(),
+        trace = Trace(rid)
+        req = Request(rid, tag, text or "", engine, voice, speed, trace, self, cold=not src.ready.is_set(),
                       text_feed=TextFeed(text) if text is not None else TextFeed())
-        req.trace.add(Ev.SUBMIT, t_submit, engine=engine, voice=voice, text_chars=len(text or ""),
-                      device_rate=self.output.rate, speed=speed, stream_input=text is None,
-                      sink_plays=self.output.plays,
-                      **self._sink_counters())
+        req.output = SourceOutput(trace, lambda i, audio, final: self._write(req, i, audio, final))
+        req.trace.add(Submit(t_submit, rid, engine=engine, voice=voice, text_chars=len(text or ""),
+                             device_rate=self.output.rate, speed=speed, stream_input=text is None,
+                             sink_plays=self.output.plays, events_lost=self.output.events_lost,
+                             callback_errors=self.output.callback_errors))
         self._unfinished.add(rid)
         with self._lock:
             self._forget_old()
@@ -257,7 +279,7 @@ class Session:
         with req.lock:
             if req.finished.is_set() or req.stop.is_set():
                 return False
-            req.trace.add(Ev.CANCEL, t, played_ms=played_ms)
+            req.trace.add(Cancel(t, req.id, played_ms=played_ms))
             req.stop.set()
             with self._lock:
                 req.flush_seq = self.output.flush(req.tag)  # silence first: the next callback fades it out
@@ -357,10 +379,11 @@ class Session:
     # ---- the feeder ----------------------------------------------------------------------------------
     def _feed(self, req: Request) -> None:
         try:
-            job = SourceJob(req.id, req.text, req.voice, req.speed, req.trace, req.stop, self.output.rate,
-                            self.output.queued_s, req.skipped, use_cache=self.use_cache, feed=req.text_feed,
-                            read_ahead_s=READ_AHEAD_S if self.output.plays else float("inf"))
-            self.engines[req.engine].produce(job, lambda i, audio, final: self._write(req, i, audio, final))
+            job = SourceJob(req.id, req.text, req.voice, req.speed, req.stop, self.output.rate,
+                            self.output.queued_s, req.skipped, feed=req.text_feed,
+                            read_ahead_s=READ_AHEAD_S if self.output.plays else float("inf"),
+                            played_ms=req.played_ms)
+            self.engines[req.engine].produce(job, req.output)
         except UserError as exc:
             req.user_error = True
             self._fail(req, str(exc))
@@ -377,8 +400,8 @@ class Session:
         t_ready = self.output.write(req.tag, index, audio, last=final, should_stop=req.stop)
         if t_ready is None:
             return
-        req.trace.add(Ev.CHUNK_READY, t_ready, index=index, samples=len(audio), voiced_offset=voiced_offset(audio),
-                      sound_start=sound_start(audio), sound_end=sound_end(audio))
+        req.trace.add(ChunkReady(t_ready, req.id, index=index, samples=len(audio), voiced_offset=voiced_offset(audio),
+                                 sound_start=sound_start(audio), sound_end=sound_end(audio)))
         if self.on_chunk is not None:
             self.on_chunk(req.chunk(index, audio, final, self.output.rate))
         if final and not self.output.plays:
@@ -389,7 +412,8 @@ class Session:
             if req.finished.is_set():
                 return
             req.error = message
-            req.trace.add(Ev.FAILED, error=message, **self._sink_counters())
+            req.trace.add(Failed(now_ns(), req.id, error=message, events_lost=self.output.events_lost,
+                                 callback_errors=self.output.callback_errors))
             req.stop.set()
         self.output.flush(req.tag)
         self._finish(req, "failed")
@@ -398,7 +422,8 @@ class Session:
         with req.lock:
             if req.finished.is_set() or req.stop.is_set():
                 return
-            req.trace.add(Ev.DONE, t_ns, dac_ns=dac_ns, **self._sink_counters())
+            req.trace.add(Done(t_ns, req.id, dac_ns=dac_ns, events_lost=self.output.events_lost,
+                               callback_errors=self.output.callback_errors))
         self._finish(req, "done")
 
     def _finish(self, req: Request, outcome: str) -> None:
@@ -408,26 +433,24 @@ class Session:
         if self.on_end is not None:
             self.on_end(req)
 
-    def _sink_counters(self) -> dict[str, int]:
-        return {"events_lost": self.output.events_lost, "callback_errors": self.output.callback_errors}
-
     # ---- cancel acknowledgement ------------------------------------------------------------------------
     def _engine_idle(self, req: Request, t_idle: int) -> None:
         with req.lock:
             req.idle_t = t_idle
-            req.trace.add(Ev.ENGINE_IDLE, t_idle)
+            req.trace.add(EngineIdle(t_idle, req.id))
         self._maybe_ack(req)
 
     def _flush_seen(self, req: Request, ev: PlaybackEvent) -> None:
         req.flush_ev = ev
-        req.trace.add(Ev.FLUSH_SEEN, ev.t_cb_ns, t_cb_ns=ev.t_cb_ns, dac_ns=ev.dac_ns)
+        req.trace.add(FlushSeen(ev.t_cb_ns, req.id, t_cb_ns=ev.t_cb_ns, dac_ns=ev.dac_ns))
         self._maybe_ack(req)
 
     def _maybe_ack(self, req: Request) -> None:
         with req.lock:
             if req.finished.is_set() or req.flush_ev is None or req.idle_t is None:
                 return
-            req.trace.add(Ev.CANCEL_ACK, max(req.flush_ev.t_cb_ns, req.idle_t), **self._sink_counters())
+            req.trace.add(CancelAck(max(req.flush_ev.t_cb_ns, req.idle_t), req.id,
+                                    events_lost=self.output.events_lost, callback_errors=self.output.callback_errors))
         self._finish(req, "cancelled")
 
     # ---- the pump (a sink that plays) ------------------------------------------------------------------
@@ -454,7 +477,8 @@ class Session:
             with self._lock:
                 live = [r for r in self._requests.values() if not r.finished.is_set()]
             for r in live:
-                r.trace.add(Ev.PAUSE if ev.kind == K_PAUSE else Ev.RESUME, ev.t_cb_ns, dac_ns=ev.dac_ns)
+                kind = Pause if ev.kind == K_PAUSE else Resume
+                r.trace.add(kind(ev.t_cb_ns, r.id, dac_ns=ev.dac_ns))
             return
         found = self._by_tag.get(ev.tag)
         if found is None:
@@ -463,17 +487,18 @@ class Session:
         if ev.kind == K_PLAY:
             last = req.last_play
             # One record per stretch of gapless playback of a chunk (the trace would otherwise grow by ~94
-            # records a second). After a cancel every piece is kept: stale-sample checks need each one.
+            # records a second): the stretch's event is replaced by a longer one, never changed in place.
+            # After a cancel every piece is kept: stale-sample checks need each one.
             if (last is not None and not req.stop.is_set() and not ev.faded
-                    and last.data["index"] == ev.chunk_index
-                    and last.data["chunk_offset"] + last.data["n"] == ev.chunk_offset
-                    and abs(last.data["dac_ns"] + last.data["n"] * 1e9 / self.output.rate - ev.dac_ns) < 1e6):
-                last.data["n"] += ev.n
+                    and last.index == ev.chunk_index
+                    and last.chunk_offset + last.n == ev.chunk_offset
+                    and abs(last.dac_ns + last.n * 1e9 / self.output.rate - ev.dac_ns) < 1e6):
+                req.last_play = req.trace.replace(last, dataclasses.replace(last, n=last.n + ev.n))
                 return
-            req.last_play = req.trace.add(Ev.PLAY, ev.t_cb_ns, index=ev.chunk_index, chunk_offset=ev.chunk_offset,
-                                          n=ev.n, dac_ns=ev.dac_ns, t_cb_ns=ev.t_cb_ns, faded=ev.faded)
+            req.last_play = req.trace.add(Play(ev.t_cb_ns, req.id, index=ev.chunk_index, chunk_offset=ev.chunk_offset,
+                                               n=ev.n, dac_ns=ev.dac_ns, t_cb_ns=ev.t_cb_ns, faded=ev.faded))
         elif ev.kind == K_UNDERRUN:
-            req.trace.add(Ev.UNDERRUN, ev.t_cb_ns, frames=ev.chunk_index, dac_ns=ev.dac_ns)
+            req.trace.add(Underrun(ev.t_cb_ns, req.id, frames=ev.chunk_index, dac_ns=ev.dac_ns))
         elif ev.kind == K_END:
             self._done(req, ev.t_cb_ns, ev.dac_ns)
 

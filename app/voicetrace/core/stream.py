@@ -10,7 +10,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
-from ..contract import Ev, RequestMetrics, TtsChunk
+from ..contract import RequestMetrics, TtsChunk
 from ..errors import UserError
 from .session import Session
 from .sink import StreamSink
@@ -100,20 +100,19 @@ class Stream:
         chunk's length), its words laid in proportion to their characters over the phrase's expected length
         (the engine's measured seconds per character, at least `spread_s`): an estimate; without, []. [] for
         a chunk that continues a phrase."""
-        trace = self._request.trace
-        piece = next((e.data for e in reversed(trace.of(Ev.PIECE)) if e.data["index"] == chunk_index), None)
+        told = self._request.output  # what the source said of its chunks
+        piece = told.piece(chunk_index)
         if piece is None:
             return []
-        phrase = piece.get("phrase", chunk_index)
-        text = next((str(e.data.get("text", "")) for e in trace.of(Ev.PHRASE_PLANNED) if e.data["index"] == phrase),
-                    "")
+        planned = told.phrase(piece.phrase)
+        text = planned.text if planned is not None else ""
         words = text.split()
-        times = piece.get("word_times")
+        times = piece.word_times
         if times and len(words) == len(times):
             rate = self.sample_rate
             return [(w, a / rate, b / rate) for w, (a, b) in zip(words, times, strict=True)]
-        first = next(e.data["index"] for e in trace.of(Ev.PIECE) if e.data.get("phrase", e.data["index"]) == phrase)
-        if spread_s is None or first != chunk_index or not words:
+        first = piece.offset == 0  # the phrase's first chunk
+        if spread_s is None or not first or not words:
             return []
         per_char = float(getattr(getattr(self._source, "worker", None), "sec_per_char_est", DEFAULT_S_PER_CHAR))
         spread_s = max(spread_s, len(text) * per_char / self._request.speed)

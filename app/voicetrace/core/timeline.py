@@ -5,7 +5,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..contract import Ev, TraceEvent
+from ..contract import (
+    BargeIn,
+    Cancel,
+    CancelAck,
+    ChunkReady,
+    Done,
+    Failed,
+    Pause,
+    PhrasePlanned,
+    Piece,
+    Play,
+    Resume,
+    Submit,
+    SynthEnd,
+    SynthStart,
+    Text,
+    TraceEvent,
+    Underrun,
+)
 from .metrics import text_waits
 
 
@@ -72,56 +90,57 @@ class Timeline:
 
 
 def build(events: list[TraceEvent]) -> Timeline | None:
-    if not events or events[0].kind != Ev.SUBMIT:
+    submit = events[0] if events else None
+    if not isinstance(submit, Submit):
         return None
-    t0 = events[0].t_ns
-    tl = Timeline(t0, int(events[0].data["device_rate"]))
+    t0 = submit.t_ns
+    tl = Timeline(t0, submit.device_rate)
 
     def ms(t: int) -> float:
         return (t - t0) / 1e6
 
-    ready = {e.data["index"]: e for e in events if e.kind == Ev.CHUNK_READY}
+    ready = {e.index: e for e in events if isinstance(e, ChunkReady)}
     waits = text_waits(events, ready)  # the same split as the metrics: starvation or underrun
     timed: dict[int, list[tuple[int, int]]] = {}  # first chunk of a phrase → its words' sample spans
 
     for e in events:
-        d = e.data
-        if e.kind == Ev.PHRASE_PLANNED:
-            tl.phrases[d["index"]] = (int(d.get("first_word", 0)), int(d["words"]), str(d["text"]))
-            tl.total_words = int(d.get("total_words", 0))
-        elif e.kind == Ev.SYNTH_START:
-            tl.synth[d["index"]] = (ms(e.t_ns), None)
-        elif e.kind == Ev.SYNTH_END and d["index"] in tl.synth:
-            tl.synth[d["index"]] = (tl.synth[d["index"]][0], ms(e.t_ns))
-        elif e.kind == Ev.PIECE:
-            tl.chunk_phrase[d["index"]] = int(d["phrase"])
-            if d.get("word_times"):
-                timed[d["index"]] = list(d["word_times"])
-        elif e.kind == Ev.PLAY and d["n"] > 0:
-            if d["index"] in timed and tl.phrase_of(d["index"]) not in tl.word_ms:
-                start = ms(d["dac_ns"]) - d["chunk_offset"] * 1000 / tl.rate  # the chunk's sample 0 on the axis
-                tl.word_ms[tl.phrase_of(d["index"])] = [(start + a * 1000 / tl.rate, start + b * 1000 / tl.rate)
-                                                        for a, b in timed[d["index"]]]
-            a = ms(d["dac_ns"])
-            b = a + d["n"] * 1000 / tl.rate
-            old = tl.play.get(d["index"])
-            tl.play[d["index"]] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
-        elif e.kind == Ev.UNDERRUN:
-            (tl.starved if any(a <= e.t_ns < b for a, b in waits) else tl.underruns).append(ms(d["dac_ns"]))
-        elif e.kind == Ev.TEXT and d.get("piece"):
-            tl.text_ms.append(ms(e.t_ns))
-        elif e.kind == Ev.PAUSE:
-            tl.paused_at_ms = ms(d["dac_ns"])
-        elif e.kind == Ev.RESUME and tl.paused_at_ms is not None:
-            # the words not yet heard when it paused are heard later by the length of the pause
-            at, shift = tl.paused_at_ms, ms(d["dac_ns"]) - tl.paused_at_ms
-            for phrase, words in tl.word_ms.items():
-                tl.word_ms[phrase] = [(a + shift, b + shift) if a >= at else (a, b) for a, b in words]
-            tl.paused_at_ms = None
-        elif e.kind == Ev.CANCEL:
-            tl.cancel_ms = ms(e.t_ns)
-        elif e.kind == Ev.BARGE_IN:
-            tl.speech_ms = ms(d["true_onset_ns"])
-        elif e.kind in (Ev.DONE, Ev.CANCEL_ACK, Ev.FAILED):
-            tl.end_ms = ms(e.t_ns)
+        match e:
+            case PhrasePlanned():
+                tl.phrases[e.index] = (e.first_word, e.words, e.text)
+                tl.total_words = e.total_words
+            case SynthStart():
+                tl.synth[e.index] = (ms(e.t_ns), None)
+            case SynthEnd() if e.index in tl.synth:
+                tl.synth[e.index] = (tl.synth[e.index][0], ms(e.t_ns))
+            case Piece():
+                tl.chunk_phrase[e.index] = e.phrase
+                if e.word_times:
+                    timed[e.index] = list(e.word_times)
+            case Play() if e.n > 0:
+                if e.index in timed and tl.phrase_of(e.index) not in tl.word_ms:
+                    start = ms(e.dac_ns) - e.chunk_offset * 1000 / tl.rate  # the chunk's sample 0 on the axis
+                    tl.word_ms[tl.phrase_of(e.index)] = [(start + a * 1000 / tl.rate, start + b * 1000 / tl.rate)
+                                                         for a, b in timed[e.index]]
+                a = ms(e.dac_ns)
+                b = a + e.n * 1000 / tl.rate
+                old = tl.play.get(e.index)
+                tl.play[e.index] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
+            case Underrun():
+                (tl.starved if any(a <= e.t_ns < b for a, b in waits) else tl.underruns).append(ms(e.dac_ns))
+            case Text() if e.piece:
+                tl.text_ms.append(ms(e.t_ns))
+            case Pause():
+                tl.paused_at_ms = ms(e.dac_ns)
+            case Resume() if tl.paused_at_ms is not None:
+                # the words not yet heard when it paused are heard later by the length of the pause
+                at, shift = tl.paused_at_ms, ms(e.dac_ns) - tl.paused_at_ms
+                for phrase, words in tl.word_ms.items():
+                    tl.word_ms[phrase] = [(a + shift, b + shift) if a >= at else (a, b) for a, b in words]
+                tl.paused_at_ms = None
+            case Cancel():
+                tl.cancel_ms = ms(e.t_ns)
+            case BargeIn():
+                tl.speech_ms = ms(e.true_onset_ns)
+            case Done() | CancelAck() | Failed():
+                tl.end_ms = ms(e.t_ns)
     return tl

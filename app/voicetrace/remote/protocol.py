@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..contract import AudioArray
+from ..contract import AudioArray, PhrasePlanned, Piece, Remote, SynthEnd
 
 RATE = 24_000  # what OpenAI's `pcm` means, and the rate of every stream this server sends
 MAGIC = b"VTA1"
@@ -68,3 +69,64 @@ def openai_error(message: str, kind: str = "invalid_request_error", code: str | 
                  param: str | None = None) -> dict[str, object]:
     """OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`."""
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+# ---- the `chunk` message: what the server says of one audio chunk, beside its frame ---------------------------
+
+
+@dataclass(frozen=True)
+class WireChunk:
+    """One `chunk` message. A phrase made in pieces (Kokoro) has its text on its first chunk (`offset` 0); a
+    later one says where in the phrase it continues. Times and samples are at RATE, on the server's clock."""
+
+    index: int
+    samples: int
+    final: bool
+    phrase: int  # the server's phrase index
+    offset: int  # samples of that phrase sent before this chunk
+    text: str
+    words: int
+    first_word: int
+    total_words: int
+    word_times: tuple[tuple[int, int], ...] | None  # (start, end) samples from the chunk's start, per word
+    compute_ms: float | None  # the phrase's synthesis compute (None: not known yet)
+    cache: tuple[tuple[str, bool], ...]  # (cache name, hit) lookups of the phrase's run
+    server_ms: float  # request received → this chunk handed to the transport
+
+
+def chunk_to_wire(index: int, samples: int, final: bool, server_ms: float, piece: Piece | None,
+                  planned: PhrasePlanned | None, end: SynthEnd | None) -> dict[str, object]:
+    """The server's side: a chunk's message from its trace events (absent ones give the defaults)."""
+    return {"index": index, "samples": samples, "final": final,
+            "phrase": piece.phrase if piece is not None else index, "offset": piece.offset if piece else 0,
+            "word_times": [list(w) for w in piece.word_times] if piece and piece.word_times else None,
+            "text": planned.text if planned else "", "words": planned.words if planned else 0,
+            "first_word": planned.first_word if planned else 0,
+            "total_words": planned.total_words if planned else 0,
+            "compute_ms": round(end.compute_ns / 1e6, 3) if end and end.compute_ns is not None else None,
+            "cache": [list(c) for c in end.cache] if end else [], "server_ms": round(server_ms, 3)}
+
+
+def chunk_from_wire(d: dict[str, Any]) -> WireChunk:
+    """The client's side. Raises ValueError (or KeyError, TypeError) for a message that is not one; a field an
+    older server did not send takes its default."""
+    times = d.get("word_times")
+    compute = d.get("compute_ms")
+    return WireChunk(int(d["index"]), int(d.get("samples", 0)), bool(d.get("final", False)),
+                     int(d.get("phrase", d["index"])), int(d.get("offset", 0)), str(d.get("text", "")),
+                     int(d.get("words", 0)), int(d.get("first_word", 0)), int(d.get("total_words", 0)),
+                     tuple((int(a), int(b)) for a, b in times) if times else None,
+                     None if compute is None else float(compute),
+                     tuple((str(n), bool(h)) for n, h in d.get("cache", [])), float(d.get("server_ms", 0.0)))
+
+
+def remote_from_wire(t_ns: int, request_id: str, d: dict[str, Any]) -> Remote:
+    """The client's side of the `first_audio` message: the server's split of its TTFA, as a trace event."""
+
+    def ms(key: str) -> float | None:
+        v = d.get(key)
+        return None if v is None else float(v)
+
+    return Remote(t_ns, request_id, what="first_audio", server_ttfa_ms=ms("server_ttfa_ms"),
+                  queue_ms=ms("queue_ms"), synth_ms=ms("synth_ms"),
+                  first_chunk_cached=bool(d.get("first_chunk_cached", False)))

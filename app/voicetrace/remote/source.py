@@ -21,12 +21,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from ..contract import AudioArray, Ev
-from ..core.source import Emit, OnIdle, Readiness, SourceJob
-from ..core.trace import Trace, now_ns
+from ..contract import AudioArray
+from ..core.source import OnIdle, Readiness, SourceJob, SourceOutput
+from ..core.trace import now_ns
 from ..errors import UserError
 from .decode import decoder_for
-from .protocol import OPENAI_VOICES, RATE, from_pcm16, unpack_frame
+from .protocol import OPENAI_VOICES, RATE, WireChunk, chunk_from_wire, from_pcm16, remote_from_wire, unpack_frame
 
 STALL_S = 15.0  # no message from the server for this long during a request: it is stuck or gone
 CANCEL_ACK_S = 3.0  # a cancel unacknowledged this long: the connection is dropped (the server then aborts)
@@ -114,7 +114,7 @@ class WsClient:
         self._lock = threading.Lock()
         self._queues: dict[str, queue.Queue[tuple[str, Any]]] = {}
         self._idle_waiters: dict[str, list[OnIdle]] = {}
-        self._traces: dict[str, Trace] = {}  # requests in flight: what their player played, for a cancel
+        self._jobs: dict[str, SourceJob] = {}  # requests in flight: how much the session played, for a cancel
 
     def connect(self) -> None:
         from websockets.exceptions import InvalidStatus
@@ -193,20 +193,19 @@ class WsClient:
         if q is not None:
             q.put(item)
 
-    def stream(self, job: SourceJob, emit: Emit, model: str | None) -> None:
+    def stream(self, job: SourceJob, out: SourceOutput, model: str | None) -> None:
         ws = self._ensure()
         q: queue.Queue[tuple[str, Any]] = queue.Queue()
         with self._lock:
             self._queues[job.request_id] = q
         resample = _Resample(job.out_rate)
-        meta: dict[int, dict[str, Any]] = {}
+        meta: dict[int, WireChunk] = {}
         phrase_of: dict[int, int] = {}  # chunk index → the index of its phrase's first chunk
-        sent_of: dict[int, int] = {}  # phrase → samples of it emitted so far
         got_final = False
         last_index = -1
         streamed = not job.feed.complete
         with self._lock:
-            self._traces[job.request_id] = job.trace
+            self._jobs[job.request_id] = job
         try:
             msg: dict[str, Any] = {"type": "start", "request_id": job.request_id, "voice": job.voice,
                                    "speed": job.speed}
@@ -237,37 +236,33 @@ class WsClient:
                 if job.stop.is_set():
                     return
                 if kind == "first_audio":
-                    job.trace.add(Ev.REMOTE, t, what="first_audio",
-                                  **{k: v for k, v in data.items() if k not in ("type", "request_id")})
+                    out.remote_timings(remote_from_wire(t, job.request_id, data))
                 elif kind == "chunk":
-                    i = int(data["index"])
-                    meta[i] = data
-                    if int(data.get("offset", 0)) > 0:  # the next piece of the phrase before it
+                    c = chunk_from_wire(data)
+                    i = c.index
+                    meta[i] = c
+                    if c.offset > 0:  # the next piece of the phrase before it
                         phrase_of[i] = phrase_of.get(i - 1, i - 1)
                     else:  # a phrase: known here by the index of its first chunk
                         phrase_of[i] = i
-                        job.trace.add(Ev.PHRASE_PLANNED, t, index=i, text=data.get("text", ""),
-                                      words=data.get("words", 0), first_word=data.get("first_word", 0),
-                                      total_words=data.get("total_words", 0))
+                        out.plan(i, c.text, c.words, first_word=c.first_word, total_words=c.total_words, t_ns=t)
                 elif kind == "frame":
-                    m = meta.get(data.chunk_index, {})
-                    compute = m.get("compute_ms")
-                    job.trace.add(Ev.SYNTH_END, t, index=data.chunk_index, samples=len(data.pcm) // 2, rate=RATE,
-                                  compute_ns=None if compute is None else int(compute * 1e6),
-                                  cache=[tuple(c) for c in m.get("cache", [])])
+                    m = meta.get(data.chunk_index)
+                    compute = m.compute_ms if m is not None else None
+                    out.synth_ended(data.chunk_index, len(data.pcm) // 2, RATE,
+                                    None if compute is None else int(compute * 1e6), m.cache if m is not None else (),
+                                    t_ns=t)
                     audio = resample(from_pcm16(data.pcm), RATE, last=data.final)
                     last_index = data.chunk_index
                     got_final = data.final
                     ph = phrase_of.get(data.chunk_index, data.chunk_index)
-                    times = m.get("word_times")
-                    job.trace.add(Ev.PIECE, index=data.chunk_index, phrase=ph, offset=sent_of.get(ph, 0),
-                                  word_times=[(round(a * job.out_rate / RATE), round(b * job.out_rate / RATE))
-                                              for a, b in times] if times else None)
-                    sent_of[ph] = sent_of.get(ph, 0) + len(audio)
-                    emit(data.chunk_index, audio, data.final)
+                    times = m.word_times if m is not None else None
+                    out.chunk(data.chunk_index, audio, data.final, ph,
+                              [(round(a * job.out_rate / RATE), round(b * job.out_rate / RATE)) for a, b in times]
+                              if times else None)  # word times in the samples this side emits
                 elif kind == "done":
                     if not got_final:
-                        emit(last_index + 1, resample(np.zeros(0, np.float32), RATE, last=True), True)
+                        out.chunk(last_index + 1, resample(np.zeros(0, np.float32), RATE, last=True), True)
                     return
                 elif kind == "error":
                     raise UserError(f"the remote server: {data.get('message', 'error')}")
@@ -279,7 +274,7 @@ class WsClient:
         finally:
             with self._lock:
                 self._queues.pop(job.request_id, None)
-                self._traces.pop(job.request_id, None)
+                self._jobs.pop(job.request_id, None)
 
     @staticmethod
     def _forward_text(ws: Any, job: SourceJob) -> None:
@@ -305,16 +300,15 @@ class WsClient:
         with self._lock:
             ws = self._ws
             live = request_id in self._queues
-            trace = self._traces.get(request_id)
+            job = self._jobs.get(request_id)
             if ws is not None and live:
                 self._idle_waiters.setdefault(request_id, []).append(on_idle)
         if ws is None or not live:
             on_idle(now_ns())  # the server has finished it (or the socket is gone): nothing runs for it
             return
         msg: dict[str, Any] = {"type": "cancel", "request_id": request_id}
-        if trace is not None:  # only this side knows what it played: the server answers with those words
-            rate = int(trace.events[0].data["device_rate"])
-            msg["played_ms"] = round(sum(e.data["n"] for e in trace.of(Ev.PLAY)) * 1000 / rate, 3)
+        if job is not None:  # only this side knows what it played: the server answers with those words
+            msg["played_ms"] = round(job.played_ms(), 3)
         try:
             ws.send(json.dumps(msg))
         except Exception:
@@ -344,7 +338,7 @@ class HttpClient:
         self._responses: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def stream(self, job: SourceJob, emit: Emit, model: str | None) -> None:
+    def stream(self, job: SourceJob, out: SourceOutput, model: str | None) -> None:
         import httpx
 
         # OpenAI's speech endpoint takes whole text: streamed input waits for its end here.
@@ -380,9 +374,8 @@ class HttpClient:
                     if n and (index == 0 or n >= MIN_PIECE_SAMPLES * pending_rate // RATE):
                         chunk = np.concatenate(pending)
                         pending = []
-                        job.trace.add(Ev.SYNTH_END, t, index=index, samples=len(chunk), rate=pending_rate,
-                                      compute_ns=None, cache=[])
-                        emit(index, resample(chunk, pending_rate), False)
+                        out.synth_ended(index, len(chunk), pending_rate, None, t_ns=t)
+                        out.chunk(index, resample(chunk, pending_rate), False)
                         index += 1
                     if getattr(decoder, "done", False):
                         break
@@ -398,9 +391,8 @@ class HttpClient:
             return
         tail = np.concatenate(pending) if pending else np.zeros(0, np.float32)
         if len(tail):
-            job.trace.add(Ev.SYNTH_END, index=index, samples=len(tail), rate=pending_rate, compute_ns=None,
-                          cache=[])
-        emit(index, resample(tail, pending_rate, last=True), True)
+            out.synth_ended(index, len(tail), pending_rate, None)
+        out.chunk(index, resample(tail, pending_rate, last=True), True)
 
     def close(self) -> None:
         self._client.close()
@@ -484,13 +476,13 @@ class RemoteSource(Readiness):
             raise UserError(f"unknown voice {voice!r} on the remote server",
                             "choose one of: " + ", ".join(self._voice_ids[:12]))
 
-    def produce(self, job: SourceJob, emit: Emit) -> None:
+    def produce(self, job: SourceJob, out: SourceOutput) -> None:
         while not self.ready.wait(0.05):
             if job.stop.is_set():
                 return
         if self.error is not None:
             raise UserError(f"the remote engine is not connected: {self.error}")
-        self.client.stream(job, emit, self.model)
+        self.client.stream(job, out, self.model)
 
     def cancel(self, request_id: str, on_idle: OnIdle) -> None:
         self.client.cancel(request_id, on_idle)

@@ -10,9 +10,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ..contract import RequestMetrics
+
 if TYPE_CHECKING:
     from ..engines.cache import LruCache
-    from .service import ServerStream
 
 _TTFA_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0)
 _RTF_BUCKETS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0)
@@ -69,13 +70,13 @@ class ServerMetrics:
         self.cancels.labels(engine).inc()
         self.cancel_idle.labels(engine).observe(to_idle_s)
 
-    def ended(self, stream: ServerStream) -> None:
-        self.requests.labels(stream.engine, stream.transport, stream.outcome or "unknown").inc()
-        s = stream.summary()
-        if s["server_ttfa_ms"] is not None:
-            self.ttfa.labels(stream.engine).observe(s["server_ttfa_ms"] / 1000)
-        if s["rtf"] is not None and stream.outcome == "done":
-            self.rtf.labels(stream.engine).observe(s["rtf"])
+    def ended(self, engine: str, transport: str, outcome: str, record: RequestMetrics) -> None:
+        """A stream ended (`outcome`: done | cancelled | aborted | failed) with this record."""
+        self.requests.labels(engine, transport, outcome).inc()
+        if record.first_chunk_ms is not None:  # the server's TTFA: the first chunk handed to the transport
+            self.ttfa.labels(engine).observe(record.first_chunk_ms / 1000)
+        if record.rtf is not None and outcome == "done":
+            self.rtf.labels(engine).observe(record.rtf)
 
     def text(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -18,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..contract import AudioArray, Ev
+from ..contract import AudioArray, Cancel, EngineIdle, RequestMetrics, SynthEnd, SynthStart
 from ..core.pipeline import LocalSource
 from ..core.session import Request, Session, check_speed
 from ..core.sink import StreamSink
 from ..core.trace import Trace, now_ns
 from ..engines.cache import LruCache
 from ..errors import UserError
-from ..remote.protocol import MAX_ID_CHARS, OPENAI_MODELS, OPENAI_VOICES, RATE, to_pcm16
+from ..remote.protocol import MAX_ID_CHARS, OPENAI_MODELS, OPENAI_VOICES, RATE, chunk_to_wire, to_pcm16
 from ..text.normalize import clean_input
 from .prometheus import ServerMetrics
 
@@ -238,7 +238,7 @@ class SpeechService:
 
     def _ended(self, stream: ServerStream) -> None:
         self._release(stream)
-        self.metrics.ended(stream)
+        self.metrics.ended(stream.engine, stream.transport, stream.outcome or "unknown", stream.record())
 
     def close(self) -> None:
         with self._lock:
@@ -360,19 +360,10 @@ class ServerStream:
     # ---- producing -----------------------------------------------------------------------------------
     def hand_over(self, t_ns: int, index: int, audio: AudioArray, final: bool) -> None:
         """The sink's write: one chunk to the transport, with what the client shows of it."""
-        trace = self.trace
-        piece = next((e.data for e in reversed(trace.of(Ev.PIECE)) if e.data["index"] == index), {})
-        phrase, offset = int(piece.get("phrase", index)), int(piece.get("offset", 0))
-        planned = next((e.data for e in trace.of(Ev.PHRASE_PLANNED) if e.data["index"] == phrase), {})
-        end = next((e for e in trace.of(Ev.SYNTH_END) if e.data["index"] == phrase), None)
-        # A phrase made in pieces (Kokoro): its text on its first chunk; a later one says where it continues.
-        meta = {"index": index, "samples": len(audio), "final": final, "phrase": phrase, "offset": offset,
-                "word_times": piece.get("word_times"), "text": planned.get("text", ""),
-                "words": planned.get("words", 0), "first_word": planned.get("first_word", 0),
-                "total_words": planned.get("total_words", 0),
-                "compute_ms": round(end.data["compute_ns"] / 1e6, 3) if end else None,
-                "cache": end.data.get("cache", []) if end else [],
-                "server_ms": round((t_ns - self.t_received) / 1e6, 3)}
+        out = self.req.output
+        phrase = out.phrase_of(index)
+        meta = chunk_to_wire(index, len(audio), final, (t_ns - self.t_received) / 1e6, out.piece(index),
+                             out.phrase(phrase), out.synth_end(phrase))
         if self.t_first_handed is None:
             self.t_first_handed = t_ns
         self.deliver(("audio", index, final, to_pcm16(audio), meta))
@@ -395,8 +386,8 @@ class ServerStream:
                           400 if req.user_error else 500))
         else:
             self.outcome = "aborted" if self._aborted else "cancelled"
-            idle = req.trace.first(Ev.ENGINE_IDLE)
-            cancel = req.trace.first(Ev.CANCEL)
+            idle = req.trace.first(EngineIdle)
+            cancel = req.trace.first(Cancel)
             ms = round((idle.t_ns - cancel.t_ns) / 1e6, 3) if idle and cancel else 0.0
             if self._on_idle is not None:
                 self.service.metrics.cancelled(self.engine, ms / 1000)
@@ -425,9 +416,12 @@ class ServerStream:
         if req is not None:
             req.cancel()
 
+    def record(self) -> RequestMetrics:
+        return self.session.record(self.req)
+
     def summary(self) -> dict[str, Any]:
-        """What `done` reports and /metrics counts: read from the request's record (`RequestMetrics`)."""
-        m = self.session.record(self.req)
+        """What `done` reports: read from the request's record (`RequestMetrics`), as /metrics counts it."""
+        m = self.record()
         return {"server_ttfa_ms": m.first_chunk_ms, "compute_ms": m.compute_ms, "audio_ms": m.audio_ms,
                 "rtf": m.rtf, "chunks": len(m.chunks)}
 
@@ -435,13 +429,13 @@ class ServerStream:
         """Where the server's part of TTFA went: waiting for the worker, synthesising, handing over."""
         ev = self.trace.events
         t0 = ev[0].t_ns
-        start = next((e.t_ns for e in ev if e.kind == Ev.SYNTH_START), None)
-        end = next((e for e in ev if e.kind == Ev.SYNTH_END), None)
+        start = next((e.t_ns for e in ev if isinstance(e, SynthStart)), None)
+        end = next((e for e in ev if isinstance(e, SynthEnd)), None)
         ready = self.t_first_handed
         return {"server_ttfa_ms": round((ready - t0) / 1e6, 3) if ready else None,
                 "queue_ms": round((start - t0) / 1e6, 3) if start else None,
                 "synth_ms": round((end.t_ns - start) / 1e6, 3) if end and start else None,
-                "first_chunk_cached": bool(end and any(n == "phrase_audio" and h for n, h in end.data["cache"]))}
+                "first_chunk_cached": bool(end and any(n == "phrase_audio" and h for n, h in end.cache))}
 
 
 def _language_of(engine: str, voice: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..contract import Ev
+from ..contract import CancelAck, ChunkReady, Done, Failed, Play, SynthEnd, SynthStart
 
 MOMENTS = ("before_first_audio", "during_synthesis", "at_chunk_boundary", "while_playing", "after_end")
 TEXTS = ["Okay.", "Sure, one moment please.",
@@ -93,11 +93,11 @@ def run_cycles(session: Any, engine: str, cycles: int, seed: int = 1234, warmup:
             text = rng.choice(TEXTS)
         req = session.submit(text, engine)
         if moment == "during_synthesis":
-            _wait_for(req, lambda r=req: len(r.trace.of(Ev.SYNTH_START)) > len(r.trace.of(Ev.SYNTH_END)))
+            _wait_for(req, lambda r=req: len(r.trace.of(SynthStart)) > len(r.trace.of(SynthEnd)))
         elif moment == "at_chunk_boundary":
-            _wait_for(req, lambda r=req: len(r.trace.of(Ev.CHUNK_READY)) >= 2)
+            _wait_for(req, lambda r=req: len(r.trace.of(ChunkReady)) >= 2)
         elif moment == "while_playing":
-            _wait_for(req, lambda r=req: bool(r.trace.of(Ev.PLAY)))
+            _wait_for(req, lambda r=req: bool(r.trace.of(Play)))
             time.sleep(rng.uniform(0.0, 1.5))
         elif moment == "after_end":
             req.finished.wait(60)
@@ -107,7 +107,7 @@ def run_cycles(session: Any, engine: str, cycles: int, seed: int = 1234, warmup:
             continue
         time.sleep(0.03)  # a few more callbacks: stale audio would show in the trace now
         m = session.metrics(req.id)
-        terminal = [e.kind for e in req.trace.events if e.kind in (Ev.DONE, Ev.CANCEL_ACK, Ev.FAILED)]
+        terminal = [type(e).__name__ for e in req.trace.events if isinstance(e, (Done, CancelAck, Failed))]
         if len(terminal) != 1:
             rep.violations.append(f"cycle {n}: {len(terminal)} terminal events {terminal}")
         if m.stale_samples_after_cancel:

@@ -94,14 +94,6 @@ class PlannerConfig:
     first_max_chars: int = 40
     max_chars: int = 300  # model limit proxy (Kokoro: 510 phonemes); the engine re-checks in phonemes
     safety: float = 0.6  # the next phrase's synthesis may use this share of the buffered audio
-    # adaptive: VoiceTrace's (short first phrase, growth by buffered audio). The benchmark's baselines:
-    # sentence: one sentence per phrase (what most wrappers stream; LiveKit's sentence tokenizer with
-    # sentence_min_chars=20); fragment: a first fragment at any delimiter, then sentences (RealtimeTTS's feed(),
-    # sentence_min_chars=10, fragment_max_words=30); whole: the entire text at once.
-    mode: str = "adaptive"
-    sentence_min_chars: int = 0  # sentence/fragment modes: a shorter sentence waits for the next one
-    fragment_max_words: int = 0  # fragment mode: a sentence this long is cut anyway (0: never)
-    fixed_words: int = 8  # mode "fixed": every phrase this many words (the bench's fixed-size chunking)
     # No break in the first-phrase window: take the whole window (an engine whose first sound does not wait
     # for the whole phrase) instead of the minimum words
     first_whole_window: bool = False
@@ -152,23 +144,7 @@ class Planner:
         """The next phrase, or None: nothing (yet) to say. `idle_s`: how long no text has arrived (streamed)."""
         if self.pos >= len(self.words):
             return None
-        n = len(self.words)
-        if self.cfg.mode == "whole":
-            end, stable = n, False
-        elif self.cfg.mode in ("sentence", "fragment"):
-            brk = CLAUSE if self.cfg.mode == "fragment" and self.count == 0 else SENTENCE
-            end, stable = self._unit_end(brk)
-        elif self.cfg.mode == "fixed":
-            end = min(n, self.pos + self.cfg.fixed_words)
-            stable = end - self.pos == self.cfg.fixed_words
-        elif self.count == 0:
-            end, stable = self._first_end()
-        else:
-            end, stable = self._grown_end(buffered_s, rtf, sec_per_char)
-        if self.cfg.mode == "adaptive":
-            capped = self._cap_chars(self.pos, end)
-            stable = stable or capped < end
-            end = capped
+        end, stable = self._cut(buffered_s, rtf, sec_per_char)
         if not (self.complete or stable or self._must_go(buffered_s, rtf, sec_per_char, idle_s)):
             return None
         ph = Phrase(self.count, self.pos, tuple(w.text for w in self.words[self.pos:end]),
@@ -177,27 +153,24 @@ class Planner:
         self.count += 1
         return ph
 
+    def _cut(self, buffered_s: float, rtf: float, sec_per_char: float) -> tuple[int, bool]:
+        """Where the next phrase ends (a word index past `pos`), and whether more words could not change it
+        (`stable`): the first phrase short, later ones grown by the buffered audio, none over `max_chars`. (The
+        benchmark's baselines cut their own way: bench/baselines.py.)"""
+        if self.count == 0:
+            end, stable = self._first_end()
+        else:
+            end, stable = self._grown_end(buffered_s, rtf, sec_per_char)
+        capped = self._cap_chars(self.pos, end)
+        return capped, stable or capped < end
+
     def _must_go(self, buffered_s: float, rtf: float, sec_per_char: float, idle_s: float) -> bool:
         """Streamed text, no stable cut yet: speak what is settled rather than keep the listener waiting."""
-        if self.cfg.mode != "adaptive":
-            return False  # the baselines wait for their unit (a sentence, the whole text), as they do
         if self.count == 0:  # the first-phrase rule met, and the text has paused
             return len(self.words) >= self.pos + self.cfg.first_min_words and idle_s >= self.cfg.stream_wait_s
         chars = sum(len(w.text) + 1 for w in self.words[self.pos:])
         synth_s = chars * sec_per_char * max(rtf, 1e-3)
         return buffered_s <= synth_s + self.cfg.stream_margin_s
-
-    def _unit_end(self, brk: int) -> tuple[int, bool]:
-        """The first break at least `brk` strong after `sentence_min_chars` (and, in fragment mode, at most
-        `fragment_max_words` words); stable once found among the settled words."""
-        chars = 0
-        for i in range(self.pos, len(self.words)):
-            chars += len(self.words[i].text) + (i > self.pos)
-            if self.words[i].brk >= brk and chars >= self.cfg.sentence_min_chars:
-                return i + 1, True
-            if self.cfg.fragment_max_words and i + 1 - self.pos >= self.cfg.fragment_max_words:
-                return i + 1, True
-        return len(self.words), False
 
     def _first_end(self) -> tuple[int, bool]:
         """A few words, ending at the first natural break if there is one early enough; stable when more words
