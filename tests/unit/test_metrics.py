@@ -1,4 +1,4 @@
-"""Metrics come from trace events exactly as DESIGN.md §2 defines them (synthetic traces, known answers)."""
+"""Metrics come from trace events exactly as docs/metrics.md defines them (synthetic traces, known answers)."""
 
 from __future__ import annotations
 

@@ -278,12 +278,12 @@ class Player:
             now = time.perf_counter_ns()
             self._cb_t = now
             self._cb_count += 1
-            # PortAudio's stream clock → ours (DESIGN §2). `now + (dac - cur)` is when this callback *ran* plus
-            # the output latency: PortAudio's JACK host reads jack_frame_time() (the time of the call, not of
-            # the cycle) for currentTime, and the cffi wrapper may still wait for the GIL, so a callback that
-            # runs late would stamp its block late (the recorder: 8.8 and 10.0 ms on two cancels). A block goes
-            # out on the stream's sample clock whenever the callback ran, as long as it finished in time: its
-            # DAC time is the anchor (frame 0, from the least-late callback) plus the frames sent before it.
+            # PortAudio's stream clock → ours (docs/metrics.md, "One clock"). `now + (dac - cur)` is when this
+            # callback *ran* plus the output latency: PortAudio's JACK host reads jack_frame_time() (the time of the
+            # call, not of the cycle) for currentTime, and the cffi wrapper may still wait for the GIL, so a callback
+            # that runs late would stamp its block late (the recorder: 8.8 and 10.0 ms on two cancels). A block goes
+            # out on the stream's sample clock whenever the callback ran, as long as it finished in time: its DAC time
+            # is the anchor (frame 0, from the least-late callback) plus the frames sent before it.
             dac = time_info.outputBufferDacTime
             cur = time_info.currentTime
             latency = int((dac - cur) * 1e9) if dac > 0 and cur > 0 else 0

@@ -8,7 +8,7 @@ import numpy as np
 from ..contract import AudioArray
 from ..text.planner import CLAUSE, PARAGRAPH, SENTENCE
 
-VOICED_THRESHOLD = 10 ** (-40 / 20)  # -40 dBFS: "first voiced" in DESIGN §2
+VOICED_THRESHOLD = 10 ** (-40 / 20)  # -40 dBFS: "first voiced" in docs/metrics.md, "Per request"
 _TRIM_THRESHOLD = 10 ** (-50 / 20)
 PAUSE_S = {CLAUSE: 0.12, SENTENCE: 0.25, PARAGRAPH: 0.5}
 

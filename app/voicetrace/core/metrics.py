@@ -1,4 +1,4 @@
-"""Metrics derived from a request's trace, exactly as DESIGN.md §2 defines them. Nothing is estimated:
+"""Metrics derived from a request's trace, exactly as docs/metrics.md defines them. Nothing is estimated:
 a metric whose event did not happen is None."""
 
 from __future__ import annotations
@@ -271,9 +271,9 @@ def piece_map(ev: list[TraceEvent]) -> dict[int, tuple[int, int]]:
 
 def heard(ev: list[TraceEvent], planned: dict[int, PhrasePlanned], ready: dict[int, ChunkReady], rate: int,
           silence_dac: int | None) -> tuple[str | None, float | None, bool | None]:
-    """What the listener heard before silence (DESIGN §2): (the words, ms of audio played, exact?). A phrase
-    whose sound was played to its end, or not at all, is exact; one cut inside its sound is estimated, by the
-    share of its sound that played (words are not timed inside a phrase yet), and marked not exact.
+    """What the listener heard before silence (docs/metrics.md, "Per request"): (the words, ms of audio played,
+    exact?). A phrase whose sound was played to its end, or not at all, is exact; one cut inside its sound is
+    estimated, by the share of its sound that played (words are not timed inside a phrase yet), and marked not exact.
 
     Inside a phrase a word's sound is taken to be as long as its characters' share of the phrase, and the word
     heard when the middle of that stretch was played (Whisper, on the independent recorder's audio, hears a

@@ -54,7 +54,8 @@ class EngineWorker:
         self.state = "created"  # loading | warming | ready | error
         self.error: BaseException | None = None
         self.ready = threading.Event()  # set when ready *or* failed
-        # Planner estimates, refined by every real run (DESIGN §3: estimate RTF on the user's machine).
+        # Planner estimates, refined by every real run: RTF is the user's machine's, not a constant
+        # (docs/measurements.md, "Engines: costs and session options").
         self.rtf_est = 0.5
         self.sec_per_char_est = 0.07
         self._jobs: queue.Queue[Job | None] = queue.Queue()

@@ -77,7 +77,8 @@ def make_session(path: str, threads: int = 2, device: str = "cpu", spinning: boo
     opts.add_session_config_entry("session.use_env_allocators", "1")
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    # A spinning idle pool steals the other core from the neighbour engine and the UI (DESIGN §3).
+    # A spinning idle pool steals the other core from the neighbour engine and the UI
+    # (docs/measurements.md, "Engines: costs and session options").
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     opts.graph_optimization_level = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
                                      "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,

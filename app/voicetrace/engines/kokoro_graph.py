@@ -1,5 +1,5 @@
-"""Kokoro's graph cut in two, so one phrase can be decoded in pieces (DESIGN §3, "Streaming inside one Kokoro
-synthesis").
+"""Kokoro's graph cut in two, so one phrase can be decoded in pieces (docs/measurements.md,
+"Kokoro's graph cut in two").
 
 - *front*: `tokens, style, speed` → the generator's input (512 channels, 2 frames per duration unit, 300
   samples per frame), the harmonic source signal, and the per-token durations (1 unit = 600 samples). The

@@ -1,10 +1,10 @@
 """The generator's norm statistics for a phrase not yet decoded, per voice.
 
-Every AdaIN block of Kokoro's generator normalises each channel by its mean and variance over the *whole*
-phrase, which sets the loudness; a piece decoded with its own statistics came out at 0.59–0.87× the RMS of the
-same stretch in the whole call (DESIGN §6). What a phrase's statistics are before it is decoded, measured
-here on 7 held-out phrases against their whole calls (RMS of the first 300 ms of voice; log-spectral distance,
-the int8 floor being 4.7–5.0 dB):
+Every AdaIN block of Kokoro's generator normalises each channel by its mean and variance over the *whole* phrase,
+which sets the loudness; a piece decoded with its own statistics came out at 0.59–0.87× the RMS of the same stretch in
+the whole call (docs/measurements.md, "Kokoro's graph cut in two"). What a phrase's statistics are before it is
+decoded, measured here on 7 held-out phrases against their whole calls (RMS of the first 300 ms of voice; log-spectral
+distance, the int8 floor being 4.7–5.0 dB):
 
 - the phrase's own statistics (not known in advance; the reference): 0.99–1.02, 3.5 dB;
 - pooled over 12 calibration phrases: 0.63–1.20, 8.6 dB — bad on short phrases, whose statistics are

@@ -1,4 +1,4 @@
-"""The wire format shared by `voicetrace serve` and the app's Remote engine (DESIGN §5).
+"""The wire format shared by `voicetrace serve` and the app's Remote engine (docs/server.md).
 
 HTTP: OpenAI's `POST /v1/audio/speech`; `pcm` is raw s16le mono at 24 kHz, `wav` the same after a streaming
 header (sizes unknown, so set to the maximum, as streaming TTS servers do).
