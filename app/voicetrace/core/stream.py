@@ -10,7 +10,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
-from ..contract import RequestMetrics, TtsChunk
+from ..contract import Piece, RequestMetrics, TtsChunk
 from ..errors import UserError
 from .session import Session
 from .sink import StreamSink
@@ -111,7 +111,7 @@ class Stream:
         if times and len(words) == len(times):
             rate = self.sample_rate
             return [(w, a / rate, b / rate) for w, (a, b) in zip(words, times, strict=True)]
-        first = piece.offset == 0  # the phrase's first chunk
+        first = next(e.index for e in self._request.trace.of(Piece) if e.phrase == piece.phrase) == chunk_index
         if spread_s is None or not first or not words:
             return []
         per_char = float(getattr(getattr(self._source, "worker", None), "sec_per_char_est", DEFAULT_S_PER_CHAR))
