@@ -233,10 +233,13 @@ class PlaybackEvent:
     tag: int  # the request's tag in the sink
     t_cb_ns: int  # perf_counter_ns when the callback began
     dac_ns: int  # when the first frame of this piece reaches the DAC, on the same clock
-    chunk_index: int = 0  # K_FLUSH: the flush sequence number; K_UNDERRUN: missing frames
-    chunk_offset: int = 0
-    n: int = 0
-    faded: bool = False
+    chunk_index: int = 0  # K_PLAY: the chunk played
+    chunk_offset: int = 0  # K_PLAY: its first frame played here
+    n: int = 0  # K_PLAY: frames played
+    faded: bool = False  # K_PLAY: faded out (the cancel's fade)
+    drop_seq: int = 0  # K_FLUSH: the sequence number of the last drop the callback took
+    missing: int = 0  # K_UNDERRUN: frames the ring was short
+    flags: int = 0  # K_STATUS: PortAudio's status flags
 
 
 @dataclass

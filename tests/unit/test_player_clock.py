@@ -80,7 +80,7 @@ def test_an_xrun_flag_plays_its_block_and_keeps_its_records(monkeypatch):
     p, plays = run_callbacks(monkeypatch, late, status={3: 0x4 | 0x2})  # paOutputUnderflow | paInputOverflow
     for k, e in enumerate(plays):
         assert abs(e.dac_ns - on_time_dac(k)) < 0.1e6, (k, (e.dac_ns - on_time_dac(k)) / 1e6)
-    assert [(e.chunk_index, e.dac_ns == plays[3].dac_ns) for e in p.status_records] == [(0x6, True)]
+    assert [(e.flags, e.dac_ns == plays[3].dac_ns) for e in p.status_records] == [(0x6, True)]
 
 
 def test_an_xrun_callback_that_ran_late_does_not_stamp_its_block_late(monkeypatch):

@@ -60,8 +60,8 @@ class Player:
         self._ev_r = 0
         self.events_lost = 0
         self.callback_errors = 0
-        self._flush_req = 0
-        self._flush_seen = 0
+        self._drop_req = 0
+        self._drop_seen = 0
         self._cb_t = 0
         self._started_ns = 0
         self._cb_dac = 0
@@ -212,11 +212,12 @@ class Player:
         with contextlib.suppress(Exception):  # the request's own write() tries again and fails it with the message
             self.start()
 
-    def flush(self, tag: int) -> int:
-        """Cancel `tag` in the ring; the next callback fades it out and reports FLUSH with this sequence."""
+    def drop(self, tag: int) -> int:
+        """Drop `tag` from the ring (a cancel); the next callback fades it out and reports K_FLUSH with this
+        sequence number."""
         self.ring.kill(tag)
-        self._flush_req += 1
-        return self._flush_req
+        self._drop_req += 1
+        return self._drop_req
 
     def queued_s(self) -> float:
         return self.ring.level_frames() / self.rate
@@ -298,9 +299,9 @@ class Player:
             first_ev = self._ev_w
             if status:
                 self._log(K_STATUS, -1, self._cb_dac, _flag_bits(status))
-            if self._flush_seen != self._flush_req:
-                self._flush_seen = self._flush_req
-                self._log(K_FLUSH, -1, self._cb_dac, self._flush_seen)
+            if self._drop_seen != self._drop_req:
+                self._drop_seen = self._drop_req
+                self._log(K_FLUSH, -1, self._cb_dac, self._drop_seen)
             out = outdata[:, 0]
             if self._pause_req or self._paused:
                 self._read_pausing(out, frames)
@@ -372,8 +373,19 @@ class Player:
             if done_cb is not None and self._ev_cb[i] > done_cb:
                 break
             dac = self._ev_dac[i] - max(0, self._ev_anchor[i] - anchor) if anchor else self._ev_dac[i]
-            out.append(PlaybackEvent(self._ev_kind[i], self._ev_tag[i], self._ev_t[i], dac,
-                                     self._ev_a[i], self._ev_b[i], self._ev_c[i], self._ev_f[i]))
+            kind, tag, t_cb, a = self._ev_kind[i], self._ev_tag[i], self._ev_t[i], self._ev_a[i]
+            # the slot `a` holds what the record's kind says
+            if kind == K_PLAY:
+                ev = PlaybackEvent(kind, tag, t_cb, dac, a, self._ev_b[i], self._ev_c[i], self._ev_f[i])
+            elif kind == K_FLUSH:
+                ev = PlaybackEvent(kind, tag, t_cb, dac, drop_seq=a)
+            elif kind == K_UNDERRUN:
+                ev = PlaybackEvent(kind, tag, t_cb, dac, missing=a)
+            elif kind == K_STATUS:
+                ev = PlaybackEvent(kind, tag, t_cb, dac, flags=a)
+            else:
+                ev = PlaybackEvent(kind, tag, t_cb, dac)
+            out.append(ev)
             r += 1
         self._ev_r = r
         return out

@@ -83,7 +83,7 @@ class Request:
     user_error: bool = False  # the failure is the request's own (bad voice, ...), not a fault of the engine
     skipped: list[str] = field(default_factory=list)  # phrases with nothing speakable
     cold: bool = False  # submitted before its engine was warm
-    flush_seq: int = 0
+    drop_seq: int = 0
     flush_ev: PlaybackEvent | None = None
     idle_t: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -282,12 +282,12 @@ class Session:
             req.trace.add(Cancel(t, req.id, played_ms=played_ms))
             req.stop.set()
             with self._lock:
-                req.flush_seq = self.output.flush(req.tag)  # silence first: the next callback fades it out
+                req.drop_seq = self.output.drop(req.tag)  # silence first: the next callback fades it out
                 if self.output.plays:
                     self._awaiting_flush.append(req)
         if not self.output.plays:  # nothing is playing: the flush took effect when it returned
             t_flush = now_ns()
-            self._flush_seen(req, PlaybackEvent(K_FLUSH, -1, t_flush, t_flush, req.flush_seq))
+            self._flush_seen(req, PlaybackEvent(K_FLUSH, -1, t_flush, t_flush, drop_seq=req.drop_seq))
         self.engines[req.engine].cancel(req.id, lambda t_idle: self._engine_idle(req, t_idle))
         return True
 
@@ -358,7 +358,7 @@ class Session:
             return set(self._requests)
 
     def close(self) -> None:
-        """Cancel what is unfinished and give the sink a moment to take the flush (so the cancel is
+        """Cancel what is unfinished and give the sink a moment to take the drop (so the cancel is
         acknowledged and measured); anything still open after that fails with a message, so no request
         is left running forever. Engines the session loaded itself are stopped."""
         with self._lock:
@@ -415,7 +415,7 @@ class Session:
             req.trace.add(Failed(now_ns(), req.id, error=message, events_lost=self.output.events_lost,
                                  callback_errors=self.output.callback_errors))
             req.stop.set()
-        self.output.flush(req.tag)
+        self.output.drop(req.tag)
         self._finish(req, "failed")
 
     def _done(self, req: Request, t_ns: int, dac_ns: int | None) -> None:
@@ -468,7 +468,7 @@ class Session:
     def _route(self, ev: PlaybackEvent) -> None:
         if ev.kind == K_FLUSH:
             with self._lock:
-                seen = [r for r in self._awaiting_flush if ev.chunk_index >= r.flush_seq]
+                seen = [r for r in self._awaiting_flush if ev.drop_seq >= r.drop_seq]
                 self._awaiting_flush = [r for r in self._awaiting_flush if r not in seen]
             for r in seen:
                 self._flush_seen(r, ev)
@@ -498,7 +498,7 @@ class Session:
             req.last_play = req.trace.add(Play(ev.t_cb_ns, req.id, index=ev.chunk_index, chunk_offset=ev.chunk_offset,
                                                n=ev.n, dac_ns=ev.dac_ns, t_cb_ns=ev.t_cb_ns, faded=ev.faded))
         elif ev.kind == K_UNDERRUN:
-            req.trace.add(Underrun(ev.t_cb_ns, req.id, frames=ev.chunk_index, dac_ns=ev.dac_ns))
+            req.trace.add(Underrun(ev.t_cb_ns, req.id, frames=ev.missing, dac_ns=ev.dac_ns))
         elif ev.kind == K_END:
             self._done(req, ev.t_cb_ns, ev.dac_ns)
 

@@ -9,7 +9,7 @@
   `queued_s`).
 
 The session owns the cancel path: it tags each request, writes its chunks in order, and at a cancel calls
-`flush(tag)` before anything else."""
+`drop(tag)` before anything else."""
 
 from __future__ import annotations
 
@@ -35,15 +35,16 @@ class AudioSink(Protocol):
     def output_latency_s(self) -> float: ...
 
     def open_tag(self, tag: int) -> None:
-        """A new request will write under `tag` (tags are recycled: a flushed tag comes alive again)."""
+        """A new request will write under `tag` (tags are recycled: a dropped tag comes alive again)."""
 
     def write(self, tag: int, chunk_index: int, audio: AudioArray, last: bool,
               should_stop: threading.Event | None = None) -> int | None:
         """Queue a chunk; may block while the sink is full. Returns when it became playable (perf_counter_ns)
-        or None if the request was flushed or `should_stop` was set meanwhile."""
+        or None if the request was dropped or `should_stop` was set meanwhile."""
 
-    def flush(self, tag: int) -> int:
-        """Drop everything of `tag` now; returns a sequence number the playback records acknowledge."""
+    def drop(self, tag: int) -> int:
+        """Drop everything of `tag` now (a cancel; not a request's `flush`, which speaks what was fed);
+        returns a sequence number the playback records acknowledge."""
 
     def queued_s(self) -> float:
         """Seconds of audio queued ahead of the listener now."""
@@ -67,7 +68,7 @@ class StreamSink:
         self._cond = threading.Condition()
         self._max = max_unsent
         self._dead: set[int] = set()
-        self._flushes = 0
+        self._drops = 0
         self._taken_s = 0.0  # audio handed to the consumer
         self._t_first: float | None = None  # when the first chunk was taken
         self._closed = False
@@ -98,13 +99,13 @@ class StreamSink:
             self._cond.notify_all()
             return t
 
-    def flush(self, tag: int) -> int:
+    def drop(self, tag: int) -> int:
         with self._cond:
             self._dead.add(tag)
             self._items = deque(i for i in self._items if i[0] != tag)
-            self._flushes += 1
+            self._drops += 1
             self._cond.notify_all()
-            return self._flushes
+            return self._drops
 
     def take(self, timeout: float | None = None) -> tuple[int, int, AudioArray, bool] | None:
         """The next chunk (tag, index, audio, last), or None if none came within `timeout` or the sink closed."""
