@@ -145,7 +145,7 @@ def make_service(kokoro_source, piper_source):
 
     def make(token: str | None = None, **limits: Any) -> Any:
         svc = SpeechService(["kokoro", "piper"], limits=Limits(**limits),
-                            workers={"kokoro": kokoro_source, "piper": piper_source})
+                            sources={"kokoro": kokoro_source, "piper": piper_source})
         made.append(svc)
         return svc
 

@@ -40,7 +40,7 @@ def serve(host: str, port: int, token: str | None, engines: list[str], device: s
     check_bind(host, token)
     t = time.perf_counter()
     service = SpeechService(engines, device=device, limits=limits, schedule=schedule)
-    for eid, w in service.workers.items():
+    for eid, w in service.sources.items():
         w.ready.wait()
         state = "ready" if w.error is None else f"failed: {w.error}"
         print(f"voicetrace serve: engine {eid} {state} ({w.engine.load_ms or 0:.0f} ms load, "

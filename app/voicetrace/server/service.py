@@ -79,20 +79,20 @@ class RateLimiter:
 
 class SpeechService:
     def __init__(self, engine_ids: list[str], device: str = "cpu", limits: Limits | None = None,
-                 workers: dict[str, LocalSource] | None = None, schedule: str = "deadline") -> None:
-        """`workers`: engines already warm (tests share theirs); otherwise one warm source per engine id."""
+                 sources: dict[str, LocalSource] | None = None, schedule: str = "deadline") -> None:
+        """`sources`: warm local sources by engine id (tests share theirs); otherwise one is loaded per engine id."""
         if not engine_ids:
             raise UserError("no engine to serve", "pass --engines kokoro,piper")
         self.engine_ids = list(engine_ids)
         self.limits = limits or Limits()
         self.device = device
-        self.workers: dict[str, LocalSource] = {}
-        self._borrowed = set(workers or {})
+        self.sources: dict[str, LocalSource] = {}
+        self._borrowed = set(sources or {})
         for eid in self.engine_ids:
-            if workers and eid in workers:
-                self.workers[eid] = workers[eid]
+            if sources and eid in sources:
+                self.sources[eid] = sources[eid]
             else:
-                self.workers[eid] = LocalSource.load(eid, device=device, schedule=schedule)
+                self.sources[eid] = LocalSource.load(eid, device=device, schedule=schedule)
         self.metrics = ServerMetrics(self.active_count, self._caches)
         self._rate = RateLimiter(self.limits.per_minute)
         self._active: dict[str, ServerStream] = {}
@@ -106,33 +106,33 @@ class SpeechService:
     def _caches(self) -> list[tuple[str, LruCache[Any]]]:
         """(engine id, cache) of every engine, for the scrape."""
         out = []
-        for eid, src in self.workers.items():
+        for eid, src in self.sources.items():
             out += [(eid, c) for c in src.engine.caches()]
         return out
 
     def ready_engines(self) -> list[str]:
-        return [e for e in self.engine_ids if self.workers[e].state == "ready"]
+        return [e for e in self.engine_ids if self.sources[e].state == "ready"]
 
     def wait_ready(self, timeout: float) -> None:
-        for w in self.workers.values():
+        for w in self.sources.values():
             w.ready.wait(timeout)
 
     def health(self) -> dict[str, Any]:
         engines = {e: {"state": w.state, "error": None if w.error is None else str(w.error)}
-                   for e, w in self.workers.items()}
+                   for e, w in self.sources.items()}
         ok = any(v["state"] == "ready" for v in engines.values())
         return {"status": "ok" if ok else "starting", "engines": engines, "active_streams": self.active_count(),
                 "max_streams": self.limits.max_streams, "device": self.device}
 
     def models(self) -> list[dict[str, Any]]:
-        return [{"id": e, "object": "model", "owned_by": "voicetrace", "state": self.workers[e].state,
-                 "native_sample_rate": self.workers[e].engine.rate} for e in self.engine_ids]
+        return [{"id": e, "object": "model", "owned_by": "voicetrace", "state": self.sources[e].state,
+                 "native_sample_rate": self.sources[e].engine.rate} for e in self.engine_ids]
 
     def voices(self) -> list[dict[str, Any]]:
         out = []
         ready = self.ready_engines()
         for e in ready:
-            eng = self.workers[e].engine
+            eng = self.sources[e].engine
             for v in eng.voices():
                 out.append({"id": v, "engine": e, "language": _language_of(e, v), "sample_rate": RATE,
                             "default": e == ready[0] and v == eng.default_voice})
@@ -147,19 +147,19 @@ class SpeechService:
             raise Rejected(400, "invalid_type", "voice must be a string", param="voice")
         engine: str | None = None
         if model and model not in OPENAI_MODELS:
-            if model not in self.workers:
+            if model not in self.sources:
                 raise Rejected(404, "model_not_found", f"model {model[:80]!r} is not served here; "
                                f"choose one of: {', '.join(self.engine_ids)}", param="model")
             engine = model
         if not voice or voice in OPENAI_VOICES:
             engine = engine or self.default_engine
-            return engine, self.workers[engine].engine.default_voice
+            return engine, self.sources[engine].engine.default_voice
         if len(voice) > MAX_VOICE_CHARS:
             raise Rejected(400, "invalid_voice", "voice name is too long", param="voice")
         candidates = [engine] if engine else self.engine_ids
         last: UserError | None = None
         for e in candidates:
-            w = self.workers[e]
+            w = self.sources[e]
             if w.state != "ready":
                 continue
             try:
@@ -208,9 +208,9 @@ class SpeechService:
             except UserError as exc:
                 raise Rejected(400, "invalid_speed", str(exc), param="speed") from exc
             engine, voice_id = self.resolve(model, voice)
-            if self.workers[engine].state == "error":
+            if self.sources[engine].state == "error":
                 raise Rejected(503, "engine_unavailable", f"engine {engine} failed to load: "
-                               f"{self.workers[engine].error}", kind="server_error")
+                               f"{self.sources[engine].error}", kind="server_error")
             rid = request_id or uuid.uuid4().hex[:12]
             if not isinstance(rid, str) or not 0 < len(rid) <= MAX_ID_CHARS or not rid.isprintable():
                 raise Rejected(400, "invalid_request_id", f"request_id must be 1–{MAX_ID_CHARS} printable "
@@ -245,7 +245,7 @@ class SpeechService:
             streams = list(self._active.values())
         for s in streams:
             s.abort()
-        for e, w in self.workers.items():
+        for e, w in self.sources.items():
             if e not in self._borrowed:
                 w.stop()
 
@@ -305,7 +305,7 @@ class ServerStream:
         self.stream_input = stream_input
         self.outcome: str | None = None  # done | cancelled | aborted | failed
         self.sink = SocketSink(self)
-        self.session = Session(self.sink, {engine: service.workers[engine]}, on_end=self._ended)
+        self.session = Session(self.sink, {engine: service.sources[engine]}, on_end=self._ended)
         self._on_idle: Callable[[float], None] | None = None
         self._aborted = False
         self.request: Request | None = None
