@@ -3,9 +3,9 @@ and takes the one typed record of each finished request.
 
 Per request a feeder thread runs the request's source and moves its chunks into the sink, in submit order. For
 a sink that plays (the player), a pump thread turns its callback records into trace events and closes
-requests: DONE when the last sample left the callback, CANCEL_ACK when the callback has taken the flush *and*
-the source is idle for the request. For a sink that does not play (a socket, an iterator, a file), DONE is the
-last chunk handed over and a flush is taken at once.
+requests: `Done` when the last sample left the callback, `CancelAck` when the callback has taken the drop
+*and* the source is idle for the request. For a sink that does not play (a socket, an iterator, a file),
+`Done` is the last chunk handed over and a drop is taken at once.
 
 A record is taken once the request has *settled* (`SETTLE_S` after its end): a sample of a cancelled request
 played after its acknowledgement would show in the trace by then, and be counted."""

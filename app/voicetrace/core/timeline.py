@@ -43,7 +43,7 @@ class Timeline:
     total_words: int = 0
     cancel_ms: float | None = None
     speech_ms: float | None = None  # voice barge-in: when the user started talking (true onset)
-    end_ms: float | None = None  # DONE / CANCEL_ACK / FAILED
+    end_ms: float | None = None  # Done / CancelAck / Failed
     paused_at_ms: float | None = None  # playback is held from here (the first silent frame at the DAC)
 
     def listener_at(self, now_ms: float) -> float:

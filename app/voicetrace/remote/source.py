@@ -6,7 +6,7 @@ trace as a local engine, so TTFA, cadence and cancel are measured the same way (
 - `http://` / `https://`: any OpenAI-compatible `POST /v1/audio/speech` server; the response's Content-Type
   picks the decoder (see decode.py); cancel closes the response.
 
-What the client cannot see it does not invent: synthesis happens on the server, so a chunk's SYNTH_END is
+What the client cannot see it does not invent: synthesis happens on the server, so a chunk's `SynthEnd` is
 its arrival here, with the server's reported compute time (RTF) where the server reports it."""
 
 from __future__ import annotations
