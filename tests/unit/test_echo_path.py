@@ -70,6 +70,15 @@ def test_a_headset_microphone_does_not_hear_the_app(what) -> None:
     assert "does not hear the app" in det.reason
 
 
+def test_a_silent_microphone_and_then_the_users_first_word_stays_direct() -> None:
+    """A muted or gated microphone (digital silence), then the user's line: the first syllable alone is too short to
+    tell anything by (its score was 24-57 offline), and must not make the route AEC3's (whose suppressor would
+    hold the word back)."""
+    mic = np.concatenate([np.zeros(2 * R, np.float32), babble(2.0, 7)])
+    det, seen = decisions(mic, APP)
+    assert [r for _, r in seen] == ["direct"] and det.changes == 0, seen
+
+
 def test_the_user_talking_over_the_echo_does_not_make_it_direct() -> None:
     echo = delayed(np.convolve(APP, room_ir(R, 0.5))[:len(APP)], 60)
     det, seen = decisions(echo + delayed(babble(4.0, 4), 1200), APP)
@@ -85,7 +94,7 @@ def test_it_follows_a_headset_plugged_in_and_unplugged() -> None:
     assert [r for _, r in seen] == ["aec3", "direct"] and 4.0 < seen[1][0] <= 6.0, seen
     unplugged = np.concatenate([np.zeros(half, np.float32), echo[half:]])
     _, seen = decisions(unplugged, app)
-    assert [r for _, r in seen] == ["direct", "aec3"] and 4.0 < seen[1][0] <= 4.5, seen
+    assert [r for _, r in seen] == ["direct", "aec3"] and 4.0 < seen[1][0] <= 4.6, seen  # about ½ s
 
 
 def test_while_the_app_is_silent_nothing_is_decided() -> None:

@@ -9,6 +9,10 @@ Per 32 ms of microphone signal:
      subtracted, and a frame the echo explains (most of its energy) is the app's own voice, whatever the VAD
      says. Enough on a clean echo path; in a reverberant room it is not (it removes ~3 dB and interrupts itself).
    - `off` (headphones): the microphone cannot hear the app.
+   - `auto` with AEC3 (the default): AEC3 runs all the time, and the echo-path detector (`bargein.echopath`)
+     finds out whether the microphone hears the app at all: where it does not (a headset), the VAD reads the
+     microphone itself, as with headphones — AEC3's suppressor would hold the user's voice back while the app
+     speaks, though it has no echo to remove. It re-decides while running (`route`, `route_reason`).
 2. **VAD** (Silero) on the residual at 16 kHz; a frame is speech if P ≥ threshold and the residual is above
    a floor level.
 3. **Trigger** after `min_speech_ms` of speech (coughs and clicks are shorter): consecutive frames for the gate
@@ -190,6 +194,8 @@ class BargeInListener:
         self._began_ns: int | None = None  # this request: the ADC time the app was first audible
         self._armed_ns: int | None = None  # this request: when barge-in was first armed while it listened
         self._route_fired: tuple[str, str] | None = None  # the route and its reason when it triggered
+        self._direct_rs = (soxr.ResampleStream(mic.rate, AEC_RATE, 1, dtype="float32")
+                           if self.echo_path is not None and mic.rate != AEC_RATE else None)
         self._aec: EchoCanceller3 | None = None
         if self.canceller == "aec3":
             self._aec = EchoCanceller3(mic.rate, player.rate)
@@ -230,7 +236,10 @@ class BargeInListener:
     def ignored(self) -> dict[str, Any]:
         """For the current/last request: speech bursts shorter than the minimum, stretches of the app's own voice
         long enough to have interrupted without the gate, the canceller, and its echo return loss enhancement
-        (microphone over residual energy while the app was audible, before the user spoke; None if it never was)."""
+        (microphone over residual energy while the app was audible, before the user spoke; None if it never was,
+        or the VAD read the microphone directly); what the VAD read (`route`, at the trigger if there was one)
+        and why; when barge-in was first armed, in ms after the app was first audible in the request (0: armed
+        before; None: never); how often auto changed its mind since the listener started."""
         route, reason = self._route_fired or (self.route, self.route_reason)
         armed = (None if self._armed_ns is None else 0.0 if self._began_ns is None
                  else round(max(0, self._armed_ns - self._began_ns) / 1e6, 1))
@@ -331,7 +340,7 @@ class BargeInListener:
                 if self._aec is not None and far is not None:
                     mic16, residual = self._aec.process(frame, far)
                     mic_e, echo_share = float(np.dot(mic16, mic16)), 0.0
-                    residual = self._route_aec(mic16, residual, mic_e, hop / rate)
+                    residual = self._route_aec(frame, mic16, residual, mic_e, hop / rate)
                 else:
                     residual, echo_share = self._gate(frame, adc, hop, lead, max_delay)
                 history = np.concatenate([history[len(residual):], residual])
@@ -389,9 +398,13 @@ class BargeInListener:
         self._began_ns = self._armed_ns = None
         self._route_fired = None
 
-    def _route_aec(self, mic16: np.ndarray, residual: np.ndarray, mic_e: float, seconds: float) -> np.ndarray:
+    def _route_aec(self, frame: np.ndarray, mic16: np.ndarray, residual: np.ndarray, mic_e: float,
+                   seconds: float) -> np.ndarray:
         """AEC3 has processed a hop: tell the echo-path detector, keep the ERLE that arms barge-in, and give what
-        the VAD reads — the residual, or the microphone itself where the route is direct."""
+        the VAD reads — the residual, or where the route is direct the microphone itself, resampled as in
+        headphones mode (AEC3's copy of it comes out in whole 10 ms frames, as far as the far end goes: live, the
+        onsets it gave were 35-110 ms late and a first word was lost now and then)."""
+        direct = self._direct_rs.resample_chunk(frame) if self._direct_rs is not None else frame
         if self.echo_path is not None:
             before = self.echo_path.route
             self.echo_path.push(mic16, self._aec.last_far if self._aec is not None else np.zeros_like(mic16))
@@ -401,7 +414,7 @@ class BargeInListener:
         if self._app_audible:
             self._aec_heard_s += seconds
             self._recent_echo.append((mic_e, float(np.dot(residual, residual))))
-        return mic16 if self.route == "direct" else residual
+        return residual if self.route == "aec3" else np.asarray(direct, np.float32)  # undecided: nothing fires
 
     def _reference_ready(self, until_ns: int, now: int) -> bool:
         """The player's scope reaches `until_ns` (DAC time), or waiting longer is pointless (no canceller, or a
