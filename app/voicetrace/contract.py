@@ -180,6 +180,10 @@ class VoiceIgnored(TraceEvent):
     own_voice: int
     canceller: str | None = None
     erle_db: float | None = None
+    route: str | None = None  # what the VAD read: aec3 | direct | gate | undecided (at the trigger, if any)
+    route_reason: str | None = None
+    armed_ms: float | None = None  # when barge-in was first armed, ms after the app was first audible
+    route_changes: int = 0  # how often `auto` changed its mind since the listener started
 
 
 @dataclass(frozen=True, kw_only=True)

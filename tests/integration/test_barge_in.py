@@ -154,6 +154,8 @@ def test_cli_barge_in_voice_reports_it_in_json(jack, user_speech):
     assert rec["outcome"] == "cancelled"
     assert set(b) >= {"speech_onset_ms", "trigger_ms", "onset_to_silence_ms", "false_triggers"}
     assert b["trigger_ms"] is not None and b["onset_to_silence_ms"] > 0 and b["canceller"] == "aec3"
+    assert b["route"] == "aec3" and "hears the app" in b["route_reason"]  # auto found the echo path
+    assert b["armed_ms"] is not None
     assert b["false_triggers"] == b["ignored"]["too_short"] + b["ignored"]["own_voice"]
 
 

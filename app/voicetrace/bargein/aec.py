@@ -63,6 +63,7 @@ class EchoCanceller3:
         self._far_rs = soxr.ResampleStream(far_rate, AEC_RATE, 1, dtype="float32") if far_rate != AEC_RATE else None
         self._near = np.zeros(0, np.float32)
         self._far = np.zeros(0, np.float32)
+        self.last_far: AudioArray = np.zeros(0, np.float32)  # the far end at 16 kHz, aligned with what `process` gave
 
     def process(self, near: AudioArray, far: AudioArray) -> tuple[AudioArray, AudioArray]:
         """(the microphone at 16 kHz, the residual), for as many whole 10 ms frames as both ends now hold."""
@@ -78,6 +79,7 @@ class EchoCanceller3:
             a = k * AEC_FRAME
             out[a:a + AEC_FRAME] = self._frame(mic[a:a + AEC_FRAME], ref[a:a + AEC_FRAME])
         self._near, self._far = self._near[n:], self._far[n:]
+        self.last_far = ref
         return mic, out
 
     def _frame(self, mic: AudioArray, ref: AudioArray) -> AudioArray:

@@ -9,6 +9,10 @@ Per 32 ms of microphone signal:
      subtracted, and a frame the echo explains (most of its energy) is the app's own voice, whatever the VAD
      says. Enough on a clean echo path; in a reverberant room it is not (it removes ~3 dB and interrupts itself).
    - `off` (headphones): the microphone cannot hear the app.
+   - `auto` with AEC3 (the default): AEC3 runs all the time, and the echo-path detector (`bargein.echopath`)
+     finds out whether the microphone hears the app at all: where it does not (a headset), the VAD reads the
+     microphone itself, as with headphones — AEC3's suppressor would hold the user's voice back while the app
+     speaks, though it has no echo to remove. It re-decides while running (`route`, `route_reason`).
 2. **VAD** (Silero) on the residual at 16 kHz; a frame is speech if P ≥ threshold and the residual is above
    a floor level.
 3. **Trigger** after `min_speech_ms` of speech (coughs and clicks are shorter): consecutive frames for the gate
@@ -26,6 +30,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +41,7 @@ from ..audio.vad import VAD_FRAME, VAD_RATE, VoiceDetector
 from ..contract import BargeIn, VoiceIgnored
 from ..core.trace import now_ns
 from .aec import AEC_RATE, AUDIBLE, EchoCanceller3, aec3_missing
+from .echopath import EchoPathDetector
 
 VOICED = 0.01  # −40 dBFS: the "true onset" level, the same as the app's first voiced sample
 # AEC3 starts knowing nothing of the room: in the first second or two of the app's voice a little of the echo gets
@@ -44,6 +50,15 @@ VOICED = 0.01  # −40 dBFS: the "true onset" level, the same as the app's first
 # after the listener starts: it stays adapted between requests. (The 3 self-interruptions in 14 fresh starts once
 # blamed on adapting were one AEC3 missing the echo's phase: see `bargein.aec`.)
 AEC_WARMUP_S = 2.5
+# Before that, a frame counts while the echo is measurably cancelled: AEC3's ERLE over the last ½ s of the app's
+# voice ≥ ARM_ERLE_DB, after at least that ½ s. Offline (`scripts/aec_arm_try.py`, Piper through RT60 0.3-0.8 s
+# rooms, echo delays 40-250 ms, a fan at −50 dBFS, fresh cancellers): the residual's echo passed for speech only
+# while that ERLE was 13-14 dB (1.15-1.22 s at RT60 0.8, 0.42 s at 0.3 with a 250 ms delay), never above; it read
+# 20-43 dB otherwise. Not latched: in the first ~second AEC3's suppressor alone makes it read ~40 dB before the
+# linear filter has converged, and it sank to 14 dB afterwards. The user's own voice lowers it too (it counts as
+# echo left over), so a line spoken over the app's first 2.5 s through speakers still waits for the bound.
+ARM_ERLE_DB = 20.0
+ARM_ERLE_HOPS = 16  # ½ s of the app's voice
 
 
 CANCELLERS = ("aec3", "gate", "off")
@@ -54,7 +69,10 @@ class BargeInConfig:
     min_speech_ms: float = 200.0
     threshold: float = 0.5
     headphones: bool = False  # no canceller: the microphone cannot hear the speakers
-    canceller: str = "auto"  # aec3 | gate | auto (AEC3 where it loads, else the gate); headphones: off
+    # aec3 | gate | auto: AEC3 where it loads, else the gate; with AEC3, auto also finds out whether the microphone
+    # hears the app at all (`bargein.echopath`) and where it does not, the VAD reads the microphone as with
+    # headphones. headphones: off
+    canceller: str = "auto"
     # AEC3: speech is ¾ of `min_speech_ms` in speech frames within this much longer a window (5 of the last 8
     # frames: offline, in a RT60 0.5 s room, the user was detected within 280 ms; never on the echo alone)
     aec_window_ms: float = 256.0
@@ -169,6 +187,15 @@ class BargeInListener:
         self.frames_processed = 0  # every hop through the canceller, listening or keeping it adapted
         self.busy_ns = 0  # the OS's CPU time of this thread processing them (its per-thread counter)
         self.canceller, self.canceller_note = self._pick_canceller()
+        # auto with AEC3: whether the microphone hears the app decides what the VAD reads (`route`)
+        self.echo_path = EchoPathDetector() if self.canceller == "aec3" and self.cfg.canceller == "auto" else None
+        self._recent_echo: deque[tuple[float, float]] = deque(maxlen=ARM_ERLE_HOPS)  # (mic, residual) energies
+        self._aec_heard_s = 0.0  # the app's voice heard since the route became AEC3's
+        self._began_ns: int | None = None  # this request: the ADC time the app was first audible
+        self._armed_ns: int | None = None  # this request: when barge-in was first armed while it listened
+        self._route_fired: tuple[str, str] | None = None  # the route and its reason when it triggered
+        self._direct_rs = (soxr.ResampleStream(mic.rate, AEC_RATE, 1, dtype="float32")
+                           if self.echo_path is not None and mic.rate != AEC_RATE else None)
         self._aec: EchoCanceller3 | None = None
         if self.canceller == "aec3":
             self._aec = EchoCanceller3(mic.rate, player.rate)
@@ -209,14 +236,58 @@ class BargeInListener:
     def ignored(self) -> dict[str, Any]:
         """For the current/last request: speech bursts shorter than the minimum, stretches of the app's own voice
         long enough to have interrupted without the gate, the canceller, and its echo return loss enhancement
-        (microphone over residual energy while the app was audible, before the user spoke; None if it never was)."""
+        (microphone over residual energy while the app was audible, before the user spoke; None if it never was,
+        or the VAD read the microphone directly); what the VAD read (`route`, at the trigger if there was one)
+        and why; when barge-in was first armed, in ms after the app was first audible in the request (0: armed
+        before; None: never); how often auto changed its mind since the listener started."""
+        route, reason = self._route_fired or (self.route, self.route_reason)
+        armed = (None if self._armed_ns is None else 0.0 if self._began_ns is None
+                 else round(max(0, self._armed_ns - self._began_ns) / 1e6, 1))
         return {"too_short": self.runs.short_runs, "own_voice": self.runs.echo_runs, "canceller": self.canceller,
-                "erle_db": self._erle_db()}
+                "erle_db": self._erle_db() if route != "direct" else None, "route": route, "route_reason": reason,
+                "armed_ms": armed, "route_changes": self.echo_path.changes if self.echo_path is not None else 0}
+
+    @property
+    def route(self) -> str:
+        """What the VAD reads: "aec3" (AEC3's residual), "direct" (the microphone: it does not hear the app, or
+        headphones), "gate" (the gate's residual), or "undecided" (auto, before the app said enough to tell)."""
+        if self.canceller in ("off", "gate"):
+            return "direct" if self.canceller == "off" else "gate"
+        if self.echo_path is None:
+            return "aec3"
+        return self.echo_path.route or "undecided"
+
+    @property
+    def route_reason(self) -> str:
+        """Why `route`: asked for, or what the echo-path detector measured."""
+        if self.echo_path is None:
+            return self.canceller_note
+        return self.echo_path.reason
+
+    @property
+    def recent_erle_db(self) -> float | None:
+        """AEC3's echo return loss enhancement over the last ½ s of the app's voice (None: not that much yet)."""
+        if len(self._recent_echo) < ARM_ERLE_HOPS:
+            return None
+        mic, res = sum(m for m, _ in self._recent_echo), sum(r for _, r in self._recent_echo)
+        return round(10 * math.log10(max(mic, 1e-12) / max(res, 1e-12)), 1)
+
+    @property
+    def ready(self) -> bool:
+        """Barge-in may fire now: the route is known, and through AEC3 it has adapted on `AEC_WARMUP_S` of the
+        app's voice, or the echo is measurably cancelled right now (ERLE over the last ½ s ≥ `ARM_ERLE_DB`)."""
+        route = self.route
+        if route == "undecided":
+            return False
+        if route != "aec3":
+            return True
+        erle = self.recent_erle_db
+        return self._aec_heard_s >= AEC_WARMUP_S or (erle is not None and erle >= ARM_ERLE_DB)
 
     @property
     def adapting(self) -> bool:
-        """AEC3 has not yet heard `AEC_WARMUP_S` of the app's voice: no barge-in meanwhile."""
-        return self._aec is not None and self.heard_app_s < AEC_WARMUP_S
+        """Listening through AEC3 (or not yet knowing whether to) and not `ready`: no barge-in meanwhile."""
+        return self._aec is not None and not self.ready
 
     @property
     def cpu_us_per_frame(self) -> float:
@@ -269,11 +340,14 @@ class BargeInListener:
                 if self._aec is not None and far is not None:
                     mic16, residual = self._aec.process(frame, far)
                     mic_e, echo_share = float(np.dot(mic16, mic16)), 0.0
+                    residual = self._route_aec(frame, mic16, residual, mic_e, hop / rate)
                 else:
                     residual, echo_share = self._gate(frame, adc, hop, lead, max_delay)
                 history = np.concatenate([history[len(residual):], residual])
                 if self._app_audible:
                     self.heard_app_s += hop / rate
+                    if self._began_ns is None and listening:
+                        self._began_ns = adc
                 self.frames_processed += 1
                 if not listening:
                     self.busy_ns += time.thread_time_ns() - cpu0
@@ -283,7 +357,10 @@ class BargeInListener:
                 speech = self._speech(residual)
                 level = math.sqrt(float(np.mean(residual * residual))) if len(residual) else 0.0
                 echo = echo_share >= self.cfg.echo_share and self.canceller == "gate"
-                is_speech = speech and not echo and level >= self.cfg.min_level and not self.adapting
+                ready = self.ready
+                if ready and self._armed_ns is None:
+                    self._armed_ns = adc
+                is_speech = speech and not echo and level >= self.cfg.min_level and ready
                 done = self.runs.push(is_speech, echo and math.sqrt(float(np.mean(frame * frame))) >=
                                       self.cfg.min_level, adc)
                 self.frames_analysed += 1
@@ -294,6 +371,7 @@ class BargeInListener:
                                    now_ns())
                     self._fired = True
                     self._onset_ns = trig.true_onset_ns
+                    self._route_fired = (self.route, self.route_reason)
                     listening = False
                     self.on_trigger(rid, trig)  # type: ignore[arg-type]  # listening: rid is set
         if self.request_id is not None and self.on_done is not None:
@@ -317,6 +395,26 @@ class BargeInListener:
         self._onset_ns = 0
         self._echo_energy = []
         self._app_audible = False
+        self._began_ns = self._armed_ns = None
+        self._route_fired = None
+
+    def _route_aec(self, frame: np.ndarray, mic16: np.ndarray, residual: np.ndarray, mic_e: float,
+                   seconds: float) -> np.ndarray:
+        """AEC3 has processed a hop: tell the echo-path detector, keep the ERLE that arms barge-in, and give what
+        the VAD reads — the residual, or where the route is direct the microphone itself, resampled as in
+        headphones mode (AEC3's copy of it comes out in whole 10 ms frames, as far as the far end goes: live, the
+        onsets it gave were 35-110 ms late and a first word was lost now and then)."""
+        direct = self._direct_rs.resample_chunk(frame) if self._direct_rs is not None else frame
+        if self.echo_path is not None:
+            before = self.echo_path.route
+            self.echo_path.push(mic16, self._aec.last_far if self._aec is not None else np.zeros_like(mic16))
+            if self.echo_path.route == "aec3" and before != "aec3":  # the echo appeared: AEC3 adapts from here
+                self._aec_heard_s = 0.0
+                self._recent_echo.clear()
+        if self._app_audible:
+            self._aec_heard_s += seconds
+            self._recent_echo.append((mic_e, float(np.dot(residual, residual))))
+        return residual if self.route == "aec3" else np.asarray(direct, np.float32)  # undecided: nothing fires
 
     def _reference_ready(self, until_ns: int, now: int) -> bool:
         """The player's scope reaches `until_ns` (DAC time), or waiting longer is pointless (no canceller, or a
@@ -425,7 +523,9 @@ class VoiceBargeIn:
         if req is not None:
             req.trace.add(VoiceIgnored(now_ns(), req.id, too_short=int(ignored["too_short"]),
                                        own_voice=int(ignored["own_voice"]), canceller=ignored.get("canceller"),
-                                       erle_db=ignored.get("erle_db")))
+                                       erle_db=ignored.get("erle_db"), route=ignored.get("route"),
+                                       route_reason=ignored.get("route_reason"), armed_ms=ignored.get("armed_ms"),
+                                       route_changes=int(ignored.get("route_changes") or 0)))
 
     def close(self) -> None:
         self.listener.stop()

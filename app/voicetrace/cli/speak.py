@@ -260,6 +260,9 @@ def print_summary(m: RequestMetrics) -> None:
         erle = "" if b.get("erle_db") is None else f", echo reduced by {b['erle_db']} dB"
         print(f"  barge-in ({b.get('canceller')}{erle}): ignored {b['ignored']['too_short']} short burst(s) and "
               f"{b['ignored']['own_voice']} stretch(es) of its own voice")
+        if b.get("route") is not None:
+            armed = "never armed" if b.get("armed_ms") is None else f"armed {f(b['armed_ms'])} after the app spoke"
+            print(f"  barge-in listened to: {b['route']} ({b.get('route_reason')}); {armed}")
     if m.events_lost or m.callback_errors:
         print(f"  WARNING: the player lost {m.events_lost} playback records and {m.callback_errors} callbacks "
               "failed: the figures above are incomplete")

@@ -238,6 +238,9 @@ def barge_in_metrics(ev: list[TraceEvent], t0: int, silence_ns: int | None) -> d
                            "onset_to_silence_ms": None, "false_triggers": too_short + own,
                            "ignored": {"too_short": too_short, "own_voice": own}, "canceller": canceller,
                            "erle_db": ign.erle_db if ign else None}
+    # what the VAD read (aec3 | direct | gate | undecided) and why, when it was armed (ms after the app was first
+    # audible), how often auto changed its mind: the listener's own state (`BargeInListener.ignored`)
+    out.update({k: getattr(ign, k) if ign else None for k in ("route", "route_reason", "armed_ms", "route_changes")})
     if bi is not None:
         out.update(speech_onset_ms=_ms(bi.speech_onset_ns, t0), true_onset_ms=_ms(bi.true_onset_ns, t0),
                    trigger_ms=_ms(bi.t_ns, t0),

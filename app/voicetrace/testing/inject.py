@@ -85,6 +85,13 @@ class Injector:
         self._clip = np.asarray(clip, np.float32)
         return self.jt.frames_to_us(start) * 1000 + self.offset_ns - self.capture_latency_ns
 
+    def set_room(self, room: np.ndarray | None) -> None:
+        """From the next JACK period on, the speakers are heard through `room` (an impulse response at the JACK
+        rate), or not at all (None: a headset plugged in)."""
+        from .room import BlockConvolver
+
+        self._room = BlockConvolver(room, self.client.blocksize) if room is not None else None
+
     @property
     def playing(self) -> bool:
         return self._clip is not None

@@ -1,0 +1,108 @@
+"""Barge-in by voice with the default settings (`auto`, issue 27), on the JACK device: the listener finds out
+whether the microphone hears the app. A headset's microphone (our JACK client plays only the user's line, or only
+noise, into the app's capture port: nothing of the app's output comes back) → the VAD reads the microphone and
+barge-in is armed at once; loudspeakers in a room → AEC3, and the app never interrupts itself."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from voicetrace.bargein.listener import AEC_WARMUP_S, BargeInConfig, VoiceBargeIn
+from voicetrace.contract import Play
+from voicetrace.core.session import Session
+from voicetrace.testing.room import fan_noise, room_ir, typing
+
+pytestmark = [pytest.mark.audio, pytest.mark.models]
+
+PARAGRAPH = ("The history of the lighthouse begins with fires lit on hills to guide ships home at night. Later, "
+             "towers carried lamps and mirrors, and the keepers who tended them lived beside the sea for months at "
+             "a time. Today most lights are automatic, yet many towers still stand as museums along the coast.")
+RATE = 24_000
+
+
+@pytest.fixture(scope="module")
+def user_line(kokoro_source) -> tuple[np.ndarray, int]:
+    kokoro_source.engine.clear_cancel()
+    audio = kokoro_source.engine.synthesize("Wait, stop, that is not what I asked for.", "jf_alpha", 1.0,
+                                            use_cache=False).audio.astype(np.float32)
+    return audio, int(np.flatnonzero(np.abs(audio) > 0.01)[0])
+
+
+def _speak(player, source, model="piper", user=None, at_s=1.0, speak_s=None, room=None, background=None):
+    """Speak the paragraph with the default barge-in settings on a fresh listener; `user`: (clip, onset frame)
+    played `at_s` after the first audio; `room`: the speakers heard through it, else the microphone hears only what
+    is played into it. Returns (the record, the injected onset on our clock or None, the submit time)."""
+    from voicetrace.testing.inject import Injector
+
+    session = Session(player, {model: source})
+    session.use_cache = False
+    current: list = []
+    listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
+                             config=BargeInConfig())
+    injected = None
+    try:
+        with Injector(room=room, background=background) as injector:
+            req = session.submit(PARAGRAPH, model)
+            current.append(req)
+            while not req.finished.wait(0.01) and not any(e.n for e in req.trace.of(Play)):
+                pass
+            if user is not None:
+                clip, onset = user
+                injected = injector.play(clip, at_s) + int(onset * 1e9 / RATE)
+            if speak_s is not None and not req.finished.wait(speak_s):
+                session.cancel(req.id)
+            assert req.finished.wait(60)
+            while injector.playing:
+                time.sleep(0.05)
+            time.sleep(0.2)
+    finally:
+        listening.close()
+        session.close()
+    return session.metrics(req.id), injected, req.t_submit_ns
+
+
+@pytest.mark.parametrize("at_s", [0.6, 3.0])
+def test_a_headset_microphone_with_the_defaults_the_user_interrupts(jack, player, piper_source, user_line, at_s):
+    """The user's line in the microphone (a headset: its noise floor, the user, nothing of the app), the
+    defaults: it interrupts, a line that starts in the first second of the app's speech too; the listener said why
+    it read the microphone and that it armed early."""
+    m, injected, t0 = _speak(player, piper_source, user=user_line, at_s=at_s, background=fan_noise(12.0, RATE, -55.0))
+    b = m.barge_in
+    assert m.outcome == "cancelled" and b["trigger_ms"] is not None and m.stale_samples_after_cancel == 0, b
+    assert b["route"] == "direct" and "does not hear the app" in b["route_reason"], b
+    assert b["armed_ms"] is not None and b["armed_ms"] < AEC_WARMUP_S * 1000, b  # not the fixed warm-up
+    assert b["erle_db"] is None  # no canceller's figure for a microphone read as it is
+    err_ms = (t0 + b["true_onset_ms"] * 1e6 - injected) / 1e6  # the same event on two clocks: not a timing
+    said = (err_ms, b["route"], b["route_changes"], b["armed_ms"], b["route_reason"], b)  # what it decided, first
+    assert abs(err_ms) < 100, said
+    assert b["route_changes"] == 0, said
+
+
+def test_a_silent_headset_microphone_the_first_word_is_not_lost(jack, player, piper_source, user_line):
+    """A microphone that is digitally silent but for the user's line (a gated one): the line's first syllable must
+    not make the listener think it hears the app (then AEC3's suppressor held "Wait," back: reported 0.5 s late)."""
+    m, injected, t0 = _speak(player, piper_source, user=user_line, at_s=2.0, background=None)
+    b = m.barge_in
+    assert m.outcome == "cancelled" and b["route"] == "direct" and b["route_changes"] == 0, b
+    assert abs((t0 + b["true_onset_ms"] * 1e6 - injected) / 1e6) < 100, b
+
+
+def test_a_headset_microphone_hearing_only_noise_never_triggers(jack, player, piper_source):
+    """A fan and typing in the microphone, nobody talking, the defaults: read directly, never interrupted."""
+    noise = fan_noise(12.0, RATE, -45.0) + typing(12.0, RATE)
+    m, _, _ = _speak(player, piper_source, background=noise, speak_s=8.0)
+    b = m.barge_in
+    assert b["trigger_ms"] is None and b["route"] == "direct", b
+
+
+def test_speakers_in_a_room_with_the_defaults_never_interrupt_themselves(jack, player, piper_source):
+    """RT60 0.5 s, a fan, nobody talking, a fresh listener with the defaults: AEC3, chosen because the microphone
+    hears the app, and the paragraph is spoken to its end."""
+    m, _, _ = _speak(player, piper_source, room=room_ir(RATE, 0.5), background=fan_noise(12.0, RATE, -50.0))
+    b = m.barge_in
+    assert m.outcome == "done" and b["trigger_ms"] is None, b
+    assert b["route"] == "aec3" and "hears the app" in b["route_reason"], b
+    assert b["erle_db"] is not None and b["erle_db"] >= 10, b  # the echo was there and taken out (the gate: ~3 dB)
