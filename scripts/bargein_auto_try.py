@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from voicetrace.bargein.listener import BargeInConfig, VoiceBargeIn
-from voicetrace.contract import Ev
+from voicetrace.contract import Play
 from voicetrace.core.pipeline import LocalSource
 from voicetrace.core.session import Session
 from voicetrace.testing.inject import Injector
@@ -42,7 +42,7 @@ def trial(player, piper, clip, onset, at_s, mic, headphones=False):
         with Injector(room=room, background=bg) as injector:
             req = session.submit(PARAGRAPH, "piper")
             current.append(req)
-            while not req.finished.wait(0.005) and not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+            while not req.finished.wait(0.005) and not any(e.n for e in req.trace.of(Play)):
                 pass
             injected = injector.play(clip, at_s) + int(onset * 1e9 / RATE)
             if not req.finished.wait(at_s + 4.0):

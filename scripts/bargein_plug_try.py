@@ -13,7 +13,7 @@ import numpy as np
 
 from voicetrace.audio.player import Player
 from voicetrace.bargein.listener import BargeInConfig, VoiceBargeIn
-from voicetrace.contract import Ev
+from voicetrace.contract import Play
 from voicetrace.core.pipeline import LocalSource
 from voicetrace.core.session import Session
 from voicetrace.testing.inject import Injector
@@ -48,7 +48,7 @@ def main() -> None:
                               background=fan_noise(12.0, R, -50.0)) as injector:
                     req = session.submit(PARAGRAPH + " " + PARAGRAPH, "piper")
                     current.append(req)
-                    while not req.finished.wait(0.005) and not any(e.data["n"] for e in req.trace.of(Ev.PLAY)):
+                    while not req.finished.wait(0.005) and not any(e.n for e in req.trace.of(Play)):
                         pass
                     req.finished.wait(3.0)
                     injector.set_room(room_ir(R, 0.5) if case == "unplug" else None)
