@@ -134,3 +134,14 @@ def test_core_preloads_one_known_engine_at_a_time(monkeypatch):
     monkeypatch.setattr(core, "start_engine", lambda engine_id: started.append(engine_id))
     core.preload_next({"piper"})
     assert started == ["piper"]  # kokoro is not in the catalog given
+
+
+def test_the_barge_in_row_says_how_auto_reads_the_microphone() -> None:
+    from voicetrace.desk.readout import voice_listening
+
+    assert "does not hear the app" in voice_listening("direct", "aec3", adapting=False)
+    assert "finding out" in voice_listening("undecided", "aec3", adapting=True)
+    assert "learning the room" in voice_listening("aec3", "aec3", adapting=True)
+    assert voice_listening("aec3", "aec3", adapting=False) == "listening (speakers: AEC3 cancels its own voice)"
+    assert voice_listening("direct", "off", adapting=False) == "listening (headphones)"
+    assert "echo gate" in voice_listening("gate", "gate", adapting=False)

@@ -45,6 +45,8 @@ class VoiceState:
     canceller_note: str  # why that canceller
     adapting: bool  # AEC3 is still learning the room: speech over the app is not trusted yet
     mic_stopped: bool  # the microphone has not called back for MIC_SILENT_S (unplugged?)
+    route: str = "aec3"  # what the VAD reads: aec3 | direct | gate | undecided (auto decides while it listens)
+    route_reason: str = ""  # why: asked for, or what the echo-path detector measured
 
 
 class DeskCore:
@@ -204,8 +206,9 @@ class DeskCore:
         v = self.voice
         if v is None:
             return None
-        return VoiceState(v.listener.canceller, v.listener.canceller_note, v.listener.adapting,
-                          v.mic.seconds_since_callback() > MIC_SILENT_S)
+        listener = v.listener
+        return VoiceState(listener.canceller, listener.canceller_note, listener.adapting,
+                          v.mic.seconds_since_callback() > MIC_SILENT_S, listener.route, listener.route_reason)
 
     def stop_voice_barge_in(self) -> None:
         voice, self.voice = self.voice, None

@@ -20,6 +20,18 @@ VOICE_MODES = {"off": "headphones", "aec3": "speakers: AEC3 cancels its own voic
                "gate": "speakers: echo gate, no AEC3"}
 AEC3_LEARNING = "listening (speakers: AEC3 is learning the room — talk over it after its first seconds)"
 MIC_STOPPED = "the microphone stopped (unplugged?): untick and tick to reopen it"
+# What `auto` decided, as the window says it (desk.core.VoiceState.route)
+ROUTE_TEXT = {"direct": "listening (the microphone does not hear the app: it reads your voice as it is)",
+              "undecided": "listening (finding out whether the microphone hears the app; AEC3 meanwhile)"}
+
+
+def voice_listening(route: str, canceller: str, adapting: bool) -> str:
+    """The barge-in row's text while it listens: which way the microphone is read, and whether it is armed."""
+    if canceller == "off":
+        return f"listening ({VOICE_MODES['off']})"
+    if route == "aec3":
+        return AEC3_LEARNING if adapting else f"listening ({VOICE_MODES['aec3']})"
+    return ROUTE_TEXT.get(route, f"listening ({VOICE_MODES.get(canceller, canceller)})")
 
 
 def ms(x: float | None) -> str:

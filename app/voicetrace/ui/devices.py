@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtWidgets
 from ..audio.devices import OutputDevice
 from ..audio.player import Player
 from ..desk.core import DeskCore
-from ..desk.readout import AEC3_LEARNING, MIC_STOPPED, VOICE_MODES
+from ..desk.readout import MIC_STOPPED, VOICE_MODES, voice_listening
 from .tasks import Background
 
 SHRINK = QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -192,18 +192,23 @@ class VoiceRow(QtWidgets.QWidget):
             self._show_error(f"Barge-in by voice is off: {error}")
             return
         v = self.core.voice_state()
-        self.state.setText(f"listening ({VOICE_MODES[v.canceller if v is not None else 'off']})")
-        self.state.setToolTip(v.canceller_note if v is not None else "")
+        self.state.setText(voice_listening(v.route, v.canceller, v.adapting) if v is not None
+                           else f"listening ({VOICE_MODES['off']})")
+        self.state.setToolTip(v.route_reason or v.canceller_note if v is not None else "")
 
     def update_state(self) -> None:
-        """Each tick while listening: a microphone that stopped, or AEC3 still learning the room."""
+        """Each tick while listening: a microphone that stopped, the way `auto` reads the microphone (AEC3, still
+        learning the room or not, or the microphone as it is), and why (the tooltip)."""
         v = self.core.voice_state()
         if v is None:
             return
         text = self.state.text()
         if v.mic_stopped and not text.startswith("the microphone stopped"):
             self.state.setText(MIC_STOPPED)
-        elif v.canceller == "aec3":
-            new = AEC3_LEARNING if v.adapting else f"listening ({VOICE_MODES['aec3']})"
-            if new != text and text.startswith("listening"):
+        elif text.startswith("listening"):
+            new = voice_listening(v.route, v.canceller, v.adapting)
+            if new != text:
                 self.state.setText(new)
+            reason = v.route_reason or v.canceller_note
+            if reason != self.state.toolTip():
+                self.state.setToolTip(reason)
