@@ -82,7 +82,7 @@ def test_websocket_remote_cancel_is_silent_and_frees_the_server(player, server):
     assert m.outcome == "cancelled" and m.stale_samples_after_cancel == 0
     assert m.cancel_to_silence_ms is not None and m.cancel_to_idle_ms is not None
     assert m2.outcome == "done"
-    assert server.service.workers["kokoro"].is_idle()
+    assert server.service.sources["kokoro"].is_idle()
     assert "voicetrace_cancels_total" in server.service.metrics.text().decode()
 
 

@@ -236,7 +236,7 @@ def test_catalog_routes(server):
 
 def test_client_disconnect_stops_generation_at_once(server):
     svc = server.service
-    kokoro = svc.workers["kokoro"]
+    kokoro = svc.sources["kokoro"]
     with httpx.stream("POST", server.http + "/v1/audio/speech", timeout=60,
                       json={"model": "kokoro", "input": LONG, "response_format": "pcm"}) as r:
         first = next(r.iter_raw())
@@ -386,7 +386,7 @@ def test_websocket_cancel_is_acknowledged_and_nothing_follows(server):
         ws.send(json.dumps({"type": "ping"}))  # anything still in flight for "long" would arrive before this
         assert recv_json(ws)["type"] == "pong"
     assert seen_after_ack == []
-    assert wait_until(lambda: svc.workers["kokoro"].is_idle() and svc.active_count() == 0)
+    assert wait_until(lambda: svc.sources["kokoro"].is_idle() and svc.active_count() == 0)
     # a cancel for something finished or unknown is acknowledged too
     with connect(server.ws + "/v1/stream") as ws:
         ws.send(json.dumps({"type": "cancel", "request_id": "never-started"}))
@@ -419,4 +419,4 @@ def test_websocket_disconnect_aborts_its_streams(server):
         while not isinstance(ws.recv(timeout=30), bytes):
             pass
         assert svc.active_count() == 1
-    assert wait_until(lambda: svc.active_count() == 0 and svc.workers["kokoro"].is_idle(), timeout=5)
+    assert wait_until(lambda: svc.active_count() == 0 and svc.sources["kokoro"].is_idle(), timeout=5)
