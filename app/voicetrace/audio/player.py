@@ -102,6 +102,8 @@ class Player:
                 self._started_ns = time.perf_counter_ns()
                 self._anchor, self._pos = None, 0  # a new stream: a new sample clock
                 self._stream = self._open_stream()
+                # Opening can take a while (a sound server): the watchdog counts from when it runs.
+                self._started_ns = time.perf_counter_ns()
                 self._standby = False
 
     def standby(self) -> None:
@@ -113,6 +115,22 @@ class Player:
                 self._stream.close()
                 self._stream = None
                 self._standby = True
+
+    def abandon(self) -> None:
+        """Give up a stream that stopped calling back (core/watchdog.py): the next request's `open_tag` or
+        `write` opens a new one, as after `standby`. The old one is closed on a thread of its own: closing a
+        stream whose server stopped can block for seconds, or for ever (docs/architecture.md, stop order)."""
+        with self._lock:
+            stream, self._stream = self._stream, None
+            if stream is None:
+                return
+            self._standby = True
+
+        def close() -> None:
+            with contextlib.suppress(Exception):
+                stream.close()
+
+        threading.Thread(target=close, name="player-close-stalled", daemon=True).start()
 
     @property
     def in_standby(self) -> bool:
