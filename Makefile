@@ -10,7 +10,11 @@ APT_RUN := libportaudio2 libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6
   fonts-dejavu-core libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 \
   libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 \
   libxcb-render0 libxcb-shm0 libxcb-sync1 libxcb-util1 libx11-6
-APT_TEST := jackd2 xvfb xauth openbox xdotool
+# The PipeWire lane (scripts/pipewire-lane.sh, started by tests/integration/test_pipewire.py): a headless
+# PipeWire with a null sink. pipewire-alsa's links in /etc/alsa/conf.d, which would make PipeWire ALSA's default
+# for the whole machine (and take the JACK lane's device away), are diverted first (scripts/alsa-keep-default.sh).
+APT_PIPEWIRE := pipewire pipewire-bin wireplumber pipewire-pulse pipewire-alsa pulseaudio-utils dbus
+APT_TEST := jackd2 xvfb xauth openbox xdotool $(APT_PIPEWIRE)
 
 .PHONY: setup setup-test bench-setup run test test-pipecat lint package jack-start jack-stop clean
 
@@ -23,6 +27,7 @@ setup-test: setup .stamp-apt-test $(VENV)/.stamp-test
 	@touch $@
 
 .stamp-apt-test: Makefile
+	@bash scripts/alsa-keep-default.sh
 	@bash scripts/apt-ensure.sh $(APT_TEST)
 	@touch $@
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DeviceError
+from .graph import latency_request
 
 
 @dataclass(frozen=True)
@@ -130,13 +131,15 @@ def _choose(devices: list[OutputDevice], spec: str | int | None, kind: str) -> O
 
 
 def open_stream(kind: str, device: OutputDevice, rate: int, blocksize: int, callback: Any) -> Any:
-    """A started mono float32 PortAudio stream (`kind` output or input) at low latency, or DeviceError."""
+    """A started mono float32 PortAudio stream (`kind` output or input), or DeviceError. An output into a sound
+    server through ALSA gets a buffer over the graph's quantum (audio/graph.py); everything else low latency."""
     sd = _sd()
     cls = sd.OutputStream if kind == "output" else sd.InputStream
+    latency = latency_request(device) if kind == "output" else "low"
     stream = None
     try:
         stream = cls(samplerate=rate, blocksize=blocksize, channels=1, dtype="float32", device=device.index,
-                     latency="low", callback=callback)
+                     latency=latency, callback=callback)
         stream.start()
         return stream
     except Exception as exc:

@@ -18,12 +18,14 @@ import numpy as np
 
 from ..contract import K_END, K_FLUSH, K_PAUSE, K_PLAY, K_RESUME, K_STATUS, K_UNDERRUN, AudioArray, PlaybackEvent
 from .devices import OutputDevice, open_stream, resolve_output_device
+from .graph import stream_rate
 from .ring import TaggedRing
 
 _EVENT_SLOTS = 1 << 15
 # Callbacks after its own before a record is handed out (see `Player.drain`).
 SETTLE_CALLBACKS = 2
 SCOPE_S = 2.0
+CLOSE_STALLED_S = 5.0  # how long a new stream waits for a given-up one to close (see `abandon`)
 
 
 def _flag_bits(status: Any) -> int:
@@ -39,7 +41,8 @@ class Player:
                  ring_seconds: float = 120.0, fade_ms: float = 5.0, samplerate: int | None = None) -> None:
         """`device`: index or name substring (None: the system's default), or a device already resolved."""
         self.device = device if isinstance(device, OutputDevice) else resolve_output_device(device)
-        self.rate = int(samplerate or self.device.default_samplerate)
+        # A sound server's graph rate, not the 44 100 PortAudio reports for ALSA's `default` (audio/graph.py).
+        self.rate = int(samplerate or stream_rate(self.device))
         self.blocksize = blocksize
         self.ring = TaggedRing(int(ring_seconds * self.rate), fade_frames=int(fade_ms * self.rate / 1000))
         n = _EVENT_SLOTS
@@ -90,6 +93,7 @@ class Player:
         self._ramp_out = ramp[::-1].copy()
         self._stream: Any = None
         self._standby = False  # closed by standby(), reopened by the next request
+        self._closing_stalled: threading.Thread | None = None  # closes a stream given up by abandon()
         self._lock = threading.Lock()  # guards start/close only, never taken by the callback
         self._ns_per_frame = 1e9 / self.rate
         # How fast the anchor may rise on its own: follows a device clock up to 100 ppm slower than ours.
@@ -97,11 +101,18 @@ class Player:
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
+        closing = self._closing_stalled
+        if closing is not None:
+            # PortAudio opens no new stream while the given-up one is still closing (on JACK: "Insufficient
+            # memory"); a close that blocks for good leaves the open to fail with its own message.
+            closing.join(CLOSE_STALLED_S)
         with self._lock:
             if self._stream is None:
                 self._started_ns = time.perf_counter_ns()
                 self._anchor, self._pos = None, 0  # a new stream: a new sample clock
                 self._stream = self._open_stream()
+                # Opening can take a while (a sound server): the watchdog counts from when it runs.
+                self._started_ns = time.perf_counter_ns()
                 self._standby = False
 
     def standby(self) -> None:
@@ -113,6 +124,23 @@ class Player:
                 self._stream.close()
                 self._stream = None
                 self._standby = True
+
+    def abandon(self) -> None:
+        """Give up a stream that stopped calling back (core/watchdog.py): the next request's `open_tag` or
+        `write` opens a new one, as after `standby`. The old one is closed on a thread of its own: closing a
+        stream whose server stopped can block for seconds, or for ever (docs/architecture.md, stop order)."""
+        with self._lock:
+            stream, self._stream = self._stream, None
+            if stream is None:
+                return
+            self._standby = True
+
+        def close() -> None:
+            with contextlib.suppress(Exception):
+                stream.close()
+
+        self._closing_stalled = threading.Thread(target=close, name="player-close-stalled", daemon=True)
+        self._closing_stalled.start()
 
     @property
     def in_standby(self) -> bool:

@@ -56,6 +56,7 @@ from .report import peak_rss_mb
 from .sink import AudioSink
 from .source import ChunkSource, SourceJob, SourceOutput
 from .trace import Trace, now_ns
+from .watchdog import stall_message, stalled_s
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 KEEP_FINISHED = 256  # finished requests kept for metrics queries; older ones are forgotten
@@ -179,16 +180,21 @@ class Session:
     def __init__(self, output: AudioSink, engines: Mapping[str, ChunkSource] | None = None,
                  on_chunk: Callable[[TtsChunk], None] | None = None,
                  loader: Callable[[str], ChunkSource] | None = None,
-                 on_end: Callable[[Request], None] | None = None) -> None:
+                 on_end: Callable[[Request], None] | None = None,
+                 on_stall: Callable[[str], None] | None = None) -> None:
         """`engines`: sources by the name requests use (a dict is used as given: its owner may add to it). An
         engine not among them is loaded on first use by `loader` (by default: the catalog's model of that
         name, warmed on its own worker) and stopped by close().
         `on_chunk` receives each chunk once it is in the sink, on the request's feeder thread: a window or a
         server can follow the stream without touching the sink. `on_end` is called once per request when it
-        ends (done, cancelled and acknowledged, or failed), on the thread that ended it."""
+        ends (done, cancelled and acknowledged, or failed), on the thread that ended it. `on_stall` gets the
+        message when the output's stream stopped calling back (core/watchdog.py), on the pump thread, after the
+        live requests failed with it."""
         self.output = output
         self.on_chunk = on_chunk
         self.on_end = on_end
+        self.on_stall = on_stall
+        self.stall_error: str | None = None  # the last stall's message (the stream was reopened since if asked)
         self.engines: dict[str, ChunkSource] = engines if isinstance(engines, dict) else dict(engines or {})
         self._loader = loader
         self._loaded: list[ChunkSource] = []
@@ -461,9 +467,27 @@ class Session:
                 self._route(ev)
             if closing:
                 return
+            stalled = stalled_s(self.output)
+            if stalled is not None:
+                self._stalled(stalled)
             # Every 5 ms while a request is live (records carry their own times, so this only bounds how soon a
             # request is closed); idle, 100 ms: an idle app must not wake 200 times a second.
             time.sleep(0.005 if self._unfinished else 0.1)
+
+    def _stalled(self, seconds: float) -> None:
+        """The stream stopped calling back: fail what is live with what happened and what to do (nothing
+        waiting on its playback would ever end), and let the next request open a new stream."""
+        message = stall_message(self.output.device_name, seconds)
+        self.stall_error = message
+        with self._lock:
+            live = [r for r in self._requests.values() if not r.finished.is_set()]
+        abandon = getattr(self.output, "abandon", None)
+        if abandon is not None:
+            abandon()  # the next request's open_tag/write opens a new stream
+        if self.on_stall is not None:
+            self.on_stall(message)  # before the requests end: whoever waits on one finds the message there
+        for req in live:
+            self.fail(req.id, message)
 
     def _route(self, ev: PlaybackEvent) -> None:
         if ev.kind == K_FLUSH:

@@ -27,7 +27,6 @@ from ..errors import DeviceError, UserError
 PRELOAD = ("kokoro", "piper")
 REMOTE = "remote"  # the engine id of a remote server (connected with `connect_remote`)
 HISTORY = 500  # finished request records kept for the table and graphs
-DEVICE_SILENT_S = 1.5  # a running stream that has not called back for this long has lost its device
 MIC_SILENT_S = 2.0  # a microphone that has not called back for this long has stopped
 
 
@@ -140,10 +139,11 @@ class DeskCore:
         playing on the old device is interrupted first."""
         player = Player(spec)
         player.start()
+        # The session shares the core's table of engines: one loaded later is seen by it too.
+        session = Session(player, self.engines, on_stall=lambda why: self._stalled(session, why))
         with self._lock:
             old_player, old_session = self.player, self.session
-            # The session shares the core's table of engines: one loaded later is seen by it too.
-            self.player, self.session = player, Session(player, self.engines)
+            self.player, self.session = player, session
             self.device_error = None
         if self.voice is not None:
             self.voice.listener.player = player  # the gate's reference: what the new device plays
@@ -154,15 +154,15 @@ class DeskCore:
         return player
 
     def check_device(self) -> str | None:
-        """Watchdog: a stream that stopped calling back has lost its device (unplugged, server gone).
-        Then fail what was playing, drop the device and say what to do."""
-        p = self.player
-        if p is None or self.device_error is not None:
-            return self.device_error
-        if p.running and p.seconds_since_callback() > DEVICE_SILENT_S:
-            self.lose_device(f"the output device {p.device.name!r} stopped playing (unplugged, or its sound "
-                             "server stopped)")
+        """Why the device was lost, if it was. The session's watchdog (core/watchdog.py) notices a stream that
+        stopped calling back (unplugged, server gone or stalled), fails what was playing with its message and
+        calls `lose_device` with it: the window's banner says that message and what to do."""
         return self.device_error
+
+    def _stalled(self, session: Session, why: str) -> None:
+        """The session's watchdog: its stream stopped calling back (it failed what was playing)."""
+        if self.session is session:  # not one a device switch already replaced
+            self.lose_device(why)
 
     def lose_device(self, why: str) -> None:
         with self._lock:

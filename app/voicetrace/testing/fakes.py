@@ -120,6 +120,7 @@ class _ClockStream:
         self.player = player
         self.latency = player.latency_s
         self._stop = threading.Event()
+        self.stalled = threading.Event()  # set: no more callbacks (a stream its sound server stopped serving)
         self._thread = threading.Thread(target=self._run, name="virtual-device", daemon=True)
         self._thread.start()
 
@@ -129,6 +130,9 @@ class _ClockStream:
         period = p.blocksize / p.rate
         t_next = time.perf_counter()
         while not self._stop.is_set():
+            if self.stalled.is_set():
+                self._stop.wait(0.005)
+                continue
             now = time.perf_counter()
             info = SimpleNamespace(currentTime=now, outputBufferDacTime=now + self.latency)
             p._callback(out, p.blocksize, info, 0)
@@ -155,3 +159,10 @@ class VirtualPlayer(Player):
 
     def _open_stream(self) -> Any:
         return _ClockStream(self)
+
+    def stall(self) -> None:
+        """The stream now open stops calling back, as an ALSA stream in a PipeWire graph that a JACK client
+        runs at a larger quantum did (docs/measurements.md); a stream opened after this one runs."""
+        stream = self._stream
+        if stream is not None:
+            stream.stalled.set()

@@ -1,0 +1,76 @@
+"""How to open an ALSA device that is a sound server's door (PipeWire's or PulseAudio's `default`, `pipewire`,
+`pulse`): at the graph's rate, with a buffer that covers the graph's quantum.
+
+PortAudio reports 44 100 Hz for ALSA's `default` whatever the graph runs at, so a stream opened at that rate is
+resampled twice (ours, then the server's). And a stream asking `latency="low"` gets an ALSA buffer shorter than
+the graph's quantum once a JACK client (through pw-jack) runs the graph at 1024 frames: its period is never
+filled and it stops calling back (0 callbacks in 3 s; `latency="high"`, 34.8 ms, played normally;
+docs/measurements.md, "What stalls on PipeWire, narrowed"). The callback's block stays small either way: only
+the buffer behind it grows. JACK and hardware devices are opened as before: at their rate, at low latency."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+SERVER_NAMES = ("pipewire", "pulse")  # ALSA devices that are always a sound server
+DEFAULT_GRAPH_RATE = 48_000  # PipeWire's default clock.rate, when the server cannot be asked
+_SAMPLE_SPEC = re.compile(r"Default Sample Specification:\s*\S+\s+\d+ch\s+(\d+)Hz")
+
+
+class _Device(Protocol):  # audio/devices.py's OutputDevice (which imports this module)
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def hostapi(self) -> str: ...
+
+    @property
+    def default_samplerate(self) -> float: ...
+
+
+def through_sound_server(device: _Device, env: Mapping[str, str] | None = None) -> bool:
+    """The device is ALSA's door to a sound server: `pipewire` or `pulse`, or `default` while a PipeWire or
+    PulseAudio server runs for this user (its socket exists), whose ALSA plugin then is the default."""
+    if "alsa" not in device.hostapi.lower():
+        return False
+    name = device.name.strip().lower()
+    if name in SERVER_NAMES:
+        return True
+    if name != "default":
+        return False
+    env = os.environ if env is None else env
+    if env.get("PULSE_SERVER") or env.get("PIPEWIRE_REMOTE"):
+        return True
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if not runtime:
+        return False
+    return any(Path(runtime, sock).exists() for sock in ("pipewire-0", "pulse/native"))
+
+
+def graph_rate() -> int | None:
+    """The server's rate, as `pactl info` reports it (PulseAudio, and PipeWire's pulse layer); None when it
+    cannot be asked."""
+    try:
+        out = subprocess.run(["pactl", "info"], capture_output=True, text=True, timeout=2, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = _SAMPLE_SPEC.search(out)
+    return int(found.group(1)) if found else None
+
+
+def stream_rate(device: _Device) -> int:
+    """The rate to open `device` at: a sound server's graph rate (one resampler: ours), else the device's own."""
+    if through_sound_server(device):
+        return graph_rate() or DEFAULT_GRAPH_RATE
+    return int(device.default_samplerate)
+
+
+def latency_request(device: _Device) -> str:
+    """PortAudio's latency request: "high" (a buffer over the graph's quantum) for a sound server through ALSA,
+    "low" otherwise (JACK's buffer is its period; hardware plays what it is given)."""
+    return "high" if through_sound_server(device) else "low"
