@@ -6,6 +6,7 @@ build/test-output/desktop-1280x720.png for anyone to look at."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -129,3 +130,58 @@ def test_the_window_at_1280x720_driven_by_the_keyboard(desktop, tmp_path):
             app.kill()
             _, err = app.communicate()
     assert "Traceback" not in err, err[-3000:]
+
+
+LABELS = r"""
+import json, sys
+from PySide6 import QtCore, QtGui
+from voicetrace.core.timeline import Timeline
+from voicetrace.desk.core import DeskCore
+from voicetrace.testing.fakes import fake_source
+from voicetrace.ui.app import make_app
+from voicetrace.ui.window import MainWindow
+
+app = make_app(sys.argv[:1])
+core = DeskCore(engines={"piper": fake_source(), "kokoro": fake_source()})
+w = MainWindow(core, QtCore.QSettings(sys.argv[1], QtCore.QSettings.Format.IniFormat), "piper")
+w.show()
+tl = Timeline(0, 24_000)  # 50 chunks of 300 ms, each made in 100 ms
+for i in range(50):
+    tl.synth[i] = (100.0 * i, 100.0 * i + 100)
+    tl.play[i] = (300.0 * i + 200, 300.0 * i + 500)
+tl.end_ms = 15_300.0
+
+
+def look() -> None:
+    w.graphs.set_timeline(tl, 15_300.0)
+    app.processEvents()
+    axis = w.graphs.chunks.getPlotItem().getAxis("left")
+    image = QtGui.QImage(axis.size().toSize(), QtGui.QImage.Format.Format_ARGB32)
+    painter = QtGui.QPainter(image)
+    painter.setFont(axis.style.get("tickFont") or axis.font())
+    _, _, texts = axis.generateDrawSpecs(painter)
+    painter.end()
+    rects = sorted((r.top(), r.bottom(), t) for r, _, t in texts)
+    print(json.dumps({"window": [w.width(), w.height()], "plot": w.graphs.chunks.getViewBox().height(),
+                      "labels": rects}))
+    app.quit()
+
+
+QtCore.QTimer.singleShot(1500, look)
+app.exec()
+"""
+
+
+def test_the_chunk_timeline_stays_readable_at_50_chunks(desktop, tmp_path):
+    """At the size the window takes on a 1280×720 screen under a window manager, the chunk timeline of a
+    50-chunk request labels every Nth chunk, and no two of its y-axis labels overlap."""
+    out = subprocess.run([sys.executable, "-c", LABELS, str(tmp_path / "s.ini")], env=desktop, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    labels = seen["labels"]
+    assert seen["window"][0] <= W and seen["window"][1] <= H
+    assert len(labels) >= 2, seen  # chunks are still labelled...
+    assert [int(t) for *_, t in labels][-1] >= 25  # ...down the whole request
+    for (_, bottom, a), (top, _, b) in itertools.pairwise(labels):
+        assert bottom <= top + 0.5, (a, b, seen)  # ...and none overlaps the next

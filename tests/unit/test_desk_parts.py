@@ -77,7 +77,9 @@ def test_timeline_from_a_trace():
     assert tl.play == {0: (100.0, 600.0)}
     assert tl.underruns == [600.0]
     assert tl.chunk_at(300.0) == 0 and tl.chunk_at(50.0) is None and tl.chunk_at(700.0) is None
-    assert tl.words_heard(599.0) == 0 and tl.words_heard(600.0) == 2
+    # the phrase being heard counts whole where its words were not timed (its highlight is the whole phrase)
+    assert tl.words_heard(50.0) == 0 and tl.words_heard(599.0) == 2 and tl.words_heard(600.0) == 2
+    assert tl.first_audio == (0.0, 100.0)  # (callback, DAC) of the first audible piece
     assert tl.audio_played_ms(350.0) == 250.0
     assert tl.total_words == 5 and tl.phrases[1] == (2, 3, "how are you")
 

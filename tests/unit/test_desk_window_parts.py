@@ -96,7 +96,8 @@ def test_reader_follows_the_phrase_heard_and_the_word_where_the_engine_timed_wor
     four = 4 + spoken.index("four")
     assert r.follow("r1", tl, 750.0, lambda: "") and r.highlight == (four, four + len("four"))
     assert r.follow("r2", tl, 750.0, lambda: "") and r.highlight is None  # another request's text
-    assert progress_line(tl, 750.0, paused=False) == "speaking: phrase 2 of 2 planned · words 2/5 · 0.8 s played"
+    # the progress line counts up to the highlighted word ("four", the 4th), not the phrases played to their end
+    assert progress_line(tl, 750.0, paused=False) == "speaking: phrase 2 of 2 planned · words 4/5 · 0.8 s played"
 
 
 def test_text_files_are_read_as_utf8_and_refused_with_a_reason(tmp_path):

@@ -45,6 +45,8 @@ class Timeline:
     speech_ms: float | None = None  # voice barge-in: when the user started talking (true onset)
     end_ms: float | None = None  # Done / CancelAck / Failed
     paused_at_ms: float | None = None  # playback is held from here (the first silent frame at the DAC)
+    # TTFA as the metrics will record it, known from the first audible Play on: (callback ms, DAC ms)
+    first_audio: tuple[float, float] | None = None
 
     def listener_at(self, now_ms: float) -> float:
         """Where the listener is on the axis: now, or just before the pause while playback is held."""
@@ -78,7 +80,13 @@ class Timeline:
         return None
 
     def words_heard(self, t_ms: float) -> int:
-        """Words of chunks whose playback has ended by `t_ms` (progress for long texts)."""
+        """Words heard by `t_ms`, up to the one the listener hears (the highlighted word; where the engine did
+        not time its words, the whole phrase being heard); in a gap, those of the phrases played to their end."""
+        phrase = self.phrase_at(t_ms)
+        if phrase is not None and phrase in self.phrases:
+            first, count, _ = self.phrases[phrase]
+            word = self.word_at(t_ms)
+            return first + (word[1] + 1 if word is not None and word[1] < count else count)
         done: dict[int, bool] = {}
         for i, (_, b) in self.play.items():  # a phrase is heard once all of its chunks have played
             p = self.phrase_of(i)
@@ -117,6 +125,8 @@ def build(events: list[TraceEvent]) -> Timeline | None:
                 if e.word_times:
                     timed[e.index] = list(e.word_times)
             case Play() if e.n > 0:
+                if tl.first_audio is None:
+                    tl.first_audio = (ms(e.t_cb_ns), ms(e.dac_ns))
                 if e.index in timed and tl.phrase_of(e.index) not in tl.word_ms:
                     start = ms(e.dac_ns) - e.chunk_offset * 1000 / tl.rate  # the chunk's sample 0 on the axis
                     tl.word_ms[tl.phrase_of(e.index)] = [(start + a * 1000 / tl.rate, start + b * 1000 / tl.rate)

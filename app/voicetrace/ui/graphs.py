@@ -5,12 +5,13 @@ the window hands them (records, a timeline, samples): nothing here measures."""
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from statistics import median
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..contract import RequestMetrics
 from ..core.timeline import Timeline
@@ -25,6 +26,10 @@ AUDIBLE_COLOR = "#5b8def"
 SILENCE_COLOR = "#ff7a59"
 IDLE_COLOR = "#b07cff"
 RING_SECONDS = 10.0
+# The chunk timeline and the ring level redraw at most this often (the window ticks at 10 Hz for the waveform and
+# the highlight): each redraw of a plot repaints its whole view, the axes with it.
+SLOW_S = 0.2
+WAVE_BINS = 200  # columns of the waveform's min/max envelope (600 cost three times the path for no visible gain)
 
 
 def running_median(values: list[float]) -> list[float]:
@@ -33,6 +38,16 @@ def running_median(values: list[float]) -> list[float]:
         seen.append(v)
         out.append(median(seen))
     return out
+
+
+def chunk_step(top: int, height_px: float, label_px: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50… chunks between two labels that leaves `label_px` between them on an
+    axis of `height_px` showing chunks 0 to `top` (and the margins of the chunk timeline's view)."""
+    per_chunk = max(1.0, height_px) / (top + 1.4)
+    k = 0
+    while (step := (1, 2, 5)[k % 3] * 10 ** (k // 3)) * per_chunk < label_px:
+        k += 1
+    return step
 
 
 def _points(records: list[RequestMetrics], key: str) -> tuple[list[float], list[float]]:
@@ -108,18 +123,41 @@ class HistoryPlots:
 
         self.points_ttfa = 0
         self.points_cancel = 0
+        self._records: list[RequestMetrics] = []
+        self._ids: set[str] = set()
+        self._live: tuple[str, float, float] | None = None  # (request, callback ms, DAC ms): not recorded yet
 
-    def set_history(self, records: list[RequestMetrics]) -> None:
+    def set_live(self, request_id: str, first_audio: tuple[float, float] | None) -> None:
+        """The request playing now: its TTFA point shows once its first audio plays (its record comes when
+        it ends)."""
+        live = None if first_audio is None or request_id in self._ids else (request_id, *first_audio)
+        if live != self._live:
+            self._live = live
+            self._draw_ttfa()
+
+    def _draw_ttfa(self) -> None:
+        records, live = self._records, self._live
+        if live is not None and live[0] in self._ids:
+            live = self._live = None
         x, y = _points(records, "ttfa_callback_ms")
+        if live is not None:
+            x, y = [*x, len(records) + 1.0], [*y, live[1]]
         self.ttfa_cb.setData(x, y)
         x, y = _points(records, "ttfa_audible_ms")
         cached = [r.first_chunk_cached for r in records if r.ttfa_audible_ms is not None]
+        if live is not None:  # whether its first phrase came from the cache is known from its record
+            x, y, cached = [*x, len(records) + 1.0], [*y, live[2]], [*cached, False]
         self.ttfa_aud.setData([a for a, c in zip(x, cached, strict=True) if not c],
                               [b for b, c in zip(y, cached, strict=True) if not c])
         self.ttfa_cached.setData([a for a, c in zip(x, cached, strict=True) if c],
                                  [b for b, c in zip(y, cached, strict=True) if c])
         self.ttfa_med.setData(x, running_median(y) if y else [])
         self.points_ttfa = len(y)
+
+    def set_history(self, records: list[RequestMetrics]) -> None:
+        self._records = records
+        self._ids = {r.request_id for r in records}
+        self._draw_ttfa()
         interrupts = [r for r in records if r.cancelled]
         x, y = _points(interrupts, "cancel_to_silence_ms")
         self.c_sil.setData(x, y)
@@ -168,6 +206,7 @@ class LiveGraphs(QtWidgets.QWidget):
         self.chunks.addItem(self.speech_line)
         self._chunk_view: tuple[float, int] | None = None  # (x range end, top chunk) drawn
         self._marks: tuple[int, ...] | None = None
+        self.chunks.getViewBox().sigResized.connect(self._label_chunks)  # fewer labels fit a shorter plot
         self.now_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1))
         self.chunks.addItem(self.now_line)
 
@@ -175,11 +214,14 @@ class LiveGraphs(QtWidgets.QWidget):
         # axes too (for the two plots that move every tick).
         self.ring = _plot("Ring buffer level", "ms queued", "s", grid=False)
         # the two plots that move every tick are drawn without antialiasing (a third of their painting cost)
-        self.ring_curve = self.ring.plot([], [], pen=pg.mkPen(PLAY_COLOR, width=2), fillLevel=0,
-                                         brush=(62, 207, 142, 60), antialias=False)
-        self.ring.setXRange(-RING_SECONDS, 0)
-        self._ring_t: deque[float] = deque(maxlen=int(RING_SECONDS * 40))
-        self._ring_v: deque[float] = deque(maxlen=int(RING_SECONDS * 40))
+        # and without a fill (filling the area under it cost more than the line)
+        self.ring_curve = self.ring.plot([], [], pen=pg.mkPen(PLAY_COLOR, width=2), antialias=False)
+        self.ring.setXRange(-RING_SECONDS, 0, padding=0)
+        self.ring.getViewBox().disableAutoRange()
+        self._ring_top = 0.0  # the y range's top, in steps (a new range regenerates the axis)
+        self._ring_t: deque[float] = deque()
+        self._ring_v: deque[float] = deque()
+        self._drawn_at = {"ring": 0.0, "timeline": 0.0}
 
         self.wave = _plot("Output (what the device plays)", "", "ms", grid=False)
         self.wave.setYRange(-1, 1)
@@ -216,6 +258,9 @@ class LiveGraphs(QtWidgets.QWidget):
     def set_history(self, records: list[RequestMetrics]) -> None:
         self.history.set_history(records)
 
+    def set_live(self, request_id: str, first_audio: tuple[float, float] | None) -> None:
+        self.history.set_live(request_id, first_audio)
+
     @property
     def points_ttfa(self) -> int:
         """How many TTFA points are drawn (tests read it)."""
@@ -226,8 +271,13 @@ class LiveGraphs(QtWidgets.QWidget):
         return self.history.points_cancel
 
     # ---- the current request -----------------------------------------------------------------------
-    def set_timeline(self, tl: Timeline | None, now_ms: float) -> None:
+    def set_timeline(self, tl: Timeline | None, now_ms: float, request_id: str | None = None) -> None:
+        """The current request's chunks up to `now_ms` (and, for `request_id`, its TTFA point once it plays)."""
         if tl is None:
+            return
+        if request_id is not None:
+            self.history.set_live(request_id, tl.first_audio)
+        if not self._due("timeline") and tl.end_ms is None:
             return
         idx = sorted(tl.synth)
         widths = []
@@ -265,21 +315,54 @@ class LiveGraphs(QtWidgets.QWidget):
             self._chunk_view = view
             self.chunks.setXRange(0, view[0], padding=0)
             self.chunks.setYRange(-0.7, top + 0.7, padding=0)
-            step = max(1, (top + 1) // 12)
-            self.chunks.getPlotItem().getAxis("left").setTicks([[(i, str(i)) for i in range(0, top + 1, step)]])
+            self._label_chunks()
+
+    def _label_chunks(self) -> None:
+        """Every Nth chunk on the y axis, N as small as leaves a label's height between two labels at the
+        plot's height now (at 50 chunks one per chunk piled up into an unreadable block)."""
+        if self._chunk_view is None:
+            return
+        top = self._chunk_view[1]
+        axis = self.chunks.getPlotItem().getAxis("left")
+        label_px = QtGui.QFontMetrics(axis.style.get("tickFont") or axis.font()).height() + 2
+        self.chunks.getPlotItem().getAxis("left").setTicks(
+            [[(i, str(i)) for i in range(0, top + 1, chunk_step(top, self.chunks.getViewBox().height(), label_px))]])
+
+    def shown(self) -> bool:
+        """Anything of the graphs on screen (not behind the presenter view, not minimised)."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
+    def _due(self, what: str) -> bool:
+        """Time to redraw `what` (SLOW_S since the last time), and the graphs are on screen."""
+        now = time.monotonic()
+        if now - self._drawn_at[what] < SLOW_S or not self.shown():
+            return False
+        self._drawn_at[what] = now
+        return True
 
     def add_ring_level(self, t_s: float, queued_ms: float) -> None:
+        """A sample of the ring's level; the plot moves at SLOW_S steps (its 10 s scroll needs no more)."""
         self._ring_t.append(t_s)
         self._ring_v.append(queued_ms)
-        t = np.fromiter(self._ring_t, float) - t_s
-        self.ring_curve.setData(t, np.fromiter(self._ring_v, float))
+        while self._ring_t[0] < t_s - RING_SECONDS - 1:  # only what the plot shows
+            self._ring_t.popleft()
+            self._ring_v.popleft()
+        if not self._due("ring"):
+            return
+        top = max(500.0, math.ceil(max(self._ring_v) * 1.1 / 500) * 500)
+        if top != self._ring_top:
+            self._ring_top = top
+            self.ring.setYRange(0, top, padding=0)
+        self.ring_curve.setData(np.fromiter(self._ring_t, float) - t_s, np.fromiter(self._ring_v, float))
 
     def set_output(self, samples: np.ndarray, rate: int) -> None:
         """Waveform as a min/max envelope (one column per ~bin), and the RMS level of the last 50 ms."""
         n = len(samples)
         if n == 0:
             return
-        bins = 600
+        if not self.shown():
+            return
+        bins = WAVE_BINS
         per = max(1, n // bins)
         usable = (n // per) * per
         s = samples[n - usable:].reshape(-1, per)

@@ -32,15 +32,15 @@ from .table import MetricsTable
 from .tabs import DemoTab, StreamTab, add_row
 from .tasks import Background
 
-# 20 Hz redraw while something speaks or a graph is changing. While Kokoro spoke, the window's own thread took
-# 48 % of a core at 30 Hz (the axes regenerated every tick), 31 % once they change in steps, 24 % at 20 Hz; the
-# engines share the two cores with it.
-TICK_MS = 50
+# 10 Hz while something speaks or a graph is changing (the timeline and ring redraw at 5 Hz: graphs.SLOW_S).
+# While Kokoro spoke the window's own thread took 48 % of a core at 30 Hz, 24 % at 20 Hz (offscreen); see
+# docs/measurements.md, "The window", for the figures under X11.
+TICK_MS = 100
 # Idle (nothing speaking, nothing pending for a second): only the watchdogs and the status bar, twice a second,
 # and no redraw (the 30 Hz redraw alone kept 14-16 % of a core busy with nothing to show).
 IDLE_TICK_MS = 500
 IDLE_AFTER_S = 1.0
-STANDBY_AFTER_S = 30.0  # idle this long: the output stream is closed too (reopened by the next request)
+STANDBY_AFTER_S = 8.0  # idle this long: the stream closes too (an open one took 2.5 % of a core doing nothing)
 PAUSE, RESUME = "‖  Pause", "▶  Resume"
 
 
@@ -492,7 +492,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if tl is None:
             return
         now_ms = (now_ns() - tl.t0_ns) / 1e6
-        self.graphs.set_timeline(tl, now_ms)
+        self.graphs.set_timeline(tl, now_ms, req.id)
         listener_ms = tl.listener_at(now_ms)  # paused: where it stopped
         text = progress_line(tl, listener_ms, self.core.paused)
         if text != self.progress.text():

@@ -1,0 +1,72 @@
+"""The window tells the truth about progress (issue 25), offscreen on fake engines (words timed as Kokoro's are)
+playing to the JACK dummy device: the progress line counts the words heard up to the highlighted one, and the
+TTFA graph gets the request's point when its first audio plays, before the request ends. (The chunk timeline's
+labels at 50 chunks, under a window manager: test_desktop.py.)"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from PySide6 import QtCore
+
+from voicetrace.contract import Play
+from voicetrace.desk.core import DeskCore
+from voicetrace.testing.fakes import FakeCost, fake_source
+from voicetrace.ui.window import MainWindow
+
+pytestmark = [pytest.mark.audio]
+
+TEXT = ("One two three four five six seven eight nine ten. Eleven twelve thirteen fourteen fifteen sixteen. "
+        "Seventeen eighteen nineteen twenty, twenty-one and twenty-two, then the last words of all.")
+
+
+@pytest.fixture()
+def window(qtbot, jack, tmp_path):
+    engine = fake_source(FakeCost(audio_s_per_char=0.03))
+    core = DeskCore(engines={"piper": engine, "kokoro": fake_source()}, metrics_log=None)
+    w = MainWindow(core, QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat), "piper")
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=20_000)
+    w.editor.setPlainText(TEXT)
+    yield w
+    w.close()
+
+
+def test_the_progress_line_counts_the_words_up_to_the_highlighted_one(window, qtbot):
+    w = window
+    # (words heard in the progress line, the number of the highlighted word: the last of the highlight, a whole
+    # phrase where the engine did not time its words)
+    seen: list[tuple[int, int]] = []
+
+    def look() -> None:
+        reader, match = w.editor.reader, re.search(r"words (\d+)/", w.progress.text())
+        if reader.highlight is None or match is None or reader.spoken is None:
+            return
+        ends = [b + reader.spoken.offset for _, b in reader.spans]  # the highlight ends where its last word does
+        if reader.highlight[1] in ends:
+            seen.append((int(match.group(1)), ends.index(reader.highlight[1]) + 1))
+
+    w.timer.timeout.connect(look)
+    w.speak()
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=30_000)
+    assert w.core.records[-1].outcome == "done"
+    assert len({n for _, n in seen}) >= 3, seen  # it followed the words...
+    assert all(said == word for said, word in seen), seen  # ...and said the highlighted one each time
+    assert re.search(r"words (\d+)/\1 ", w.progress.text()), w.progress.text()  # and at the end, all of them
+
+
+def test_the_ttfa_point_appears_when_the_first_audio_plays(window, qtbot):
+    w = window
+    assert w.graphs.points_ttfa == 0
+    w.speak()
+    req = w.core.current()
+    assert req is not None
+    qtbot.waitUntil(lambda: w.graphs.points_ttfa == 1, timeout=10_000)
+    assert not req.finished.is_set() and not w.core.records  # before the request ends
+    assert any(isinstance(e, Play) and e.n > 0 for e in req.trace.events)
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=30_000)
+    assert w.graphs.points_ttfa == 1  # the record's point replaced it: one point per request
+    x, y = w.graphs.history.ttfa_aud.getData()
+    assert list(x) == [1.0] and y[0] == pytest.approx(w.core.records[-1].ttfa_audible_ms)
