@@ -1,6 +1,6 @@
 """The main window: its widgets and how they are wired to the desk (`desk.core.DeskCore`). The Qt thread only reacts
 to the user and redraws: engines load and synthesise on their worker threads, devices open on helper threads
-(`tasks.Background`), and a 20 Hz timer reads the traces and the player's ring/scope to update the graphs (it never
+(`tasks.Background`), and a 10 Hz timer reads the traces and the player's ring/scope to update the graphs (it never
 asks an engine anything). What the figures say is `desk.readout`; where the reader is, `desk.reader`."""
 
 from __future__ import annotations
