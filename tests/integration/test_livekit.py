@@ -133,7 +133,10 @@ def test_closing_a_stream_mid_speech_cancels_the_request(slow_fake):
     got, events = asyncio.run(main())
     assert got > 0.3
     ((_, rec),) = events.records
-    assert rec.outcome == "cancelled" and rec.cancel_to_idle_ms is not None and rec.cancel_to_idle_ms < 200
+    # An abort, not the phrase in flight finished: at rtf 1.0 its pieces take up to ~2 s of compute; the
+    # abort takes milliseconds (the bound is far from both, so load cannot flip it).
+    assert rec.outcome == "cancelled" and rec.cancel_to_idle_ms is not None
+    assert rec.cancel_to_idle_ms < 1000  # not a timing
     assert rec.audio_ms / 1000 < len(LONG) * 0.02  # the engine stopped before the whole reply was made
     (m,) = events.metrics
     assert m.cancelled and m.audio_duration > 0 and m.characters_count == len("".join(token_pieces(LONG)))

@@ -121,7 +121,9 @@ def test_an_interruption_in_an_agent_session_cancels_the_speech_in_flight(slow_f
     assert not [t for t, _ in out.frames if t > t_interrupt + 0.05], "no audio of the reply after the interruption"
     ((_, rec),) = records
     assert rec.outcome == "cancelled" and rec.stream_input
-    assert rec.cancel_to_idle_ms is not None and rec.cancel_to_idle_ms < 200
+    # An abort, not the phrase in flight finished: at rtf 1.0 its pieces take up to ~2 s of compute; the
+    # abort takes milliseconds (the bound is far from both, so load cannot flip it).
+    assert rec.cancel_to_idle_ms is not None and rec.cancel_to_idle_ms < 1000  # not a timing
     assert rec.audio_ms / 1000 < len(LONG) * 0.02  # the engine stopped before the whole reply was made
 
 

@@ -111,7 +111,9 @@ def test_an_interruption_mid_speech_cancels_the_request_and_no_audio_of_it_follo
     assert after, "the next turn is spoken"
     m = records[interrupted]
     assert m.outcome == "cancelled" and m.cancelled
-    assert m.cancel_to_idle_ms is not None and m.cancel_to_idle_ms < 200
+    # An abort, not the phrase in flight finished: at rtf 1.0 its pieces take up to ~2 s of compute; the
+    # abort takes milliseconds (the bound is far from both, so load cannot flip it).
+    assert m.cancel_to_idle_ms is not None and m.cancel_to_idle_ms < 1000  # not a timing
     heard = sum(f.num_frames for f in first) / RATE
     assert heard < len(LONG) * 0.02  # cut short: the whole reply is longer than what came
     assert [m.outcome for c, m in records.items() if c != interrupted] == ["done"]
