@@ -29,7 +29,10 @@ def built() -> dict[str, Path]:
 
 
 def self_test(exe: Path, home: Path, *args: str) -> dict:
+    # The test lane's JACK server, not whatever the machine calls `default` (a user's own; it may run at another
+    # rate and period: a 48 kHz / 1024-frame one gave Kokoro 125 underruns here).
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "JACK_NO_START_SERVER": "1",
+           "JACK_DEFAULT_SERVER": os.environ.get("JACK_DEFAULT_SERVER", "voicetrace-test"),
            "QT_QPA_PLATFORM": "offscreen", "LANG": "C.UTF-8"}
     out = subprocess.run([str(exe), "--self-test", *args], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
