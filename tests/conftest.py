@@ -5,6 +5,8 @@ remote backend run in a thread of this process (uvicorn on a free loopback port)
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -44,6 +46,55 @@ def _warm_source(model_id: str):
     source = LocalSource.load(model_id)
     source.wait_ready(300)
     return source
+
+
+@pytest.fixture()
+def private_jack():
+    """Starts a JACK dummy server of the given name for one test (one it may kill or stop: never the lane's,
+    never a user's) and returns it with the environment that makes a child process play to it."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+        if shutil.which("jackd") is None:
+            pytest.fail("jackd is missing: run `make setup-test`")
+        server = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "24000", "-p", "256"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(server)
+        for _ in range(100):  # wait until the server answers
+            if subprocess.run(["jack_lsp", "-s", name], capture_output=True).returncode == 0:
+                break
+            assert server.poll() is None, "the test's own jackd exited at start"
+            time.sleep(0.1)
+        else:
+            pytest.fail("the test's own jackd did not answer within 10 s")
+        return server, dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+
+    yield start
+    for server in started:
+        if server.poll() is None:
+            server.send_signal(signal.SIGCONT)
+            server.kill()
+            server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def fake():
+    """A fast fake engine in two pieces a phrase (the agent-framework tests)."""
+    from voicetrace.testing.fakes import FakeCost, fake_source
+
+    src = fake_source(FakeCost(rtf=0.05, audio_s_per_char=0.01), pieces=2)
+    yield src
+    src.stop()
+
+
+@pytest.fixture(scope="module")
+def slow_fake():
+    """Synthesis at real time: a long reply is still being made when the interruption comes."""
+    from voicetrace.testing.fakes import FakeCost, fake_source
+
+    src = fake_source(FakeCost(rtf=1.0, audio_s_per_char=0.02), pieces=2)
+    yield src
+    src.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,8 @@ device is pulled). The request fails with a message saying what happened, and th
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,36 +15,20 @@ pytestmark = [pytest.mark.audio, pytest.mark.models]
 CHILD = Path(__file__).with_name("device_loss_child.py")
 
 
-def test_killing_the_sound_server_mid_sentence_fails_the_request_with_a_clear_message():
-    if shutil.which("jackd") is None:
-        pytest.fail("jackd is missing: run `make setup-test`")
+def test_killing_the_sound_server_mid_sentence_fails_the_request_with_a_clear_message(private_jack):
     # One fixed name: a killed server leaves its slot in JACK's registry, which a server of the same name
     # reuses, while fresh names would run out of slots after a few runs ("Too many servers already active").
-    name = "voicetrace-unplug-test"
-    server = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "24000", "-p", "256"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):  # wait until the server answers
-            if subprocess.run(["jack_lsp", "-s", name], capture_output=True).returncode == 0:
-                break
-            assert server.poll() is None, "the test's own jackd exited at start"
-            time.sleep(0.1)
-        else:
-            pytest.fail("the test's own jackd did not answer within 10 s")
-        env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
-        child = subprocess.Popen([sys.executable, str(CHILD)], env=env, text=True, stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert child.stdout is not None and child.stdin is not None
-        line = child.stdout.readline()
-        assert line.startswith("PLAYING"), line + child.stderr.read()[-2000:]
-        server.kill()
-        server.wait(10)
-        child.stdin.write("go\n")
-        child.stdin.flush()
-        out, err = child.communicate(timeout=60)
-    finally:
-        if server.poll() is None:
-            server.kill()
+    server, env = private_jack("voicetrace-unplug-test")
+    child = subprocess.Popen([sys.executable, str(CHILD)], env=env, text=True, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stdin is not None
+    line = child.stdout.readline()
+    assert line.startswith("PLAYING"), line + child.stderr.read()[-2000:]
+    server.kill()
+    server.wait(10)
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    out, err = child.communicate(timeout=60)
     assert child.returncode == 0, err[-2000:]
     result = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
     print(result)

@@ -18,7 +18,7 @@ from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
 
 from voicetrace.contract import RequestMetrics
 from voicetrace.integrations.livekit import TTS
-from voicetrace.testing.fakes import FakeCost, fake_source
+from voicetrace.testing.fakes import fake_source
 from voicetrace.text.feed import token_pieces
 
 REPLY = "Sure. Streaming speech starts while the reply is still being written, so the first words come early."
@@ -27,18 +27,6 @@ LONG = ("This answer goes on for a while, so that the user has time to interrupt
 RATE = 16_000
 
 
-@pytest.fixture(scope="module")
-def fake():
-    src = fake_source(FakeCost(rtf=0.05, audio_s_per_char=0.01), pieces=2)
-    yield src
-    src.stop()
-
-
-@pytest.fixture(scope="module")
-def slow_fake():
-    src = fake_source(FakeCost(rtf=1.0, audio_s_per_char=0.02), pieces=2)
-    yield src
-    src.stop()
 
 
 class Events:

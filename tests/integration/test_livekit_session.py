@@ -89,12 +89,6 @@ class ClockOutput(AudioOutput):
         self.on_playback_finished(playback_position=position, interrupted=interrupted)
 
 
-@pytest.fixture(scope="module")
-def slow_fake():
-    src = fake_source(FakeCost(rtf=1.0, audio_s_per_char=0.02), pieces=2)
-    yield src
-    src.stop()
-
 
 def test_an_interruption_in_an_agent_session_cancels_the_speech_in_flight(slow_fake):
     async def main() -> tuple[ClockOutput, list[tuple[str, RequestMetrics]], Any, float]:

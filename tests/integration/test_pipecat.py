@@ -32,7 +32,6 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from voicetrace.contract import RequestMetrics
 from voicetrace.integrations.pipecat import VoiceTraceTTSService
-from voicetrace.testing.fakes import FakeCost, fake_source
 from voicetrace.text.feed import token_pieces
 
 REPLY = "Sure. Streaming speech starts while the reply is still being written, so the first words come early."
@@ -61,19 +60,6 @@ def _metrics(down: list[Frame], kind: type) -> list[Any]:
     return [d for f in down if isinstance(f, MetricsFrame) for d in f.data if isinstance(d, kind)]
 
 
-@pytest.fixture(scope="module")
-def fake():
-    src = fake_source(FakeCost(rtf=0.05, audio_s_per_char=0.01), pieces=2)
-    yield src
-    src.stop()
-
-
-@pytest.fixture(scope="module")
-def slow_fake():
-    """Synthesis at real time: a long reply is still being made when the interruption comes."""
-    src = fake_source(FakeCost(rtf=1.0, audio_s_per_char=0.02), pieces=2)
-    yield src
-    src.stop()
 
 
 def test_streamed_llm_text_comes_out_as_audio_word_frames_and_metrics(fake):

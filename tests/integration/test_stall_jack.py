@@ -5,12 +5,9 @@ happened and what to do; once the server runs again, the next request opens a ne
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,22 +17,10 @@ pytestmark = [pytest.mark.audio]
 CHILD = Path(__file__).with_name("stall_child.py")
 
 
-def test_a_stopped_sound_server_fails_the_request_and_the_next_request_plays_on_a_new_stream():
-    if shutil.which("jackd") is None:
-        pytest.fail("jackd is missing: run `make setup-test`")
-    name = "voicetrace-stall-test"  # its own server: never the lane's, never a user's
-    server = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "24000", "-p", "256"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def test_a_stopped_sound_server_fails_the_request_and_the_next_request_plays_on_a_new_stream(private_jack):
+    server, env = private_jack("voicetrace-stall-test")  # its own server: never the lane's, never a user's
     child = None
     try:
-        for _ in range(100):
-            if subprocess.run(["jack_lsp", "-s", name], capture_output=True).returncode == 0:
-                break
-            assert server.poll() is None, "the test's own jackd exited at start"
-            time.sleep(0.1)
-        else:
-            pytest.fail("the test's own jackd did not answer within 10 s")
-        env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
         child = subprocess.Popen([sys.executable, str(CHILD)], env=env, text=True, stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert child.stdout is not None and child.stdin is not None
@@ -50,13 +35,9 @@ def test_a_stopped_sound_server_fails_the_request_and_the_next_request_plays_on_
         child.stdin.write("go\n")
         child.stdin.flush()
         out, err = child.communicate(timeout=60)
-    finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGCONT)
+    finally:  # (the fixture lets the server go on and ends it)
         if child is not None and child.poll() is None:
             child.kill()
-        server.terminate()
-        server.wait(10)
     assert child.returncode == 0, err[-2000:]
     result = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
     print(result)
