@@ -5,6 +5,7 @@ sight (the model manifest and the bench texts are package data; a missing one fa
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -36,8 +37,12 @@ def installed(tmp_path_factory) -> Path:
 
 
 def _env(home: Path) -> dict[str, str]:
-    # nothing of the checkout or the dev venv: a user's shell in another folder
-    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "JACK_NO_START_SERVER": "1"}
+    # nothing of the checkout or the dev venv: a user's shell in another folder — on the test lane's JACK server
+    # when there is one (never the machine's 'default'), with no device at all otherwise
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "JACK_NO_START_SERVER": "1"}
+    if os.environ.get("JACK_DEFAULT_SERVER"):
+        env["JACK_DEFAULT_SERVER"] = os.environ["JACK_DEFAULT_SERVER"]
+    return env
 
 
 def test_the_installed_command_speaks_into_a_wav_outside_the_repository(installed, tmp_path):

@@ -94,7 +94,8 @@ def resolve_output_device(spec: str | int | None) -> OutputDevice:
     contains it (case-insensitive)."""
     devices = list_output_devices()
     if not devices:
-        raise DeviceError("no audio output device found",
+        asked = f" (asked for {spec!r})" if spec not in (None, "") else ""
+        raise DeviceError(f"no audio output device found{asked}",
                           "connect one, start a sound server (PipeWire/PulseAudio/JACK), or use --wav OUT.wav")
     return _choose(devices, spec, "output")
 
@@ -103,7 +104,8 @@ def resolve_input_device(spec: str | int | None) -> OutputDevice:
     """The microphone, chosen by the same conventions as the output."""
     devices = list_input_devices()
     if not devices:
-        raise DeviceError("no microphone (audio input device) found",
+        asked = f" (asked for {spec!r})" if spec not in (None, "") else ""
+        raise DeviceError(f"no microphone (audio input device) found{asked}",
                           "connect one or start a sound server; barge-in by voice needs an input")
     return _choose(devices, spec, "input")
 
