@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import asdict
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def trial(player, piper, clip, onset, at_s, mic, headphones=False):
         listening.close()
         session.close()
     m = session.metrics(req.id)
-    b = m.barge_in or {}
+    b = asdict(m.barge_in) if m.barge_in else {}
     t0 = req.t_submit_ns
     true = None if b.get("true_onset_ms") is None else round((t0 + b["true_onset_ms"] * 1e6 - injected) / 1e6)
     silence = (None if b.get("trigger_ms") is None or m.cancel_to_silence_ms is None else

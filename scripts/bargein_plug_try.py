@@ -8,6 +8,7 @@ the switch (d: direct, a: aec3) with the detector's score. Issue 27's open part:
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import numpy as np
 
@@ -67,7 +68,8 @@ def main() -> None:
             finally:
                 voice.close()
                 session.close()
-            b = session.metrics(req.id).barge_in or {}
+            bi = session.metrics(req.id).barge_in
+            b = asdict(bi) if bi else {}
             print(case, "switch at", round((t_switch - req.t_submit_ns) / 1e6), "ms; barge-in at", b.get("trigger_ms"),
                   "route", b.get("route"), "changes", b.get("route_changes"), " ".join(log), flush=True)
     finally:

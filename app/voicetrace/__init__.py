@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"  # before the imports below: modules they load may read it
 
 from .api import Engine, RemoteEngine, load
-from .contract import ChunkMetrics, RequestMetrics, TtsChunk
+from .contract import BargeInMetrics, ChunkMetrics, RequestMetrics, TtsChunk
 from .core.session import Request, Session
 from .core.sink import AudioSink, StreamSink
 from .core.source import ChunkSource
@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from .audio.player import Player
 
 __all__ = [
-    "AudioSink", "ChunkMetrics", "ChunkSource", "DeviceError", "Engine", "ModelError", "Player", "RemoteEngine",
-    "Request", "RequestMetrics", "Session", "Stream", "StreamSink", "SynthesisCancelled", "TtsChunk", "UserError",
-    "__version__", "load",
+    "AudioSink", "BargeInMetrics", "ChunkMetrics", "ChunkSource", "DeviceError", "Engine", "ModelError", "Player",
+    "RemoteEngine", "Request", "RequestMetrics", "Session", "Stream", "StreamSink", "SynthesisCancelled", "TtsChunk",
+    "UserError", "__version__", "load",
 ]
 
 

@@ -258,6 +258,37 @@ class ChunkMetrics:
     samples: int  # output-rate samples written to the sink
 
 
+@dataclass(frozen=True)
+class IgnoredVoice:
+    """What the barge-in listener heard in a request and did not act on."""
+
+    too_short: int  # bursts shorter than the minimum speech
+    own_voice: int  # stretches of the app's own voice the gate held back
+
+
+@dataclass(frozen=True)
+class BargeInMetrics:
+    """Voice barge-in in one request (`core.metrics.barge_in_metrics`; docs/metrics.md, "Voice barge-in"). Times
+    are ms after submit, None when it did not happen; `onset_to_silence_ms` is the user's true onset → silence."""
+
+    speech_onset_ms: float | None  # the first VAD-positive frame
+    true_onset_ms: float | None  # the first voiced microphone sample
+    trigger_ms: float | None  # when the listener decided (None: nobody interrupted)
+    onset_to_silence_ms: float | None
+    false_triggers: int  # detections that did not interrupt: ignored.too_short + ignored.own_voice
+    ignored: IgnoredVoice
+    canceller: str | None  # what removed the app's own voice from the microphone: aec3 | gate | off
+    erle_db: float | None  # by how much (None: never audible, or no canceller)
+    route: str | None = None  # what the VAD read: aec3 | direct | gate | undecided (the listener's own state)
+    route_reason: str | None = None
+    armed_ms: float | None = None  # when it was first armed, ms after the app was first audible
+    route_changes: int | None = None  # how often `auto` changed its mind
+
+    @property
+    def triggered(self) -> bool:
+        return self.trigger_ms is not None
+
+
 @dataclass
 class RequestMetrics:
     """Everything measured about one request, and where it ran: the one record that the CLI's JSON, the
@@ -294,8 +325,7 @@ class RequestMetrics:
     # the rest up to the first chunk's arrival here (network both ways, framing). None for local engines.
     server_ttfa_ms: float | None = None
     network_ms: float | None = None
-    # Voice barge-in (None when the request was not listened to): see `core.metrics.barge_in_metrics`.
-    barge_in: dict[str, Any] | None = None
+    barge_in: BargeInMetrics | None = None  # None when nobody listened to the request
     # Callback records the sink dropped (its log was full) or callbacks that raised, during this request: if
     # either is not 0 the playback figures above are incomplete.
     events_lost: int = 0

@@ -70,18 +70,18 @@ class Inject:
 def check_consistent(m, t_inject_ns, onset_frame, t0_ns, onset_within_ms=40.0, min_speech_ms=200.0):
     """The reported onsets agree with where the speech was put (not a timing: two clocks, same event)."""
     b = m.barge_in
-    assert m.outcome == "cancelled" and b["trigger_ms"] is not None
-    true_onset_ns = t0_ns + b["true_onset_ms"] * 1e6
+    assert m.outcome == "cancelled" and b.trigger_ms is not None
+    true_onset_ns = t0_ns + b.true_onset_ms * 1e6
     injected_onset_ns = t_inject_ns + onset_frame * 1e9 / 24_000
     # on a clean path within two JACK periods plus the capture latency of where the clip's first voiced sample
     # was put (after AEC3, whose suppressor holds back the first frames of double talk, and in a room, wider)
     err_ms = (true_onset_ns - injected_onset_ns) / 1e6
     assert abs(err_ms) < onset_within_ms, err_ms  # not a timing
-    assert b["true_onset_ms"] <= b["speech_onset_ms"] + 32 <= b["trigger_ms"] + 32  # not a timing: order
-    assert b["trigger_ms"] - b["speech_onset_ms"] >= min_speech_ms - 32  # not a timing: the minimum speech rule
+    assert b.true_onset_ms <= b.speech_onset_ms + 32 <= b.trigger_ms + 32  # not a timing: order
+    assert b.trigger_ms - b.speech_onset_ms >= min_speech_ms - 32  # not a timing: the minimum speech rule
     # not a timing: the parts add up (the cancel is stamped just after the trigger decided)
-    assert b["onset_to_silence_ms"] == pytest.approx(
-        b["trigger_ms"] - b["true_onset_ms"] + m.cancel_to_silence_ms, abs=20)
+    assert b.onset_to_silence_ms == pytest.approx(
+        b.trigger_ms - b.true_onset_ms + m.cancel_to_silence_ms, abs=20)
     assert m.stale_samples_after_cancel == 0
 
 
@@ -93,14 +93,14 @@ def test_user_speech_interrupts_and_the_onsets_match_the_injection(jack, player,
 
 def test_the_apps_own_voice_from_the_speakers_does_not_interrupt_it(jack, player, piper_source):
     m, _, _ = speak_with_barge_in(player, piper_source, Inject(echo_gain=0.5), speak_s=4.0)
-    assert m.barge_in["trigger_ms"] is None, m.barge_in
-    assert m.barge_in["ignored"]["own_voice"] >= 1  # the gate did hold it back (it was heard, and loud)
+    assert m.barge_in.trigger_ms is None, m.barge_in
+    assert m.barge_in.ignored.own_voice >= 1  # the gate did hold it back (it was heard, and loud)
 
 
 def test_without_the_gate_its_own_voice_does_interrupt(jack, player, piper_source):
     """Headphones mode on speakers: what the gate prevents happens (so the test above can fail)."""
     m, _, _ = speak_with_barge_in(player, piper_source, Inject(echo_gain=0.5), speak_s=4.0, headphones=True)
-    assert m.outcome == "cancelled" and m.barge_in["trigger_ms"] is not None
+    assert m.outcome == "cancelled" and m.barge_in.trigger_ms is not None
 
 
 @pytest.mark.parametrize("canceller", ["gate", "aec3"])
@@ -110,12 +110,12 @@ def test_the_user_talking_over_the_echo_still_interrupts(jack, player, piper_sou
     after = 0.8 if canceller == "gate" else 3.0
     m, t_inject, t0 = speak_with_barge_in(player, piper_source, Inject(clip, echo_gain=0.5, after_s=after),
                                           canceller=canceller)
-    assert m.barge_in["canceller"] == canceller
+    assert m.barge_in.canceller == canceller
     if canceller == "gate":
         check_consistent(m, t_inject, onset, t0)
     else:  # AEC3: 5 of the last 8 frames (the trigger ≥ 160 ms after the onset), the onset within 100 ms
         check_consistent(m, t_inject, onset, t0, onset_within_ms=100, min_speech_ms=192)
-        assert m.barge_in["erle_db"] is not None
+        assert m.barge_in.erle_db is not None
 
 
 def test_cli_barge_in_voice_reports_it_in_json(jack, user_speech):

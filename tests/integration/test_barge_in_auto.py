@@ -38,7 +38,6 @@ def _speak(player, source, model="piper", user=None, at_s=1.0, speak_s=None, roo
     from voicetrace.testing.inject import Injector
 
     session = Session(player, {model: source})
-    session.use_cache = False
     current: list = []
     listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
                              config=BargeInConfig())
@@ -71,14 +70,14 @@ def test_a_headset_microphone_with_the_defaults_the_user_interrupts(jack, player
     it read the microphone and that it armed early."""
     m, injected, t0 = _speak(player, piper_source, user=user_line, at_s=at_s, background=fan_noise(12.0, RATE, -55.0))
     b = m.barge_in
-    assert m.outcome == "cancelled" and b["trigger_ms"] is not None and m.stale_samples_after_cancel == 0, b
-    assert b["route"] == "direct" and "does not hear the app" in b["route_reason"], b
-    assert b["armed_ms"] is not None and b["armed_ms"] < AEC_WARMUP_S * 1000, b  # not the fixed warm-up
-    assert b["erle_db"] is None  # no canceller's figure for a microphone read as it is
-    err_ms = (t0 + b["true_onset_ms"] * 1e6 - injected) / 1e6  # the same event on two clocks: not a timing
-    said = (err_ms, b["route"], b["route_changes"], b["armed_ms"], b["route_reason"], b)  # what it decided, first
+    assert m.outcome == "cancelled" and b.trigger_ms is not None and m.stale_samples_after_cancel == 0, b
+    assert b.route == "direct" and "does not hear the app" in b.route_reason, b
+    assert b.armed_ms is not None and b.armed_ms < AEC_WARMUP_S * 1000, b  # not the fixed warm-up
+    assert b.erle_db is None  # no canceller's figure for a microphone read as it is
+    err_ms = (t0 + b.true_onset_ms * 1e6 - injected) / 1e6  # the same event on two clocks: not a timing
+    said = (err_ms, b.route, b.route_changes, b.armed_ms, b.route_reason, b)  # what it decided, first
     assert abs(err_ms) < 100, said
-    assert b["route_changes"] == 0, said
+    assert b.route_changes == 0, said
 
 
 def test_a_silent_headset_microphone_the_first_word_is_not_lost(jack, player, piper_source, user_line):
@@ -86,8 +85,8 @@ def test_a_silent_headset_microphone_the_first_word_is_not_lost(jack, player, pi
     not make the listener think it hears the app (then AEC3's suppressor held "Wait," back: reported 0.5 s late)."""
     m, injected, t0 = _speak(player, piper_source, user=user_line, at_s=2.0, background=None)
     b = m.barge_in
-    assert m.outcome == "cancelled" and b["route"] == "direct" and b["route_changes"] == 0, b
-    assert abs((t0 + b["true_onset_ms"] * 1e6 - injected) / 1e6) < 100, b
+    assert m.outcome == "cancelled" and b.route == "direct" and b.route_changes == 0, b
+    assert abs((t0 + b.true_onset_ms * 1e6 - injected) / 1e6) < 100, b
 
 
 def test_a_headset_microphone_hearing_only_noise_never_triggers(jack, player, piper_source):
@@ -95,7 +94,7 @@ def test_a_headset_microphone_hearing_only_noise_never_triggers(jack, player, pi
     noise = fan_noise(12.0, RATE, -45.0) + typing(12.0, RATE)
     m, _, _ = _speak(player, piper_source, background=noise, speak_s=8.0)
     b = m.barge_in
-    assert b["trigger_ms"] is None and b["route"] == "direct", b
+    assert b.trigger_ms is None and b.route == "direct", b
 
 
 def test_speakers_in_a_room_with_the_defaults_never_interrupt_themselves(jack, player, piper_source):
@@ -103,6 +102,6 @@ def test_speakers_in_a_room_with_the_defaults_never_interrupt_themselves(jack, p
     hears the app, and the paragraph is spoken to its end."""
     m, _, _ = _speak(player, piper_source, room=room_ir(RATE, 0.5), background=fan_noise(12.0, RATE, -50.0))
     b = m.barge_in
-    assert m.outcome == "done" and b["trigger_ms"] is None, b
-    assert b["route"] == "aec3" and "hears the app" in b["route_reason"], b
-    assert b["erle_db"] is not None and b["erle_db"] >= 10, b  # the echo was there and taken out (the gate: ~3 dB)
+    assert m.outcome == "done" and b.trigger_ms is None, b
+    assert b.route == "aec3" and "hears the app" in b.route_reason, b
+    assert b.erle_db is not None and b.erle_db >= 10, b  # the echo was there and taken out (the gate: ~3 dB)

@@ -46,7 +46,7 @@ def _in_the_room(player, source, room, canceller, user=None, at_s=1.0, speak_s=N
     after the first audio. Returns (the record, the injected onset on our clock or None, the submit time)."""
     from voicetrace.testing.inject import Injector
 
-    session = Session(player, {model: source.sharing(use_cache=False)})
+    session = Session(player, {model: source.sharing()})
     current: list = []
     listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
                              config=BargeInConfig(canceller=canceller, headphones=headphones))
@@ -80,11 +80,11 @@ def test_a_paragraph_through_the_room_never_interrupts_itself_with_aec3(jack, pl
     clicks = typing(2.0, RATE)
     m, _, _ = _in_the_room(player, source, room, "aec3", user=(clicks, 0), at_s=4.0, model=model)
     b = m.barge_in
-    assert m.outcome == "done" and b["trigger_ms"] is None, b  # spoken to its end: never interrupted
-    assert b["canceller"] == "aec3"
+    assert m.outcome == "done" and b.trigger_ms is None, b  # spoken to its end: never interrupted
+    assert b.canceller == "aec3"
     # the echo was there, and taken out by far more than the gate can (~3 dB here): fresh listeners measured
     # 27-33 dB over the paragraph (one AEC3 instead of four: 9-30 dB, as its phase against the echo fell)
-    assert b["erle_db"] is not None and b["erle_db"] >= 15, b
+    assert b.erle_db is not None and b.erle_db >= 15, b
 
 
 def test_a_user_line_in_the_room_interrupts_and_its_onset_matches(jack, player, piper_source, room, user_line):
@@ -97,9 +97,9 @@ def test_a_user_line_in_the_room_interrupts_and_its_onset_matches(jack, player, 
     for _ in range(3):
         m, injected, t0 = _in_the_room(player, piper_source, room, "aec3", user=user_line, at_s=rng.uniform(3.0, 6.0))
         b = m.barge_in
-        assert m.outcome == "cancelled" and b["trigger_ms"] is not None and m.stale_samples_after_cancel == 0, b
-        assert b["onset_to_silence_ms"] is not None and b["onset_to_silence_ms"] > 0
-        errors.append((t0 + b["true_onset_ms"] * 1e6 - injected) / 1e6)  # the same event on two clocks
+        assert m.outcome == "cancelled" and b.trigger_ms is not None and m.stale_samples_after_cancel == 0, b
+        assert b.onset_to_silence_ms is not None and b.onset_to_silence_ms > 0
+        errors.append((t0 + b.true_onset_ms * 1e6 - injected) / 1e6)  # the same event on two clocks
     print("reported - injected onset, ms:", [round(e) for e in errors])
     assert min(abs(e) for e in errors) < 100, errors
     assert min(errors) > -250, errors  # never well before the user spoke (the look-back is 250 ms)
@@ -109,15 +109,15 @@ def test_headphones_mode_in_the_room_interrupts_itself(jack, player, piper_sourc
     """No canceller (headphones ticked) while the speakers play into the room: its own voice interrupts it — so the
     test above can fail."""
     m, _, _ = _in_the_room(player, piper_source, room, "auto", headphones=True, speak_s=8.0)
-    assert m.barge_in["canceller"] == "off"
-    assert m.outcome == "cancelled" and m.barge_in["trigger_ms"] is not None
+    assert m.barge_in.canceller == "off"
+    assert m.outcome == "cancelled" and m.barge_in.trigger_ms is not None
 
 
 def test_the_gate_alone_in_the_room_interrupts_itself(jack, player, piper_source, room):
     """The single-tap gate removes a few dB of a reverberant echo: the app takes its own voice for the user."""
     m, _, _ = _in_the_room(player, piper_source, room, "gate", speak_s=8.0)
-    assert m.barge_in["canceller"] == "gate"
-    assert m.outcome == "cancelled" and m.barge_in["trigger_ms"] is not None
+    assert m.barge_in.canceller == "gate"
+    assert m.outcome == "cancelled" and m.barge_in.trigger_ms is not None
 
 
 @pytest.mark.parametrize("room_arg", ["abc", "0.01", "0.5,9"])

@@ -400,7 +400,7 @@ def test_voice_barge_in_from_the_window_stops_it_and_shows_the_latency(window_fa
         injector.play(user, 3.0)  # AEC3 listens once it has adapted on 2.5 s of the app's voice
         qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=15_000)
     rec = w.core.records[-1]
-    assert rec.outcome == "cancelled" and rec.barge_in["trigger_ms"] is not None
+    assert rec.outcome == "cancelled" and rec.barge_in.trigger_ms is not None
     assert "voice barge-in (aec3): you spoke → silence" in w.readout.text()
     assert len(w.graphs.history.c_voice.getData()[1]) == 1
     qtbot.waitUntil(lambda: w.graphs.speech_line.isVisible(), timeout=2_000)  # "you spoke" on the timeline

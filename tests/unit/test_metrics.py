@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from voicetrace.contract import (
+    BargeIn,
+    BargeInMetrics,
     Cancel,
     CancelAck,
     ChunkReady,
     EngineIdle,
     FlushSeen,
+    IgnoredVoice,
     PhrasePlanned,
     Play,
     Submit,
     SynthEnd,
     SynthStart,
     Underrun,
+    VoiceIgnored,
 )
 from voicetrace.core.metrics import derive
 from voicetrace.core.trace import Trace
@@ -115,3 +119,30 @@ def test_underruns_and_inter_arrival():
     m = derive(t)
     assert m.underruns == 2 and m.underrun_ms == round(496 / 24, 3)
     assert m.chunks[1].inter_arrival_ms == 100.0 and m.chunks[1].play_ms is None
+
+
+def test_voice_barge_in_is_a_typed_record_timed_from_the_users_true_onset():
+    t = base_trace()
+    t.add(BargeIn(84 * MS, R, speech_onset_ns=80 * MS, true_onset_ns=78 * MS, canceller="aec3"))
+    t.add(Cancel(85 * MS, R))
+    t.add(FlushSeen(90 * MS, R, t_cb_ns=90 * MS, dac_ns=111 * MS))
+    t.add(Play(90 * MS, R, index=0, chunk_offset=668, n=120, dac_ns=111 * MS, t_cb_ns=90 * MS, faded=True))
+    t.add(VoiceIgnored(95 * MS, R, too_short=2, own_voice=1, canceller="aec3", erle_db=21.5, route="aec3",
+                       route_reason="the microphone hears the app", armed_ms=400.0, route_changes=1))
+    b = derive(t).barge_in
+    assert isinstance(b, BargeInMetrics) and b.triggered
+    assert (b.true_onset_ms, b.speech_onset_ms, b.trigger_ms) == (78.0, 80.0, 84.0)
+    assert b.onset_to_silence_ms == 111 + 5 - 78  # the user's true onset → the fade's last sample at the DAC
+    assert b.ignored == IgnoredVoice(too_short=2, own_voice=1) and b.false_triggers == 3
+    assert (b.route, b.armed_ms, b.route_changes, b.erle_db) == ("aec3", 400.0, 1, 21.5)
+    as_json = derive(t).to_dict()["barge_in"]  # the CLI's and the server's JSON: the same names, nested
+    assert as_json["ignored"] == {"too_short": 2, "own_voice": 1} and as_json["trigger_ms"] == 84.0
+
+
+def test_a_request_listened_to_but_not_interrupted_has_no_onsets():
+    t = base_trace()
+    t.add(VoiceIgnored(95 * MS, R, too_short=0, own_voice=4, canceller="gate"))
+    b = derive(t).barge_in
+    assert b is not None and not b.triggered and b.onset_to_silence_ms is None and b.true_onset_ms is None
+    assert b.canceller == "gate" and b.false_triggers == 4
+    assert derive(base_trace()).barge_in is None  # nobody listened

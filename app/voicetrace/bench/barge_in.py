@@ -11,12 +11,13 @@ import json
 import random
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..contract import Play
+from ..contract import BargeInMetrics, Play
 from ..core.report import distribution
 from .files import save_results
 
@@ -26,6 +27,13 @@ TEXT = ("The history of the lighthouse begins with fires lit on hills to guide s
         "climb their stairs to look out over the water.")
 USER_LINES = [("Wait, stop, that is not what I asked for.", "jf_alpha"), ("Hang on a second.", "jf_nezumi"),
               ("No, no, go back.", "jm_kumo"), ("Sorry, can I ask something?", "jf_gongitsune")]
+
+
+def _onsets(b: BargeInMetrics) -> tuple[float, float, float] | None:
+    """(VAD onset, true onset, trigger) of a barge-in that triggered, ms after submit; None if none did."""
+    if b.speech_onset_ms is None or b.true_onset_ms is None or b.trigger_ms is None:
+        return None
+    return b.speech_onset_ms, b.true_onset_ms, b.trigger_ms
 
 
 def _noise_clip(rng: np.random.Generator, rate: int) -> np.ndarray:
@@ -53,7 +61,7 @@ def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain
     for text, voice in USER_LINES:
         a = kokoro.synthesize(text, voice, 1.0, use_cache=False).audio.astype(np.float32)
         clips.append((text, a, int(np.flatnonzero(np.abs(a) > 0.01)[0])))
-    session = Session(player, {"piper": workers["piper"].sharing(use_cache=False)})
+    session = Session(player, {"piper": workers["piper"].sharing()})
     current: list[Any] = []
     listening = VoiceBargeIn(player, lambda: current[-1] if current else None, session.cancel)
     runs: list[dict[str, Any]] = []
@@ -79,16 +87,17 @@ def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain
                     time.sleep(0.05)
                 time.sleep(0.3)  # the listener notes what it ignored for this request
                 m = req.result(timeout=5)
-                b = m.barge_in or {}
+                b = m.barge_in
                 t0 = req.t_submit_ns
-                row.update(triggered=b.get("trigger_ms") is not None, barge_in=b,
+                row.update(triggered=b is not None and b.triggered, barge_in=asdict(b) if b else {},
                            cancel_to_silence_ms=m.cancel_to_silence_ms, stale=m.stale_samples_after_cancel)
-                if kind == "speech" and row["triggered"]:
-                    true_ns = t0 + b["true_onset_ms"] * 1e6
+                if kind == "speech" and b is not None and (on := _onsets(b)) is not None:
+                    speech_onset, true_onset, trigger = on
+                    true_ns = t0 + true_onset * 1e6
                     row.update(onset_error_ms=round((true_ns - row["injected_onset_ns"]) / 1e6, 3),
-                               vad_delay_ms=round(b["speech_onset_ms"] - b["true_onset_ms"], 3),
-                               decide_ms=round(b["trigger_ms"] - b["true_onset_ms"], 3),
-                               onset_to_silence_ms=b["onset_to_silence_ms"])
+                               vad_delay_ms=round(speech_onset - true_onset, 3),
+                               decide_ms=round(trigger - true_onset, 3),
+                               onset_to_silence_ms=b.onset_to_silence_ms)
                 runs.append(row)
                 print(f"\r  barge-in {k + 1}/{len(plan)} {kind:6s} triggered={row['triggered']!s:5s} "
                       f"onset→silence {row.get('onset_to_silence_ms')}", end="", file=sys.stderr, flush=True)
@@ -173,7 +182,7 @@ def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str |
         for rt60 in rt60s:
             ir = room_ir(player.rate, rt60)
             for canceller in ("gate", "aec3"):
-                session = Session(player, {"piper": workers["piper"].sharing(use_cache=False)})
+                session = Session(player, {"piper": workers["piper"].sharing()})
                 current: list[Any] = []
                 listening = VoiceBargeIn(player, lambda c=current: c[-1] if c else None,  # type: ignore[misc]
                                          session.cancel, config=BargeInConfig(canceller=canceller))
@@ -238,17 +247,18 @@ def _room_trial(session: Any, injector: Any, current: list[Any], kind: str, clip
         time.sleep(0.05)
     time.sleep(0.3)
     m = req.result(timeout=5)
-    b = m.barge_in or {}
-    row.update(triggered=b.get("trigger_ms") is not None, erle_db=b.get("erle_db"), stale=m.stale_samples_after_cancel,
-               cancel_to_silence_ms=m.cancel_to_silence_ms)
-    if injected is not None and row["triggered"]:
+    b = m.barge_in
+    row.update(triggered=b is not None and b.triggered, erle_db=b.erle_db if b else None,
+               stale=m.stale_samples_after_cancel, cancel_to_silence_ms=m.cancel_to_silence_ms)
+    if injected is not None and b is not None and (on := _onsets(b)) is not None and b.onset_to_silence_ms is not None:
+        _, true_onset, trigger = on
         t0 = req.t_submit_ns
-        reported = t0 + b["true_onset_ms"] * 1e6
+        reported = t0 + true_onset * 1e6
         row.update(onset_error_ms=round((reported - injected) / 1e6, 1),
                    early=reported < injected - 250e6,  # fired on something before the user spoke
-                   injected_to_silence_ms=round(b["onset_to_silence_ms"] + (reported - injected) / 1e6, 1),
-                   onset_to_silence_ms=b["onset_to_silence_ms"],
-                   decide_ms=round(t0 / 1e6 + b["trigger_ms"] - injected / 1e6, 1))
+                   injected_to_silence_ms=round(b.onset_to_silence_ms + (reported - injected) / 1e6, 1),
+                   onset_to_silence_ms=b.onset_to_silence_ms,
+                   decide_ms=round(t0 / 1e6 + trigger - injected / 1e6, 1))
     return row
 
 

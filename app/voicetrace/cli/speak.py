@@ -254,15 +254,15 @@ def print_summary(m: RequestMetrics) -> None:
               f"stale samples {m.stale_samples_after_cancel}")
     b = m.barge_in
     if b:
-        if b["trigger_ms"] is not None:
-            print(f"  barge-in: you spoke at {f(b['true_onset_ms'])} (VAD {f(b['speech_onset_ms'])}), trigger "
-                  f"{f(b['trigger_ms'])}, your onset → silence {f(b['onset_to_silence_ms'])}")
-        erle = "" if b.get("erle_db") is None else f", echo reduced by {b['erle_db']} dB"
-        print(f"  barge-in ({b.get('canceller')}{erle}): ignored {b['ignored']['too_short']} short burst(s) and "
-              f"{b['ignored']['own_voice']} stretch(es) of its own voice")
-        if b.get("route") is not None:
-            armed = "never armed" if b.get("armed_ms") is None else f"armed {f(b['armed_ms'])} after the app spoke"
-            print(f"  barge-in listened to: {b['route']} ({b.get('route_reason')}); {armed}")
+        if b.triggered:
+            print(f"  barge-in: you spoke at {f(b.true_onset_ms)} (VAD {f(b.speech_onset_ms)}), trigger "
+                  f"{f(b.trigger_ms)}, your onset → silence {f(b.onset_to_silence_ms)}")
+        erle = "" if b.erle_db is None else f", echo reduced by {b.erle_db} dB"
+        print(f"  barge-in ({b.canceller}{erle}): ignored {b.ignored.too_short} short burst(s) and "
+              f"{b.ignored.own_voice} stretch(es) of its own voice")
+        if b.route is not None:
+            armed = "never armed" if b.armed_ms is None else f"armed {f(b.armed_ms)} after the app spoke"
+            print(f"  barge-in listened to: {b.route} ({b.route_reason}); {armed}")
     if m.events_lost or m.callback_errors:
         print(f"  WARNING: the player lost {m.events_lost} playback records and {m.callback_errors} callbacks "
               "failed: the figures above are incomplete")

@@ -3,10 +3,9 @@ a metric whose event did not happen is None."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..contract import (
     BargeIn,
+    BargeInMetrics,
     Cancel,
     CancelAck,
     ChunkMetrics,
@@ -15,6 +14,7 @@ from ..contract import (
     EngineIdle,
     Failed,
     FlushSeen,
+    IgnoredVoice,
     Pause,
     PhrasePlanned,
     Piece,
@@ -220,32 +220,29 @@ def _sound_end_dac(piece: Play, ready: dict[int, ChunkReady], rate: int) -> int 
     return int(piece.dac_ns + (end - piece.chunk_offset) * 1e9 / rate)
 
 
-def barge_in_metrics(ev: list[TraceEvent], t0: int, silence_ns: int | None) -> dict[str, Any] | None:
-    """ms after submit: speech onset (first VAD-positive frame), true onset (first voiced microphone sample),
-    trigger; then true onset → silence, the latency a person talking over the app feels. `false_triggers`:
-    detections that did not interrupt (bursts shorter than the minimum, and the app's own voice caught by the
-    gate) — each would have been a false interruption without those rules. `canceller`: what removed the app's
-    own voice from the microphone (aec3 | gate | off); `erle_db`: by how much, over the request while the app
-    was audible and before the user spoke (None: never audible, or no canceller)."""
+def barge_in_metrics(ev: list[TraceEvent], t0: int, silence_ns: int | None) -> BargeInMetrics | None:
+    """From the listener's events: when the user spoke (VAD onset, true onset), when it decided, and true onset →
+    silence, the latency a person talking over the app feels. What it ignored would each have been a false
+    interruption without the minimum-speech and gate rules; `erle_db` is over the request while the app was
+    audible and before the user spoke. The route fields are the listener's own state (`BargeInListener.ignored`)."""
     bi = _first(ev, BargeIn)
     ign = _first(ev, VoiceIgnored)
     if bi is None and ign is None:
         return None
-    too_short = ign.too_short if ign else 0
-    own = ign.own_voice if ign else 0
-    canceller = (ign.canceller if ign else None) or (bi.canceller if bi else None)
-    out: dict[str, Any] = {"speech_onset_ms": None, "true_onset_ms": None, "trigger_ms": None,
-                           "onset_to_silence_ms": None, "false_triggers": too_short + own,
-                           "ignored": {"too_short": too_short, "own_voice": own}, "canceller": canceller,
-                           "erle_db": ign.erle_db if ign else None}
-    # what the VAD read (aec3 | direct | gate | undecided) and why, when it was armed (ms after the app was first
-    # audible), how often auto changed its mind: the listener's own state (`BargeInListener.ignored`)
-    out.update({k: getattr(ign, k) if ign else None for k in ("route", "route_reason", "armed_ms", "route_changes")})
+    ignored = IgnoredVoice(ign.too_short if ign else 0, ign.own_voice if ign else 0)
+    onsets: tuple[float | None, ...] = (None, None, None, None)
     if bi is not None:
-        out.update(speech_onset_ms=_ms(bi.speech_onset_ns, t0), true_onset_ms=_ms(bi.true_onset_ns, t0),
-                   trigger_ms=_ms(bi.t_ns, t0),
-                   onset_to_silence_ms=_ms(silence_ns, bi.true_onset_ns) if silence_ns else None)
-    return out
+        onsets = (_ms(bi.speech_onset_ns, t0), _ms(bi.true_onset_ns, t0), _ms(bi.t_ns, t0),
+                  _ms(silence_ns, bi.true_onset_ns) if silence_ns else None)
+    speech_onset, true_onset, trigger, onset_to_silence = onsets
+    return BargeInMetrics(
+        speech_onset_ms=speech_onset, true_onset_ms=true_onset, trigger_ms=trigger,
+        onset_to_silence_ms=onset_to_silence,
+        false_triggers=ignored.too_short + ignored.own_voice, ignored=ignored,
+        canceller=(ign.canceller if ign else None) or (bi.canceller if bi else None),
+        erle_db=ign.erle_db if ign else None,
+        route=ign.route if ign else None, route_reason=ign.route_reason if ign else None,
+        armed_ms=ign.armed_ms if ign else None, route_changes=ign.route_changes if ign else None)
 
 
 def text_waits(ev: list[TraceEvent], ready: dict[int, ChunkReady]) -> list[tuple[int, int]]:

@@ -56,11 +56,11 @@ def readout_html(records: list[RequestMetrics]) -> str:
                      f"cancel→idle <b>{ms(last.cancel_to_idle_ms)}</b> · stale samples "
                      + (f"{stale}" if stale == 0 else f"<span style='color:{BAD}'>{stale}</span>"))
     b = last.barge_in
-    if b and b.get("trigger_ms") is not None:
-        parts.append("<br>" + f"voice barge-in ({b.get('canceller')}): you spoke → silence "
-                     f"<b>{ms(b['onset_to_silence_ms'])}</b> "
-                     f"(heard after {ms(b['speech_onset_ms'] - b['true_onset_ms'])}, decided after "
-                     f"{ms(b['trigger_ms'] - b['true_onset_ms'])}, cancel→silence "
+    if b and b.trigger_ms is not None and b.speech_onset_ms is not None and b.true_onset_ms is not None:
+        parts.append("<br>" + f"voice barge-in ({b.canceller}): you spoke → silence "
+                     f"<b>{ms(b.onset_to_silence_ms)}</b> "
+                     f"(heard after {ms(b.speech_onset_ms - b.true_onset_ms)}, decided after "
+                     f"{ms(b.trigger_ms - b.true_onset_ms)}, cancel→silence "
                      f"{ms(last.cancel_to_silence_ms)})")
     return " · ".join(parts).replace(" · <br>", "<br>")
 

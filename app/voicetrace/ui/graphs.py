@@ -165,8 +165,8 @@ class HistoryPlots:
         self.points_cancel = len(y)
         x, y = _points(interrupts, "cancel_to_idle_ms")
         self.c_idle.setData(x, y)
-        voice = [(i + 1.0, float(r.barge_in["onset_to_silence_ms"])) for i, r in enumerate(interrupts)
-                 if r.barge_in is not None and r.barge_in.get("onset_to_silence_ms") is not None]
+        voice = [(i + 1.0, float(r.barge_in.onset_to_silence_ms)) for i, r in enumerate(interrupts)
+                 if r.barge_in is not None and r.barge_in.onset_to_silence_ms is not None]
         self.c_voice.setData([a for a, _ in voice], [b for _, b in voice])
 
 
