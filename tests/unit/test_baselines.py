@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from voicetrace.bench import compare, stream_input
+from voicetrace.bench.baselines import uncached
 from voicetrace.core.session import Session
 from voicetrace.testing.fakes import FakeCost, fake_source
 
@@ -30,3 +31,19 @@ def test_every_strategy_speaks_the_whole_text_in_order(device, suite, strategy):
         assert len(m.chunks) == 1
     if strategy == "per_sentence":
         assert len(m.chunks) == 3
+
+
+def test_the_phrase_cache_is_the_engines_own_setting_and_the_bench_turns_it_off(device):
+    """A short reply said twice comes from the cache the second time; `uncached` (every bench strategy) makes the
+    engine synthesize it again — no knob travels through the session, source or worker."""
+    src = fake_source(FakeCost(rtf=0.05, audio_s_per_char=0.004))
+    session = Session(device, {"s": src})
+    try:
+        runs = [session.submit("Sure.", "s").result(timeout=30) for _ in range(2)]
+        uncached(src)
+        runs.append(session.submit("Sure.", "s").result(timeout=30))
+    finally:
+        session.close()
+        src.stop()
+    assert [r.first_chunk_cached for r in runs] == [False, True, False]
+    assert "phrase_audio" not in runs[2].cache

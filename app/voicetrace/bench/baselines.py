@@ -28,6 +28,13 @@ from ..text.planner import CLAUSE, SENTENCE, Planner, PlannerConfig
 CHUNKINGS = ("whole", "sentence", "fragment", "fixed")
 
 
+def uncached(w: LocalSource) -> LocalSource:
+    """`w` with its engine's phrase-audio cache off: every strategy is compared on synthesis, not on what a
+    cache remembered (the levers suite turns it on to measure it)."""
+    w.engine.caches_phrases = False
+    return w
+
+
 @dataclass(frozen=True)
 class Chunking:
     """How a baseline cuts its text into synthesis calls."""
@@ -99,15 +106,14 @@ class BaselineSource(LocalSource):
     it stops between chunks as the originals do (the run in flight finishes) and uses no phrase-audio cache."""
 
     def __init__(self, worker: EngineWorker, chunking: Chunking, planner_config: PlannerConfig | None = None,
-                 abortable: bool = False, stream_phrase: bool = False, use_cache: bool = False) -> None:
-        super().__init__(worker, planner_config, abortable, owns_worker=False, stream_phrase=stream_phrase,
-                         use_cache=use_cache)
+                 abortable: bool = False, stream_phrase: bool = False) -> None:
+        super().__init__(worker, planner_config, abortable, owns_worker=False, stream_phrase=stream_phrase)
         self.chunking = chunking
 
     def production(self, job: SourceJob, out: SourceOutput) -> Production:
         kind = _HeldProduction if self.chunking.mode == "whole" else Production
         return kind(self.worker, BaselinePlanner(self.chunking, config=self.planner_config), job, out, self.abortable,
-                    self.stream_phrase, self.use_cache)
+                    self.stream_phrase)
 
 
 _WHOLE_GRAPH: dict[int, Any] = {}

@@ -27,7 +27,7 @@ from ..core.pipeline import LocalSource, planner_config_for
 from ..core.report import distribution, percentile
 from ..core.source import ChunkSource
 from ..errors import UserError
-from .baselines import BaselineSource, Chunking, KokoroOnnxStreamSource
+from .baselines import BaselineSource, Chunking, KokoroOnnxStreamSource, uncached
 
 # voicetrace_whole: VoiceTrace's planner with Kokoro decoding each phrase whole (`--kokoro-mode whole`, the
 # phrase-at-a-time path before the graph was cut); voicetrace: Kokoro decoding phrases in pieces.
@@ -89,6 +89,7 @@ def _warm_engines_and_device(engines: list[str], device: str | None) -> tuple[di
     sources = {e: LocalSource.load(e) for e in engines}
     for src in sources.values():
         src.wait_ready(300)
+        uncached(src)
     player = Player(device)
     player.start()
     return sources, player
@@ -216,14 +217,14 @@ def strategy_session(player: Any, w: LocalSource, eid: str, strategy: str) -> tu
 def strategy_source(w: LocalSource, strategy: str) -> ChunkSource:
     """The source of `strategy` on the engine's warm worker: a baseline's own (bench/baselines.py: they make
     each of their units whole and stop between chunks), or VoiceTrace's (it aborts the run in flight)."""
-    kind = w.engine.entry.engine
+    kind = uncached(w).engine.entry.engine
     if strategy == "kokoro_onnx_stream":
         return KokoroOnnxStreamSource(w)
     if strategy in ("whole", "per_sentence"):
         return BaselineSource(w.worker, Chunking("whole" if strategy == "whole" else "sentence"),
                               planner_config_for(kind))
     streams = strategy_streams(strategy, w)
-    return w.sharing(planner_config_for(kind, streams), stream_phrase=streams, use_cache=False)
+    return w.sharing(planner_config_for(kind, streams), stream_phrase=streams)
 
 
 def _progress(done: int, total: int, t0: float, m: dict[str, Any]) -> None:
@@ -430,7 +431,7 @@ def run_first_chunk(engines: list[str], max_words: int, repeat: int, out_dir: Pa
                 for k in range(1, max_words + 1):
                     cfg = replace(planner_config_for(w.engine.entry.engine, streams), first_min_words=k,
                                   first_max_words=k, first_max_chars=10_000)
-                    session = Session(player, {eid: w.sharing(cfg, stream_phrase=streams, use_cache=False)})
+                    session = Session(player, {eid: w.sharing(cfg, stream_phrase=streams)})
                     try:
                         ms = [_run_one(session, eid, FIRST_CHUNK_TEXT, w.engine.default_voice, 2.0, None)
                               for _ in range(repeat)]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.report import distribution
-from .baselines import BaselineSource, Chunking
+from .baselines import BaselineSource, Chunking, uncached
 from .files import save_results
 
 FIRST = "When people"
@@ -99,7 +99,7 @@ def _played_levers(engines: list[str], repeat: int, device: str | None) -> tuple
             fixed = BaselineSource(w.worker, Chunking("fixed", fixed_words=8), base, abortable=True,
                                    stream_phrase=w.stream_phrase)
             for name, src in (("fixed 8-word phrases", fixed),
-                              ("cost-model planner (app)", w.sharing(base, use_cache=False))):
+                              ("cost-model planner (app)", w.sharing(base))):
                 session = Session(player, {eid: src})
                 try:
                     ms = [_run_one(session, eid, paragraph, w.engine.default_voice, 15.0, None) for _ in range(repeat)]
@@ -110,7 +110,9 @@ def _played_levers(engines: list[str], repeat: int, device: str | None) -> tuple
                                        "underrun_ms": round(sum(m["underrun_ms"] for m in ms), 1), "runs": repeat}
                 print(f"  {eid}: {name}: {chunking[eid][name]}", file=sys.stderr)
             session = Session(player, {eid: w.sharing()})
-            w.engine.audio_cache.clear()
+            for c in w.engine.caches():
+                c.clear()
+            w.engine.caches_phrases = True
             try:
                 miss, hit = [], []
                 for text in REPLIES:
@@ -121,6 +123,7 @@ def _played_levers(engines: list[str], repeat: int, device: str | None) -> tuple
                     hit.append(m2["ttfa_audible_ms"])
             finally:
                 session.close()
+                w.engine.caches_phrases = False
             cache[eid] = {"replies": list(REPLIES), "miss_ttfa_audible_ms": miss, "hit_ttfa_audible_ms": hit}
             print(f"  {eid}: phrase cache: {cache[eid]}", file=sys.stderr)
     finally:
@@ -151,9 +154,10 @@ def peak_rss_after_paragraph(engines: list[str]) -> float:
     for eid in engines:
         src = LocalSource.load(eid)
         src.wait_ready(300)
+        uncached(src)
         # nobody takes the chunks: the planner plans as if the audio queued in the sink were buffered
         sink = StreamSink(24_000, max_unsent=1 << 20)
-        session = Session(sink, {eid: src.sharing(use_cache=False)})
+        session = Session(sink, {eid: src.sharing()})
         try:
             session.submit(text, eid).result(timeout=600)
         finally:

@@ -32,7 +32,7 @@ from ..core.session import Request, Session
 from ..core.trace import now_ns
 from ..remote.chat import ChatStream
 from ..testing.fake_chat import ChatServer, build_chat_app, tokens
-from .baselines import LIVEKIT, REALTIMETTS, BaselineSource
+from .baselines import LIVEKIT, REALTIMETTS, BaselineSource, uncached
 from .files import save_results
 
 STRATEGIES = ("whole_reply", "livekit", "realtimetts", "voicetrace")
@@ -62,9 +62,10 @@ def tokenizer() -> Any:
 def strategy_source(w: LocalSource, strategy: str) -> LocalSource:
     """No strategy uses the phrase-audio cache; the baselines cut as their originals do (bench/baselines.py)."""
     chunking = {"livekit": LIVEKIT, "realtimetts": REALTIMETTS}.get(strategy)
+    uncached(w)
     if chunking is not None:
         return BaselineSource(w.worker, chunking, w.planner_config, abortable=True, stream_phrase=w.stream_phrase)
-    return w.sharing(w.planner_config, use_cache=False)
+    return w.sharing(w.planner_config)
 
 
 def _feed_reply(req: Request, chat: ChatStream, hold: bool, seen: dict[str, int]) -> None:

@@ -48,17 +48,15 @@ class LocalSource(EngineVoices):
     so each plans for its share of the engine."""
 
     def __init__(self, worker: EngineWorker, planner_config: PlannerConfig | None = None, abortable: bool = True,
-                 owns_worker: bool = True, stream_phrase: bool = True, use_cache: bool = True) -> None:
+                 owns_worker: bool = True, stream_phrase: bool = True) -> None:
         """`abortable`: a cancel aborts the run in flight (False: it finishes, as the baselines stop).
-        `stream_phrase`: let the engine decode a phrase in pieces (Kokoro; False: `--kokoro-mode whole`).
-        `use_cache`: the phrase-audio cache (the benchmark compares strategies without it)."""
+        `stream_phrase`: let the engine decode a phrase in pieces (Kokoro; False: `--kokoro-mode whole`)."""
         self.worker = worker
         self.engine: Engine = worker.engine
         self.name = worker.engine.name
         self.stream_phrase = stream_phrase
         self._planner_config = planner_config
         self.abortable = abortable
-        self.use_cache = use_cache
         self._owns_worker = owns_worker
 
     @property
@@ -77,11 +75,10 @@ class LocalSource(EngineVoices):
         return cls(worker, stream_phrase=stream_phrase)
 
     def sharing(self, planner_config: PlannerConfig | None = None, abortable: bool = True,
-                stream_phrase: bool | None = None, use_cache: bool = True) -> LocalSource:
+                stream_phrase: bool | None = None) -> LocalSource:
         """Another source on the same warm worker (it does not stop the worker)."""
         streams = self.stream_phrase if stream_phrase is None else stream_phrase
-        return LocalSource(self.worker, planner_config, abortable, owns_worker=False, stream_phrase=streams,
-                           use_cache=use_cache)
+        return LocalSource(self.worker, planner_config, abortable, owns_worker=False, stream_phrase=streams)
 
     @property
     def rate(self) -> int:
@@ -119,7 +116,7 @@ class LocalSource(EngineVoices):
     def production(self, job: SourceJob, out: SourceOutput) -> Production:
         """The steps that make one request (the benchmark's baselines make it their own way)."""
         return Production(self.worker, Planner("", self.planner_config), job, out, self.abortable,
-                          self.stream_phrase, self.use_cache)
+                          self.stream_phrase)
 
     def cancel(self, request_id: str, on_idle: OnIdle) -> None:
         self.worker.cancel(request_id, on_idle)

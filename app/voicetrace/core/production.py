@@ -36,10 +36,10 @@ class _Result(NamedTuple):
 
 class Production:
     def __init__(self, worker: EngineWorker, planner: Planner, job: SourceJob, out: SourceOutput,
-                 abortable: bool = True, stream_phrase: bool = True, use_cache: bool = True) -> None:
+                 abortable: bool = True, stream_phrase: bool = True) -> None:
         """`planner`: a fresh one (it is fed the request's text as it settles); `abortable`: a cancel aborts
         the run in flight; `stream_phrase`: the engine may decode a phrase in
-        pieces; `use_cache`: the phrase-audio cache. The worker must be ready."""
+        pieces. The worker must be ready."""
         self.worker = worker
         self.engine = worker.engine
         self.job = job
@@ -47,7 +47,6 @@ class Production:
         self.feed = job.feed
         self.abortable = abortable
         self.stream_phrase = stream_phrase
-        self.use_cache = use_cache
         self.planner = planner
         self.seen_version = -1  # the feed's version the planner has absorbed
         self.results: queue.Queue[_Result] = queue.Queue()
@@ -152,7 +151,7 @@ class Production:
     def _submit(self, phrase: int, text: str, deadline_ns: int) -> None:
         job = self.job
         self.worker.submit(Job(job.request_id, phrase, text, job.voice, job.speed, self._on_start(phrase),
-                               self._on_done(phrase), deadline_ns=deadline_ns, use_cache=self.use_cache,
+                               self._on_done(phrase), deadline_ns=deadline_ns,
                                abortable=self.abortable, on_piece=self._on_piece(phrase),
                                stream=self.stream_phrase))
 

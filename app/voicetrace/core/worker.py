@@ -31,7 +31,6 @@ class Job:
     cancelled: bool = False
     # When its stream runs out of audio (perf_counter_ns); 0 = now. The worker runs the earliest first.
     deadline_ns: int = 0
-    use_cache: bool = True  # the phrase-audio cache (the benchmark turns it off for a fair comparison)
     # False: a cancel lets this run finish (how the benchmark's baseline streamers stop: between chunks)
     abortable: bool = True
     # Receives each piece of the phrase but the last as soon as the engine yields it (an engine that decodes a
@@ -204,8 +203,8 @@ class EngineWorker:
         held: list[SynthResult] = []
         compute, audio_s = 0, 0.0
         cache: list[tuple[str, bool]] = []
-        for piece in self.engine.synthesize_pieces(job.text, job.voice, job.speed, use_cache=job.use_cache,
-                                                   due_ns=job.deadline_ns, stream=job.stream):
+        for piece in self.engine.synthesize_pieces(job.text, job.voice, job.speed, due_ns=job.deadline_ns,
+                                                   stream=job.stream):
             compute += piece.compute_ns
             audio_s += len(piece.audio) / piece.rate
             cache += piece.cache

@@ -107,6 +107,9 @@ class Engine(abc.ABC):
         self.rate = entry.sample_rate
         self.phoneme_cache: LruCache[str] = LruCache("phonemes", 2048)
         self.audio_cache: LruCache[AudioArray] = LruCache("phrase_audio", 128)
+        # Short phrases' audio is kept for reuse ("OK.", a repeated reply). Off, every phrase is synthesized: the
+        # benchmark compares its strategies so, on synthesis rather than on what a cache remembered.
+        self.caches_phrases = True
         self._run_lock = threading.Lock()
         self._active_run: Any = None
         self._cancel_pending = False
@@ -161,7 +164,7 @@ class Engine(abc.ABC):
         t0 = time.perf_counter_ns()
         log: list[tuple[str, bool]] = []
         text = normalize_for_speech(text)
-        if use_cache and len(text) <= SHORT_PHRASE_CHARS:
+        if use_cache and self.caches_phrases and len(text) <= SHORT_PHRASE_CHARS:
             audio, hit = self.audio_cache.get_or_make(
                 (voice, round(speed, 3), text), lambda: self._synthesize(text, voice, speed, log))
             log.append(("phrase_audio", hit))

@@ -270,7 +270,7 @@ class KokoroEngine(Engine):
         log_: list[tuple[str, bool]] = []
         text = normalize_for_speech(text)
         key = (voice, round(speed, 3), text)
-        cacheable = use_cache and len(text) <= SHORT_PHRASE_CHARS
+        cacheable = use_cache and self.caches_phrases and len(text) <= SHORT_PHRASE_CHARS
         if cacheable:
             hit = self.timed_cache.lookup(key)
             log_.append(("phrase_audio", hit is not None))
