@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import asdict
 
 import numpy as np
 
-from voicetrace.bargein.listener import BargeInConfig, VoiceBargeIn
-from voicetrace.contract import Play
+from voicetrace.bargein.listener import BargeInConfig
 from voicetrace.core.pipeline import LocalSource
-from voicetrace.core.session import Session
-from voicetrace.testing.inject import Injector
+from voicetrace.testing.listen import speak_listened
 from voicetrace.testing.room import fan_noise, room_ir
 
 PARAGRAPH = ("The history of the lighthouse begins with fires lit on hills to guide ships home at night. Later, "
@@ -32,32 +29,11 @@ RATE = 24_000
 
 
 def trial(player, piper, clip, onset, at_s, mic, headphones=False):
-    session = Session(player, {"piper": piper})
-    session.use_cache = False
-    current: list = []
-    listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
-                             config=BargeInConfig(headphones=headphones))
-    room = room_ir(RATE, 0.5) if mic == "room" else None
-    bg = fan_noise(12.0, RATE, -50.0)
-    try:
-        with Injector(room=room, background=bg) as injector:
-            req = session.submit(PARAGRAPH, "piper")
-            current.append(req)
-            while not req.finished.wait(0.005) and not any(e.n for e in req.trace.of(Play)):
-                pass
-            injected = injector.play(clip, at_s) + int(onset * 1e9 / RATE)
-            if not req.finished.wait(at_s + 4.0):
-                session.cancel(req.id)
-            req.finished.wait(30)
-            while injector.playing:
-                time.sleep(0.05)
-            time.sleep(0.2)
-    finally:
-        listening.close()
-        session.close()
-    m = session.metrics(req.id)
+    m, injected, t0 = speak_listened(player, piper, PARAGRAPH, config=BargeInConfig(headphones=headphones),
+                                     user=(clip, onset), at_s=at_s, speak_s=at_s + 4.0,
+                                     room=room_ir(RATE, 0.5) if mic == "room" else None,
+                                     background=fan_noise(12.0, RATE, -50.0))
     b = asdict(m.barge_in) if m.barge_in else {}
-    t0 = req.t_submit_ns
     true = None if b.get("true_onset_ms") is None else round((t0 + b["true_onset_ms"] * 1e6 - injected) / 1e6)
     silence = (None if b.get("trigger_ms") is None or m.cancel_to_silence_ms is None else
                round((t0 + (b["trigger_ms"] + m.cancel_to_silence_ms) * 1e6 - injected) / 1e6))

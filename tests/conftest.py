@@ -111,6 +111,17 @@ def kokoro_source():
     source.stop()
 
 
+@pytest.fixture(scope="session")
+def user_line(kokoro_source):
+    """A user's "Wait, stop, …" (Kokoro, another voice than the app's) and the frame where its voice starts."""
+    import numpy as np
+
+    kokoro_source.engine.clear_cancel()
+    audio = kokoro_source.engine.synthesize("Wait, stop, that is not what I asked for.", "jf_alpha", 1.0,
+                                            use_cache=False).audio.astype(np.float32)
+    return audio, int(np.flatnonzero(np.abs(audio) > 0.01)[0])
+
+
 @pytest.fixture()
 def device():
     """The real player on a software clock (testing/fakes.py): no sound card, no JACK — the fast lane."""

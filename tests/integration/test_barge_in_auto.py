@@ -5,14 +5,10 @@ barge-in is armed at once; loudspeakers in a room → AEC3, and the app never in
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
 import pytest
 
-from voicetrace.bargein.listener import AEC_WARMUP_S, BargeInConfig, VoiceBargeIn
-from voicetrace.contract import Play
-from voicetrace.core.session import Session
+from voicetrace.bargein.listener import AEC_WARMUP_S
+from voicetrace.testing.listen import speak_listened
 from voicetrace.testing.room import fan_noise, room_ir, typing
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
@@ -23,44 +19,10 @@ PARAGRAPH = ("The history of the lighthouse begins with fires lit on hills to gu
 RATE = 24_000
 
 
-@pytest.fixture(scope="module")
-def user_line(kokoro_source) -> tuple[np.ndarray, int]:
-    kokoro_source.engine.clear_cancel()
-    audio = kokoro_source.engine.synthesize("Wait, stop, that is not what I asked for.", "jf_alpha", 1.0,
-                                            use_cache=False).audio.astype(np.float32)
-    return audio, int(np.flatnonzero(np.abs(audio) > 0.01)[0])
-
-
 def _speak(player, source, model="piper", user=None, at_s=1.0, speak_s=None, room=None, background=None):
-    """Speak the paragraph with the default barge-in settings on a fresh listener; `user`: (clip, onset frame)
-    played `at_s` after the first audio; `room`: the speakers heard through it, else the microphone hears only what
-    is played into it. Returns (the record, the injected onset on our clock or None, the submit time)."""
-    from voicetrace.testing.inject import Injector
-
-    session = Session(player, {model: source})
-    current: list = []
-    listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
-                             config=BargeInConfig())
-    injected = None
-    try:
-        with Injector(room=room, background=background) as injector:
-            req = session.submit(PARAGRAPH, model)
-            current.append(req)
-            while not req.finished.wait(0.01) and not any(e.n for e in req.trace.of(Play)):
-                pass
-            if user is not None:
-                clip, onset = user
-                injected = injector.play(clip, at_s) + int(onset * 1e9 / RATE)
-            if speak_s is not None and not req.finished.wait(speak_s):
-                session.cancel(req.id)
-            assert req.finished.wait(60)
-            while injector.playing:
-                time.sleep(0.05)
-            time.sleep(0.2)
-    finally:
-        listening.close()
-        session.close()
-    return session.metrics(req.id), injected, req.t_submit_ns
+    """The paragraph with the default barge-in settings on a fresh listener (`testing.listen.speak_listened`)."""
+    return speak_listened(player, source, PARAGRAPH, model=model, user=user, at_s=at_s, speak_s=speak_s, room=room,
+                          background=background)
 
 
 @pytest.mark.parametrize("at_s", [0.6, 3.0])
@@ -72,7 +34,7 @@ def test_a_headset_microphone_with_the_defaults_the_user_interrupts(jack, player
     b = m.barge_in
     assert m.outcome == "cancelled" and b.trigger_ms is not None and m.stale_samples_after_cancel == 0, b
     assert b.route == "direct" and "does not hear the app" in b.route_reason, b
-    assert b.armed_ms is not None and b.armed_ms < AEC_WARMUP_S * 1000, b  # not the fixed warm-up
+    assert b.armed_ms is not None and b.armed_ms < AEC_WARMUP_S * 1000, b  # not a timing: the early rule armed it
     assert b.erle_db is None  # no canceller's figure for a microphone read as it is
     err_ms = (t0 + b.true_onset_ms * 1e6 - injected) / 1e6  # the same event on two clocks: not a timing
     said = (err_ms, b.route, b.route_changes, b.armed_ms, b.route_reason, b)  # what it decided, first

@@ -7,14 +7,12 @@ gate alone and headphones mode (no canceller) do interrupt themselves in the sam
 from __future__ import annotations
 
 import random
-import time
 
 import numpy as np
 import pytest
 
-from voicetrace.bargein.listener import BargeInConfig, VoiceBargeIn
-from voicetrace.contract import Play
-from voicetrace.core.session import Session
+from voicetrace.bargein.listener import BargeInConfig
+from voicetrace.testing.listen import speak_listened
 from voicetrace.testing.room import fan_noise, room_ir, rt60_of, typing
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
@@ -32,44 +30,12 @@ def room() -> np.ndarray:
     return ir
 
 
-@pytest.fixture(scope="module")
-def user_line(kokoro_source) -> tuple[np.ndarray, int]:
-    kokoro_source.engine.clear_cancel()
-    audio = kokoro_source.engine.synthesize("Wait, stop, that is not what I asked for.", "jf_alpha", 1.0,
-                                            use_cache=False).audio.astype(np.float32)
-    return audio, int(np.flatnonzero(np.abs(audio) > 0.01)[0])
-
-
 def _in_the_room(player, source, room, canceller, user=None, at_s=1.0, speak_s=None, headphones=False,
                  model="piper"):
-    """Speak the paragraph with `source` (`model`) through the room; `user`: (clip, onset frame) played `at_s`
-    after the first audio. Returns (the record, the injected onset on our clock or None, the submit time)."""
-    from voicetrace.testing.inject import Injector
-
-    session = Session(player, {model: source.sharing()})
-    current: list = []
-    listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
-                             config=BargeInConfig(canceller=canceller, headphones=headphones))
-    injected = None
-    try:
-        with Injector(room=room, background=fan_noise(10.0, RATE, -50.0)) as injector:
-            req = session.submit(PARAGRAPH, model)
-            current.append(req)
-            while not req.finished.wait(0.01) and not any(e.n for e in req.trace.of(Play)):
-                pass
-            if user is not None:
-                clip, onset = user
-                injected = injector.play(clip, at_s) + int(onset * 1e9 / RATE)
-            if speak_s is not None and not req.finished.wait(speak_s):
-                session.cancel(req.id)
-            assert req.finished.wait(60)
-            while injector.playing:
-                time.sleep(0.05)
-            time.sleep(0.2)
-    finally:
-        listening.close()
-        session.close()
-    return session.metrics(req.id), injected, req.t_submit_ns
+    """The paragraph through the room, a fan under it (`testing.listen.speak_listened`)."""
+    return speak_listened(player, source.sharing(), PARAGRAPH, model=model,
+                          config=BargeInConfig(canceller=canceller, headphones=headphones), user=user, at_s=at_s,
+                          speak_s=speak_s, room=room, background=fan_noise(10.0, RATE, -50.0))
 
 
 @pytest.mark.parametrize("model", ["piper", "kokoro"])

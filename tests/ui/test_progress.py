@@ -8,12 +8,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from PySide6 import QtCore
 
 from voicetrace.contract import Play
-from voicetrace.desk.core import DeskCore
 from voicetrace.testing.fakes import FakeCost, fake_source
-from voicetrace.ui.window import MainWindow
 
 pytestmark = [pytest.mark.audio]
 
@@ -22,16 +19,8 @@ TEXT = ("One two three four five six seven eight nine ten. Eleven twelve thirtee
 
 
 @pytest.fixture()
-def window(qtbot, jack, tmp_path):
-    engine = fake_source(FakeCost(audio_s_per_char=0.03))
-    core = DeskCore(engines={"piper": engine, "kokoro": fake_source()}, metrics_log=None)
-    w = MainWindow(core, QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat), "piper")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=20_000)
-    w.editor.setPlainText(TEXT)
-    yield w
-    w.close()
+def window(window_with):
+    return window_with({"piper": fake_source(FakeCost(audio_s_per_char=0.03)), "kokoro": fake_source()}, TEXT)
 
 
 def test_the_progress_line_counts_the_words_up_to_the_highlighted_one(window, qtbot):

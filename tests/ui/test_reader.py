@@ -9,7 +9,6 @@ import soundfile as sf
 from PySide6 import QtCore, QtGui
 
 from voicetrace.contract import PhrasePlanned, Play
-from voicetrace.desk.core import DeskCore
 from voicetrace.ui.window import MainWindow
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
@@ -22,15 +21,8 @@ ALT, CTRL, SHIFT = (QtCore.Qt.KeyboardModifier.AltModifier, QtCore.Qt.KeyboardMo
 
 
 @pytest.fixture()
-def window(qtbot, jack, kokoro_source, piper_source, tmp_path):
-    core = DeskCore(engines={"kokoro": kokoro_source, "piper": piper_source}, metrics_log=None)
-    w = MainWindow(core, QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat), "piper")
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.speak_btn.isEnabled(), timeout=20_000)
-    w.editor.setPlainText(TEXT)
-    yield w
-    w.close()
+def window(window_with, kokoro_source, piper_source):
+    return window_with({"kokoro": kokoro_source, "piper": piper_source}, TEXT)
 
 
 def _heard(w: MainWindow) -> bool:
