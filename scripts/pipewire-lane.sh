@@ -60,7 +60,11 @@ CONF
     pactl load-module module-null-sink sink_name=speakers sink_properties=device.description=Speakers >/dev/null \
       || fail "pipewire-pulse did not load the null sink"
     # The default is WirePlumber's to keep ("Not supported" until it has taken the graph): ask until it says yes.
-    for _ in $(seq 100); do pactl set-default-sink speakers 2>/dev/null && break; sleep 0.1; done
+    # Until it reads back: a yes can come before WirePlumber has applied it (seen once on a busy machine).
+    for _ in $(seq 200); do
+      pactl set-default-sink speakers 2>/dev/null && [ "$(pactl get-default-sink 2>/dev/null)" = speakers ] && break
+      sleep 0.1
+    done
     [ "$(pactl get-default-sink 2>/dev/null)" = speakers ] || fail "could not make the null sink the default"
     exit 0 ;;
   env) lane_env ;;
