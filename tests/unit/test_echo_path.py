@@ -53,7 +53,7 @@ APP = babble(4.0, 1)
 def test_a_microphone_that_hears_the_app_through_a_room_says_so_within_a_second(rt60, gain, delay_ms) -> None:
     echo = delayed(np.convolve(APP, room_ir(R, rt60))[:len(APP)] * gain, delay_ms)
     det, seen = decisions(echo + fan_noise(4.0, R, -50.0), APP)
-    assert seen[0][1] == "aec3" and seen[0][0] <= 1.0, seen
+    assert seen[0][1] == "aec3" and seen[0][0] <= 1.1, seen  # enough of the app's voice, and two looks 0.1 s apart
     assert det.changes == 0 and det.route == "aec3"
     assert "hears the app" in det.reason
 
@@ -94,7 +94,31 @@ def test_it_follows_a_headset_plugged_in_and_unplugged() -> None:
     assert [r for _, r in seen] == ["aec3", "direct"] and 4.0 < seen[1][0] <= 6.0, seen
     unplugged = np.concatenate([np.zeros(half, np.float32), echo[half:]])
     _, seen = decisions(unplugged, app)
-    assert [r for _, r in seen] == ["direct", "aec3"] and 4.0 < seen[1][0] <= 4.6, seen  # about ½ s
+    assert [r for _, r in seen] == ["direct", "aec3"] and 4.0 < seen[1][0] <= 4.9, seen  # two looks: under 1 s
+
+
+@pytest.mark.parametrize("route_before", ["undecided", "direct"])
+def test_one_look_that_scores_an_echo_is_not_enough(monkeypatch, route_before) -> None:
+    """The user's voice lined up with the app's for a moment (CI once; offline 15 of 593 onsets of a user's line
+    slid over Piper's paragraph): one look scored 29 at one delay, the next 10 at another. The route must not
+    follow it; a real echo — two looks at the same delay — does."""
+    det = EchoPathDetector()
+    first = [(5.0, 0)] if route_before == "direct" else []
+    looks = iter([*first, (29.3, 873), (9.8, 2068), (26.0, 4000), (5.0, 0), (31.0, 873), (40.0, 880)])
+    monkeypatch.setattr(det, "best_correlation", lambda: next(looks))
+    mic = fan_noise(4.0, R, -50.0)
+    routes: list[tuple[float, str | None]] = []
+    for a in range(0, len(APP) - HOP + 1, HOP):
+        det.push(mic[a:a + HOP], APP[a:a + HOP])
+        if det.correlation is not None and (not routes or routes[-1] != (det.correlation, det.route)):
+            routes.append((det.correlation, det.route))
+        if det.route == "aec3":
+            break
+    expected: list[tuple[float, str | None]] = [(5.0, "direct")] if route_before == "direct" else []
+    expected += [(29.3, "direct" if expected else None), (9.8, "direct"), (26.0, "direct"), (5.0, "direct"),
+                 (31.0, "direct"), (40.0, "aec3")]
+    assert routes == expected
+    assert det.changes == 1 and "55 ms late" in det.reason  # 880 samples at 16 kHz
 
 
 def test_while_the_app_is_silent_nothing_is_decided() -> None:

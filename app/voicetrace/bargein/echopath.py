@@ -9,15 +9,20 @@ echo a virtual device loops back early lands in that range too), and scores how 
 the peak over the median of the magnitudes. The AEC's own figures would not do: with no echo path AEC3's
 suppressor still removes the user's voice while the app speaks, so its "ERLE" reads high without any echo.
 
-The decision (`route`): `aec3` when the score reaches `ECHO_CORR`; `direct` (the VAD reads the microphone, as
-headphones mode) when, over a window with enough of the app's voice in it (`MIN_FAR_S`), it is under
-`NO_ECHO_CORR`; in between, or while the app is silent, the last decision stands. Offline
-(`scripts/echo_path_try.py`, Piper's voice as the far end; rooms RT60 0.3/0.5/0.8 s at speaker level and 20 dB
-quieter, echo delays 0-300 ms, a fan at −50 dBFS; headsets hearing silence, a fan, typing, a user's lines): an
-echo path scored 29-517 alone and 15-189 with a user talking over it; a microphone not hearing the app 0-20
-(silence 0, a fan 5-8, typing 6-17, the user's voice 5-19). Every case was decided right 0.5 s into the app's
-voice, none changed its mind; a headset unplugged mid-paragraph was seen in 0.37 s, plugged in in 1.12 s
-(0.16 and 1.06 s deciding every 100 ms).
+The decision (`route`): `aec3` when the score reaches `ECHO_CORR` twice in a row at the same delay (±`SAME_LAG_MS`);
+`direct` (the VAD reads the microphone, as headphones mode) when, over a window with enough of the app's voice in
+it (`MIN_FAR_S`), it is under `NO_ECHO_CORR`; in between, or while the app is silent, the last decision stands.
+Why `aec3` needs a second look and `direct` does not: an echo path never scored under 15, but the user's voice can
+line up with the app's for a moment — live, once in CI; offline, 15 of 593 onsets of a user's line slid over
+Piper's paragraph flipped the route with one look (scores up to 44; never two looks in a row at one delay:
+`scripts/echo_path_onsets.py`) — while a real echo stays at its delay.
+
+Offline (`scripts/echo_path_try.py`, Piper's voice as the far end; rooms RT60 0.3/0.5/0.8 s at speaker level and
+20 dB quieter, echo delays 0-300 ms, a fan at −50 dBFS; headsets hearing silence, a fan, typing, a user's lines):
+an echo path scored 29-517 alone and 15-189 with a user talking over it; a microphone not hearing the app 0-20
+(silence 0, a fan 5-8, typing 6-17, the user's voice 5-19). Every case was decided right, a headset 0.5 s into
+the app's voice, an echo path 0.6-0.7 s (two looks), none changed its mind; a headset unplugged mid-paragraph
+was seen in 0.35 s, plugged in in 1.19 s (when one look sufficed: 0.11 and 1.10 s).
 (Level envelopes were tried first: the user's voice alone correlated up to 0.9 with the app's.)
 """
 
@@ -42,6 +47,7 @@ EVERY = 25
 MIN_FAR_S = 0.4  # at least this much of the app speaking in the window before deciding anything
 ECHO_CORR = 25.0  # a headset's microphone scored ≤ 20 offline, an echo path alone ≥ 29
 NO_ECHO_CORR = 10.0  # an echo path with the user talking over it scored ≥ 15
+SAME_LAG_MS = 1.0  # two looks at one echo path: offline (rooms, delays 0-300 ms) its best delay never moved
 
 
 def level_db(x: np.ndarray) -> float:
@@ -69,6 +75,7 @@ class EchoPathDetector:
         self.reason = "the app has not spoken yet: nothing to tell by"
         self.correlation: float | None = None  # the last best correlation computed
         self.changes = 0  # decisions that reversed an earlier one
+        self._echo_seen: int | None = None  # the delay of the last look that scored an echo, if the last one did
         self._since = 0  # frames since the last evaluation
 
     def push(self, mic: np.ndarray, far: np.ndarray) -> None:
@@ -124,7 +131,10 @@ class EchoPathDetector:
         # nothing at all in the microphone while the app spoke: any echo is under −60 dBFS (the VAD's floor is −50)
         corr, lag = self.best_correlation() if heard else (0.0, 0)
         self.correlation = round(corr, 1)
+        seen_before, self._echo_seen = self._echo_seen, (lag if corr >= self.echo_corr else None)
         if corr >= self.echo_corr:
+            if self.route != "aec3" and (seen_before is None or abs(lag - seen_before) > SAME_LAG_MS * 16):
+                return  # one look is not enough: wait for the next (250 ms; 100 ms before the first decision)
             route = "aec3"
             why = (f"the microphone hears the app (its echo {lag / 16:.0f} ms late stands out {corr:.0f}x over the "
                    "other delays)")
