@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ CONTEXT_FRAMES = 8  # each side of a piece: seams measured at the level of the s
 FIRST_LEFT_CONTEXT = 2  # before the first piece is the leading pad's silence: little context is needed
 MIN_PIECE_FRAMES = 16
 HEADROOM = 0.75  # a piece may cost this share of the audio out ahead of it (0.85 underran on the 2-core VM)
+CATCH_UP_SHARE = 0.95  # a piece that gains on the listener at all, with a margin (tests/unit/test_kokoro_piece_plan.py)
+CATCH_UP_MS = 800.0  # the longest run (one gap) worth making to stop losing ground piece by piece
 
 log = logging.getLogger("voicetrace")
 
@@ -329,6 +332,19 @@ class KokoroEngine(Engine):
             size = int(size * 1.4)
         return rest
 
+    def _gaining_frames(self, rest: int) -> int:
+        """The smallest piece that gains on the listener at the cost per frame measured now: its audio longer
+        than its run with the context on both sides, in HEADROOM (or at least at all). Smaller pieces, once behind,
+        stay behind — a stutter of many gaps; one gap while this is made, then the pieces grow."""
+        ms_frame = kg.SAMPLES_PER_FRAME * 1000 / self.rate
+        for share in (CATCH_UP_SHARE, 1.0):
+            if ms_frame * share > self.piece_ms_per_frame:
+                cost = self.piece_ms_per_frame
+                n = math.ceil(2 * CONTEXT_FRAMES * cost / (ms_frame * share - cost))
+                if n * self.piece_ms_per_frame <= CATCH_UP_MS:
+                    return min(rest, n)
+        return 0  # near or past real time: no piece gains enough to be worth one long gap
+
     def _next_frames(self, ahead_ms: float) -> int:
         return int(ahead_ms * HEADROOM / self.piece_ms_per_frame) - 2 * CONTEXT_FRAMES
 
@@ -346,12 +362,16 @@ class KokoroEngine(Engine):
         slack_ms = max(0.0, ((due_ns or 0) - time.perf_counter_ns()) / 1e6)
         n = voice_at - a + self._first_frames(frames - voice_at, slack_ms)
         times: list[tuple[int, int]] | None = self._word_times(f, a)
-        lead_s = (voice_at - a) * kg.SAMPLES_PER_FRAME / self.rate  # mostly silence, trimmed before it plays
+        lead = voice_at - a
+        lead_s = lead * kg.SAMPLES_PER_FRAME / self.rate  # mostly silence, trimmed before it plays
         while a < frames:
             if t_first is not None:
                 dry_ns = max(due_ns or 0, t_first) + (out_s - lead_s) * 1e9  # when the listener runs out of audio
-                # never smaller than the last: each piece pays 2 · CONTEXT_FRAMES of overhead
-                n = max(n, self._next_frames((dry_ns - time.perf_counter_ns()) / 1e6))
+                # never smaller than the last (each piece pays 2 · CONTEXT_FRAMES of overhead), the first's lead
+                # not counted: it plays none of it
+                n = max(n - lead, self._next_frames((dry_ns - time.perf_counter_ns()) / 1e6),
+                        self._gaining_frames(frames - a))
+                lead = 0
             b = frames if frames - (a + n) < MIN_PIECE_FRAMES else a + n
             s = max(0, a - (CONTEXT_FRAMES if t_first is not None else FIRST_LEFT_CONTEXT))
             e = min(frames, b + CONTEXT_FRAMES)
@@ -360,7 +380,8 @@ class KokoroEngine(Engine):
                                             kg.HAR: f.har[:, :, kg.HAR_PER_FRAME * s:kg.HAR_PER_FRAME * e + 1],
                                             "style": f.style, **feeds})
             now = time.perf_counter_ns()
-            self.piece_ms_per_frame = 0.7 * self.piece_ms_per_frame + 0.3 * (now - t) / 1e6 / (e - s)
+            cost = (now - t) / 1e6 / (e - s)
+            self.piece_ms_per_frame = max(cost, 0.7 * self.piece_ms_per_frame + 0.3 * cost)
             audio = as_mono_f32(out[0])[(a - s) * kg.SAMPLES_PER_FRAME:(b - s) * kg.SAMPLES_PER_FRAME]
             if not np.isfinite(audio).all():  # never to the sink (the player, a socket): silence instead
                 log.warning("Kokoro piece with non-finite samples (%d frames): silenced", b - a)
