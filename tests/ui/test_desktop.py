@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -18,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from voicetrace.testing.xdisplay import missing_tools, virtual_desktop
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 
@@ -43,24 +43,10 @@ def _wait(pred, timeout: float, what: str) -> None:
 
 @pytest.fixture()
 def desktop(jack, tmp_path) -> Iterator[dict[str, str]]:
-    missing = [t for t in ("Xvfb", "openbox", "xdotool") if shutil.which(t) is None]
-    if missing:
+    if missing := missing_tools("xdotool"):
         pytest.fail(f"{', '.join(missing)} missing: run `make setup-test` (it installs xvfb, openbox, xdotool)")
-    r, w = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", f"{W}x{H}x24", "-nolisten", "tcp"],
-                            pass_fds=(w,), stderr=subprocess.DEVNULL)
-    os.close(w)
-    with os.fdopen(r) as fh:
-        display = ":" + fh.readline().strip()
-    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
-    env["DISPLAY"] = display
-    wm = subprocess.Popen(["openbox", "--sm-disable"], env=env, stderr=subprocess.DEVNULL)
-    try:
-        yield env
-    finally:
-        for p in (wm, xvfb):
-            p.terminate()
-            p.wait(10)
+    with virtual_desktop(W, H) as screen:
+        yield screen.env
 
 
 def _xdo(env: dict[str, str], *args: str) -> str:

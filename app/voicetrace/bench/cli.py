@@ -57,10 +57,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         else:
             run_barge_in_suite(args.trials, Path(args.out), args.device)
         return 0
+    if args.suite == "window":
+        from .window import run_window_suite
+
+        run_window_suite(engines, args.paragraphs, Path(args.out))
+        return 0
     if args.suite != "compare":
         raise UserError(f"unknown bench suite {args.suite!r}",
-                        "use --compare (the default), --suite first-chunk, levers, kokoro-stream, remote, barge-in or "
-                        "stream-input")
+                        "use --compare (the default), --suite first-chunk, levers, kokoro-stream, remote, barge-in, "
+                        "stream-input or window")
     from .compare import load_texts, run_compare
 
     texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])

@@ -142,8 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--suite", default="compare",
                    help="compare (default), first-chunk (TTFA vs first phrase of 1–12 words), levers (onnxruntime "
                    "options, chunking, phrase cache, memory), remote, barge-in (voice barge-in with speech "
-                   "injected into the JACK microphone), or stream-input (a chat model's reply spoken as it is "
-                   "written, four strategies)")
+                   "injected into the JACK microphone), stream-input (a chat model's reply spoken as it is "
+                   "written, four strategies), or window (the window under Xvfb + openbox against `speak`)")
     b.add_argument("--trials", type=int, default=20, help="barge-in: user-speech trials (plus echo/noise trials)")
     b.add_argument("--room", metavar="RT60[,RT60…]",
                    help="barge-in: through simulated rooms of these reverberation times (s), per canceller (gate, "
@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--kokoro-mode", choices=("both", "stream", "whole"), default="both",
                    help="first-chunk: Kokoro decoding phrases in pieces, whole, or both in the same run "
                         "(compare always runs both: voicetrace and voicetrace_whole)")
+    b.add_argument("--paragraphs", type=int, default=10, help="window: how many of the bench's ten paragraphs")
     b.add_argument("--rates", default="10,30,100", help="stream-input: the chat model's tokens per second")
     b.add_argument("--replies", type=int, default=2, help="stream-input: how many of its replies to use")
     b.add_argument("--repeat", type=int, default=3, help="runs per engine, strategy and text (remote: pairs)")
