@@ -5,7 +5,9 @@ labels at 50 chunks, under a window manager: test_desktop.py.)"""
 
 from __future__ import annotations
 
+import itertools
 import re
+import time
 
 import pytest
 
@@ -59,3 +61,29 @@ def test_the_ttfa_point_appears_when_the_first_audio_plays(window, qtbot):
     assert w.graphs.points_ttfa == 1  # the record's point replaced it: one point per request
     x, y = w.graphs.history.ttfa_aud.getData()
     assert list(x) == [1.0] and y[0] == pytest.approx(w.core.records[-1].ttfa_audible_ms)
+
+
+def test_while_the_voice_needs_the_cores_the_graphs_hold_back(window_with, qtbot):
+    """Synthesis running with little audio queued (the request's start): the graphs redraw at most once a second
+    (`held`); once audio is queued, at their own rate again; after the request, never held."""
+    from voicetrace.ui.graphs import HELD_S
+
+    # synthesis slower than real time: the first phrase (1.5 s of audio) takes over 2 s, nothing queued
+    w = window_with({"piper": fake_source(FakeCost(rtf=1.5, audio_s_per_char=0.03)), "kokoro": fake_source()}, TEXT)
+    held: list[bool] = []
+    drawn: list[tuple[float, bool]] = []  # (when, held) of each redraw of the chunk timeline
+    bars = w.graphs.synth_bars
+    real = bars.setOpts
+
+    def counted(**kw) -> None:
+        drawn.append((time.monotonic(), w.graphs.held))
+        real(**kw)
+
+    bars.setOpts = counted  # type: ignore[method-assign]
+    w.timer.timeout.connect(lambda: held.append(w.graphs.held))
+    w.speak()
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=30_000)
+    qtbot.wait(300)
+    assert any(held) and not all(held) and not held[-1], held
+    spans = [b[0] - a[0] for a, b in itertools.pairwise(drawn) if b[1]]
+    assert spans and min(spans) >= HELD_S * 0.9, (spans, held, drawn)  # not a timing: the hold's own interval, read back

@@ -29,6 +29,10 @@ RING_SECONDS = 10.0
 # The chunk timeline and the ring level redraw at most this often (the window ticks at 10 Hz for the waveform and
 # the highlight): each redraw of a plot repaints its whole view, the axes with it.
 SLOW_S = 0.2
+# While the voice needs the cores (synthesis running, little audio queued: a request's start, a late piece) the
+# plots redraw at most this often: their painting under X11 took the cores Kokoro's first pieces needed.
+HELD_S = 1.0
+WAVE_MS = 500.0  # the waveform shows the last half second
 WAVE_BINS = 200  # columns of the waveform's min/max envelope (600 cost three times the path for no visible gain)
 
 
@@ -221,10 +225,15 @@ class LiveGraphs(QtWidgets.QWidget):
         self._ring_top = 0.0  # the y range's top, in steps (a new range regenerates the axis)
         self._ring_t: deque[float] = deque()
         self._ring_v: deque[float] = deque()
-        self._drawn_at = {"ring": 0.0, "timeline": 0.0}
+        self._drawn_at = {"ring": 0.0, "timeline": 0.0, "wave": 0.0}
+        self.held = False  # the window sets it: the voice needs the cores now (see HELD_S)
 
         self.wave = _plot("Output (what the device plays)", "", "ms", grid=False)
         self.wave.setYRange(-1, 1)
+        # a fixed x range: following the data, the view moved a fraction of a sample every tick, and each move
+        # regenerated and repainted its axes (the largest share of the Qt thread under X11, py-spy)
+        self.wave.setXRange(-WAVE_MS, 0, padding=0)
+        self.wave.getViewBox().disableAutoRange()
         self.wave.getPlotItem().getAxis("left").setTicks([[(-1, "-1"), (0, "0"), (1, "1")]])
         self.wave_curve = self.wave.plot([], [], pen=pg.mkPen(PLAY_COLOR, width=1), antialias=False)
         self.level = QtWidgets.QProgressBar()
@@ -333,9 +342,9 @@ class LiveGraphs(QtWidgets.QWidget):
         return self.isVisible() and not self.visibleRegion().isEmpty()
 
     def _due(self, what: str) -> bool:
-        """Time to redraw `what` (SLOW_S since the last time), and the graphs are on screen."""
+        """Time to redraw `what` (SLOW_S since the last time, HELD_S while held), and the graphs are on screen."""
         now = time.monotonic()
-        if now - self._drawn_at[what] < SLOW_S or not self.shown():
+        if now - self._drawn_at[what] < (HELD_S if self.held else SLOW_S) or not self.shown():
             return False
         self._drawn_at[what] = now
         return True
@@ -360,7 +369,7 @@ class LiveGraphs(QtWidgets.QWidget):
         n = len(samples)
         if n == 0:
             return
-        if not self.shown():
+        if not self.shown() or (self.held and not self._due("wave")):
             return
         bins = WAVE_BINS
         per = max(1, n // bins)

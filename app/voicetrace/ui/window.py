@@ -25,7 +25,7 @@ from . import settings as kept
 from .devices import OutputChooser, VoiceRow
 from .editor import TextEditor
 from .engines import EnginePicker
-from .graphs import LiveGraphs
+from .graphs import WAVE_MS, LiveGraphs
 from .presenter import PresenterView
 from .status import Banner, SaveStatus
 from .table import MetricsTable
@@ -40,6 +40,7 @@ TICK_MS = 100
 # and no redraw (the 30 Hz redraw alone kept 14-16 % of a core busy with nothing to show).
 IDLE_TICK_MS = 500
 IDLE_AFTER_S = 1.0
+VOICE_FIRST_BELOW_S = 0.3  # queued audio under which, while it synthesises, the graphs yield (graphs.HELD_S)
 STANDBY_AFTER_S = 8.0  # idle this long: the stream closes too (an open one took 2.5 % of a core doing nothing)
 PAUSE, RESUME = "‖  Pause", "▶  Resume"
 
@@ -465,7 +466,7 @@ class MainWindow(QtWidgets.QMainWindow):
         player = self.core.player
         if player is not None:
             self.graphs.add_ring_level(time.perf_counter() - self._t_start, player.queued_s() * 1000)
-            self.graphs.set_output(player.recent_output(0.5), player.rate)
+            self.graphs.set_output(player.recent_output(WAVE_MS / 1000), player.rate)
         self.demo_tab.update_status()
 
     def _show_records(self, records: list[RequestMetrics]) -> None:
@@ -482,6 +483,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _update_current(self) -> None:
         req = self.core.current()
         if req is None:
+            self.graphs.held = False
             return
         events = req.trace.events
         drawn = (req.id, len(events))
@@ -492,6 +494,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if tl is None:
             return
         now_ms = (now_ns() - tl.t0_ns) / 1e6
+        player = self.core.player
+        self.graphs.held = (player is not None and tl.end_ms is None and player.queued_s() < VOICE_FIRST_BELOW_S
+                            and any(end is None for _, end in tl.synth.values()))
         self.graphs.set_timeline(tl, now_ms, req.id)
         listener_ms = tl.listener_at(now_ms)  # paused: where it stopped
         text = progress_line(tl, listener_ms, self.core.paused)
