@@ -86,4 +86,4 @@ def test_while_the_voice_needs_the_cores_the_graphs_hold_back(window_with, qtbot
     qtbot.wait(300)
     assert any(held) and not all(held) and not held[-1], held
     spans = [b[0] - a[0] for a, b in itertools.pairwise(drawn) if b[1]]
-    assert spans and min(spans) >= HELD_S * 0.9, (spans, held, drawn)  # not a timing: the hold's own interval, read back
+    assert spans and min(spans) >= HELD_S * 0.9, (spans, held, drawn)  # not a timing: the hold's interval
