@@ -333,15 +333,15 @@ class KokoroEngine(Engine):
         return rest
 
     def _gaining_frames(self, rest: int) -> int:
-        """The smallest piece that gains on the listener at the cost per frame measured now: its audio longer
-        than its run with the context on both sides, in HEADROOM (or at least at all). Smaller pieces, once behind,
-        stay behind — a stutter of many gaps; one gap while this is made, then the pieces grow."""
+        """The smallest piece that gains on the listener at the cost per frame measured now: its run, context on
+        both sides included, within CATCH_UP_SHARE of its audio (else within all of it). Smaller pieces, once
+        behind, stay behind — a stutter of many gaps; one gap while this is made, then the pieces grow."""
         ms_frame = kg.SAMPLES_PER_FRAME * 1000 / self.rate
         for share in (CATCH_UP_SHARE, 1.0):
             if ms_frame * share > self.piece_ms_per_frame:
                 cost = self.piece_ms_per_frame
                 n = math.ceil(2 * CONTEXT_FRAMES * cost / (ms_frame * share - cost))
-                if n * self.piece_ms_per_frame <= CATCH_UP_MS:
+                if n * cost <= CATCH_UP_MS:
                     return min(rest, n)
         return 0  # near or past real time: no piece gains enough to be worth one long gap
 
