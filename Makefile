@@ -16,7 +16,7 @@ APT_RUN := libportaudio2 libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6
 APT_PIPEWIRE := pipewire pipewire-bin wireplumber pipewire-pulse pipewire-alsa pulseaudio-utils dbus
 APT_TEST := jackd2 xvfb xauth openbox xdotool $(APT_PIPEWIRE)
 
-.PHONY: setup setup-test bench-setup run test test-pipecat lint package jack-start jack-stop clean
+.PHONY: setup setup-test bench-setup run test lint package jack-start jack-stop clean
 
 setup: .stamp-apt-run $(VENV)/.stamp-install
 
@@ -68,16 +68,6 @@ test: setup-test
 	  $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) || status=$$?; \
 	  bash scripts/jack-dummy.sh stop; exit $$status
 
-# Pipecat's integration tests, in an environment of their own: pipecat-ai 1.14.0 pins soxr, soundfile and protobuf
-# below the versions in $(VENV), so it is not in the test extra (docs/integrations.md). LiveKit's run in `make test`.
-PIPECAT_VENV ?= .venv-pipecat
-
-test-pipecat:
-	@test -x $(PIPECAT_VENV)/bin/python || python3 -m venv $(PIPECAT_VENV)
-	$(PIPECAT_VENV)/bin/pip install -q -e '.[test,pipecat]'
-	JACK_DEFAULT_SERVER=$(JACK_SERVER) $(PIPECAT_VENV)/bin/python -m pytest -q -p no:cacheprovider \
-	  tests/integration/test_pipecat.py $(PYTEST_ARGS)
-
 # The installers: a PyInstaller one-folder bundle (build/dist/voicetrace) and a .deb (build/*.deb); prints sizes.
 package: setup
 	PY=$(PY) bash packaging/build.sh
@@ -91,4 +81,4 @@ jack-stop:
 	@JACK_DEFAULT_SERVER=$(JACK_SERVER) bash scripts/jack-dummy.sh stop
 
 clean:
-	rm -rf $(VENV) $(PIPECAT_VENV) .stamp-apt-run .stamp-apt-test build dist
+	rm -rf $(VENV) .stamp-apt-run .stamp-apt-test build dist
