@@ -1,11 +1,14 @@
-"""A wheel of the project, installed with its dependencies into a fresh virtual environment, works from any
-folder: `voicetrace speak --wav` writes speech and the Python API streams audio, with no source checkout in
-sight (the model manifest and the bench texts are package data; a missing one fails here)."""
+"""A wheel of the project, installed with its dependencies and both framework extras (`voicetrace[pipecat,livekit]`,
+as an agent engineer installs it) into a fresh virtual environment, works from any folder: `voicetrace speak
+--wav` writes speech, the Python API streams audio, and the Pipecat and LiveKit examples, copied elsewhere, run
+with no source checkout in sight (the model manifest and the bench texts are package data; a missing one fails
+here)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -30,8 +33,8 @@ def installed(tmp_path_factory) -> Path:
     env_dir = tmp / "venv"
     venv.create(env_dir, with_pip=True)
     py = env_dir / "bin" / "python"
-    pip = subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheels[0])], capture_output=True, text=True,
-                         timeout=900)
+    pip = subprocess.run([str(py), "-m", "pip", "install", "-q", f"{wheels[0]}[pipecat,livekit]"],
+                         capture_output=True, text=True, timeout=900)
     assert pip.returncode == 0, pip.stderr[-3000:]
     return env_dir
 
@@ -70,3 +73,15 @@ def test_the_installed_api_streams_audio(installed, tmp_path):
     n, outcome, where = out.stdout.split()
     assert int(n) > 8000 and outcome == "done"
     assert str(installed) in where  # the installed copy, not the checkout
+
+
+@pytest.mark.parametrize(("script", "heard"), [("pipecat_agent.py", "Pipecat TTFB"),
+                                               ("livekit_agent.py", "interrupted: True")])
+def test_the_framework_examples_run_on_the_installed_extras(installed, tmp_path, script, heard):
+    shutil.copy(ROOT / "examples" / script, tmp_path / script)  # a user's own folder: the example, nothing else
+    out = subprocess.run([str(installed / "bin" / "python"), script, "piper", "--interrupt-after", "1"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300, env=_env(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert heard in out.stdout and "VoiceTrace: cancelled" in out.stdout
+    with wave.open(str(tmp_path / "reply.wav")) as w:
+        assert w.getnframes() > 0
