@@ -12,82 +12,15 @@ import pytest
 
 pytest.importorskip("livekit.agents")
 
-from livekit import rtc
-from livekit.agents import Agent, AgentSession, llm
-from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
-from livekit.agents.voice.io import AudioOutput, AudioOutputCapabilities
+from livekit.agents import Agent, AgentSession
 
 from voicetrace.contract import RequestMetrics
 from voicetrace.integrations.livekit import TTS
 from voicetrace.testing.fakes import FakeCost, fake_source
-from voicetrace.text.feed import token_pieces
+from voicetrace.testing.livekit_session import ClockOutput, ScriptedLLM
 
 LONG = ("This answer goes on for a while, so that the user has time to interrupt it in the middle of a "
         "sentence, and the engine is still busy making the next phrase when the interruption arrives here.")
-
-
-class ScriptedLLM(llm.LLM):
-    """A chat model that streams one fixed reply, a token every `gap_s`."""
-
-    def __init__(self, reply: str, gap_s: float = 0.01) -> None:
-        super().__init__()
-        self.reply, self.gap_s = reply, gap_s
-
-    def chat(self, *, chat_ctx: llm.ChatContext, tools: list[Any] | None = None,
-             conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS, **_: Any) -> llm.LLMStream:
-        return _Reply(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
-
-
-class _Reply(llm.LLMStream):
-    async def _run(self) -> None:
-        model = self._llm
-        assert isinstance(model, ScriptedLLM)
-        for token in token_pieces(model.reply):
-            await asyncio.sleep(model.gap_s)
-            self._event_ch.send_nowait(llm.ChatChunk(id="reply", delta=llm.ChoiceDelta(role="assistant",
-                                                                                        content=token)))
-
-
-class ClockOutput(AudioOutput):
-    """An audio sink that 'plays' in real time: a segment ends when its audio's duration has passed since its
-    first frame; clear_buffer (an interruption) ends it where it was."""
-
-    def __init__(self) -> None:
-        super().__init__(label="clock", capabilities=AudioOutputCapabilities(pause=False))
-        self.captured_s = 0.0
-        self.frames: list[tuple[float, float]] = []  # (time.monotonic() of capture, duration)
-        self._t0: float | None = None
-        self._segment_s = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-
-    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
-        await super().capture_frame(frame)
-        if self._t0 is None:
-            self._t0 = time.monotonic()
-            self.on_playback_started(created_at=time.time())
-        self._segment_s += frame.duration
-        self.captured_s += frame.duration
-        self.frames.append((time.monotonic(), frame.duration))
-
-    def flush(self) -> None:
-        super().flush()
-        if self._t0 is None:
-            return
-        left = self._segment_s - (time.monotonic() - self._t0)
-        self._timer = asyncio.get_running_loop().call_later(max(0.0, left), self._finished, False)
-
-    def clear_buffer(self) -> None:
-        if self._t0 is not None:
-            self._finished(True)
-
-    def _finished(self, interrupted: bool) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        assert self._t0 is not None
-        position = min(self._segment_s, time.monotonic() - self._t0)
-        self._t0, self._segment_s, self._timer = None, 0.0, None
-        self.on_playback_finished(playback_position=position, interrupted=interrupted)
-
 
 
 def test_an_interruption_in_an_agent_session_cancels_the_speech_in_flight(slow_fake):
