@@ -62,10 +62,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         run_window_suite(engines, args.paragraphs, Path(args.out))
         return 0
+    if args.suite == "frameworks":
+        from .frameworks import run_frameworks
+
+        run_frameworks(engines, args.repeat, Path(args.out))
+        return 0
     if args.suite != "compare":
         raise UserError(f"unknown bench suite {args.suite!r}",
                         "use --compare (the default), --suite first-chunk, levers, kokoro-stream, remote, barge-in, "
-                        "stream-input or window")
+                        "stream-input, window or frameworks")
     from .compare import load_texts, run_compare
 
     texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])

@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare (default), first-chunk (TTFA vs first phrase of 1–12 words), levers (onnxruntime "
                    "options, chunking, phrase cache, memory), remote, barge-in (voice barge-in with speech "
                    "injected into the JACK microphone), stream-input (a chat model's reply spoken as it is "
-                   "written, four strategies), or window (the window under Xvfb + openbox against `speak`)")
+                   "written, four strategies), window (the window under Xvfb + openbox against `speak`) or frameworks "
+                   "(VoiceTrace in Pipecat and LiveKit Agents against Pipecat's stock Kokoro and Piper services)")
     b.add_argument("--trials", type=int, default=20, help="barge-in: user-speech trials (plus echo/noise trials)")
     b.add_argument("--room", metavar="RT60[,RT60…]",
                    help="barge-in: through simulated rooms of these reverberation times (s), per canceller (gate, "
