@@ -71,7 +71,8 @@ def main() -> None:
             bi = session.metrics(req.id).barge_in
             b = asdict(bi) if bi else {}
             print(case, "switch at", round((t_switch - req.t_submit_ns) / 1e6), "ms; barge-in at", b.get("trigger_ms"),
-                  "route", b.get("route"), "changes", b.get("route_changes"), " ".join(log), flush=True)
+                  "route", b.get("route"), "changes", b.get("route_changes"), "held", voice.listener.echo_held,
+                  " ".join(log), flush=True)
     finally:
         player.close()
         piper.stop()

@@ -19,10 +19,11 @@ PARAGRAPH = ("The history of the lighthouse begins with fires lit on hills to gu
 RATE = 24_000
 
 
-def _speak(player, source, model="piper", user=None, at_s=1.0, speak_s=None, room=None, background=None):
+def _speak(player, source, model="piper", user=None, at_s=1.0, speak_s=None, room=None, background=None,
+           switch=None):
     """The paragraph with the default barge-in settings on a fresh listener (`testing.listen.speak_listened`)."""
     return speak_listened(player, source, PARAGRAPH, model=model, user=user, at_s=at_s, speak_s=speak_s, room=room,
-                          background=background)
+                          background=background, switch=switch)
 
 
 @pytest.mark.parametrize("at_s", [0.6, 3.0])
@@ -67,3 +68,24 @@ def test_speakers_in_a_room_with_the_defaults_never_interrupt_themselves(jack, p
     assert m.outcome == "done" and b.trigger_ms is None, b
     assert b.route == "aec3" and "hears the app" in b.route_reason, b
     assert b.erle_db is not None and b.erle_db >= 10, b  # the echo was there and taken out (the gate: ~3 dB)
+
+
+def test_a_headset_unplugged_mid_paragraph_the_app_does_not_interrupt_itself(jack, player, piper_source):
+    """3 s into the paragraph the speakers begin to be heard (RT60 0.5 s, a fan): the microphone hears the app
+    before the route can turn to AEC3 — a trigger the far end explains is held back — then AEC3, and no
+    self-interruption (before the hold: 3 of 3 live runs interrupted themselves)."""
+    m, _, _ = _speak(player, piper_source, switch=(3.0, room_ir(RATE, 0.5)), speak_s=8.0,
+                     background=fan_noise(12.0, RATE, -50.0))
+    b = m.barge_in
+    assert b.trigger_ms is None and m.outcome == "cancelled", b  # spoken until the button at 8 s
+    assert b.route == "aec3" and b.route_changes == 1, b
+
+
+def test_a_headset_plugged_in_mid_paragraph_the_next_line_interrupts(jack, player, piper_source, user_line):
+    """Speakers in a room until 3 s in, then a headset (the echo disappears): the route turns direct, and the
+    user's line 3.5 s later interrupts."""
+    m, _, _ = _speak(player, piper_source, room=room_ir(RATE, 0.5), switch=(3.0, None), user=user_line, at_s=6.5,
+                     background=fan_noise(12.0, RATE, -50.0))
+    b = m.barge_in
+    assert m.outcome == "cancelled" and b.trigger_ms is not None and m.stale_samples_after_cancel == 0, b
+    assert b.route == "direct" and b.route_changes == 1, b

@@ -160,6 +160,10 @@ class SpeechRuns:
         self.run = 0
         return False
 
+    def again(self) -> None:
+        """The trigger just given was held back: the next speech frame may give it again."""
+        self._hit = False
+
 
 class BargeInListener:
     """Listens on `mic` while `armed()` names a request; calls `on_trigger(request_id, Trigger)` once per
@@ -191,9 +195,11 @@ class BargeInListener:
         self.echo_path = EchoPathDetector() if self.canceller == "aec3" and self.cfg.canceller == "auto" else None
         self._recent_echo: deque[tuple[float, float]] = deque(maxlen=ARM_ERLE_HOPS)  # (mic, residual) energies
         self._aec_heard_s = 0.0  # the app's voice heard since the route became AEC3's
+        self._echo_appeared = False  # the route turned from direct to AEC3 while running: arm by the bound only
         self._began_ns: int | None = None  # this request: the ADC time the app was first audible
         self._armed_ns: int | None = None  # this request: when barge-in was first armed while it listened
         self._route_fired: tuple[str, str] | None = None  # the route and its reason when it triggered
+        self.echo_held = 0  # triggers on the direct route held back: the far end explained them (since start)
         self._direct_rs = (soxr.ResampleStream(mic.rate, AEC_RATE, 1, dtype="float32")
                            if self.echo_path is not None and mic.rate != AEC_RATE else None)
         self._aec: EchoCanceller3 | None = None
@@ -275,13 +281,14 @@ class BargeInListener:
     @property
     def ready(self) -> bool:
         """Barge-in may fire now: the route is known, and through AEC3 it has adapted on `AEC_WARMUP_S` of the
-        app's voice, or the echo is measurably cancelled right now (ERLE over the last ½ s ≥ `ARM_ERLE_DB`)."""
+        app's voice, or the echo is measurably cancelled right now (ERLE over the last ½ s ≥ `ARM_ERLE_DB`; not
+        after an echo appeared mid-way)."""
         route = self.route
         if route == "undecided":
             return False
         if route != "aec3":
             return True
-        erle = self.recent_erle_db
+        erle = None if self._echo_appeared else self.recent_erle_db  # then only the bound arms it
         return self._aec_heard_s >= AEC_WARMUP_S or (erle is not None and erle >= ARM_ERLE_DB)
 
     @property
@@ -364,6 +371,9 @@ class BargeInListener:
                 done = self.runs.push(is_speech, echo and math.sqrt(float(np.mean(frame * frame))) >=
                                       self.cfg.min_level, adc)
                 self.frames_analysed += 1
+                if done and self._echo_explains():
+                    done = False
+                    self.runs.again()
                 self.busy_ns += time.thread_time_ns() - cpu0
                 if done:
                     onset = self.runs.utterance_start_ns
@@ -411,10 +421,27 @@ class BargeInListener:
             if self.echo_path.route == "aec3" and before != "aec3":  # the echo appeared: AEC3 adapts from here
                 self._aec_heard_s = 0.0
                 self._recent_echo.clear()
+                # mid-way (a headset unplugged), AEC3 re-adapts from a state that had no echo to cancel: its ERLE
+                # read high while echo still leaked (live, 1 of 6 runs interrupted itself 1.4 s after the switch)
+                self._echo_appeared = before == "direct"
         if self._app_audible:
             self._aec_heard_s += seconds
             self._recent_echo.append((mic_e, float(np.dot(residual, residual))))
         return residual if self.route == "aec3" else np.asarray(direct, np.float32)  # undecided: nothing fires
+
+    def _echo_explains(self) -> bool:
+        """On the direct route, whether the app's own voice explains what the VAD heard: the echo-path detector's
+        look over the window, now rather than at its next decision. A headset unplugged mid-paragraph makes the
+        microphone hear the app before the route turns to AEC3 (the VAD needs 160 ms, the detector two looks 250
+        ms apart): such a trigger is held back, and looked at again on every speech frame after it (a user's
+        line still fires at the first look that the far end does not explain; 2.6 ms each)."""
+        if self.route != "direct" or self.echo_path is None or not self._app_audible:
+            return False
+        corr, _ = self.echo_path.best_correlation()
+        if corr < self.echo_path.echo_corr:
+            return False
+        self.echo_held += 1
+        return True
 
     def _reference_ready(self, until_ns: int, now: int) -> bool:
         """The player's scope reaches `until_ns` (DAC time), or waiting longer is pointless (no canceller, or a

@@ -18,11 +18,13 @@ from .inject import Injector
 def speak_listened(player: Any, source: ChunkSource, text: str, *, model: str = "piper",
                    config: BargeInConfig | None = None, user: tuple[np.ndarray, int] | None = None,
                    at_s: float = 1.0, speak_s: float | None = None, room: np.ndarray | None = None,
-                   background: np.ndarray | None = None, rate: int = 24_000) -> tuple[RequestMetrics, int | None, int]:
+                   background: np.ndarray | None = None, rate: int = 24_000,
+                   switch: tuple[float, np.ndarray | None] | None = None) -> tuple[RequestMetrics, int | None, int]:
     """Speak `text`; `user`: (clip at `rate`, the test device's, and its onset frame) played `at_s` after the
     first audio; `room`: the speakers heard through it (else the microphone hears only what is played into it);
-    `speak_s`: cancel it then, as the button would, if nobody did. Returns (the record, the injected onset on our
-    clock or None, the submit time)."""
+    `switch`: (seconds after the first audio, the room from then on) — a headset unplugged (a room) or plugged in
+    (None) mid-request; `speak_s`: cancel it then, as the button would, if nobody did. Returns (the record, the
+    injected onset on our clock or None, the submit time)."""
     session = Session(player, {model: source})
     current: list[Request] = []
     listening = VoiceBargeIn(player, lambda: current[0] if current else None, session.cancel,
@@ -34,9 +36,14 @@ def speak_listened(player: Any, source: ChunkSource, text: str, *, model: str = 
             current.append(req)
             while not req.finished.wait(0.005) and not any(e.n for e in req.trace.of(Play)):
                 pass
+            first = time.monotonic()
+            if switch is not None:
+                req.finished.wait(switch[0])
+                injector.set_room(switch[1])
             if user is not None:
                 clip, onset = user
-                injected = injector.play(clip, at_s) + int(onset * 1e9 / rate)
+                after = max(0.0, at_s - (time.monotonic() - first))
+                injected = injector.play(clip, after) + int(onset * 1e9 / rate)
             if speak_s is not None and not req.finished.wait(speak_s):
                 session.cancel(req.id)
             if not req.finished.wait(60):
