@@ -271,8 +271,8 @@ def _vt_record(tts: Any) -> dict[str, Any]:
     return {"outcome": r.outcome, "first_chunk_ms": r.first_chunk_ms, "cancel_to_idle_ms": r.cancel_to_idle_ms}
 
 
-async def _pipecat_service(name: str, make: Any, rates: tuple[float, ...], repeat: int,
-                           clock: CpuClock) -> list[dict[str, Any]]:
+async def _pipecat_service(name: str, make: Any, rates: tuple[float, ...], repeat: int, clock: CpuClock,
+                           replies: tuple[str, ...] = REPLIES) -> list[dict[str, Any]]:
     f, *_, WorkerRunner = _pipecat_parts()
     tts = make()
     if hasattr(tts, "engine"):  # VoiceTrace's: warm, and synthesis compared, not what a phrase cache remembered
@@ -287,7 +287,7 @@ async def _pipecat_service(name: str, make: Any, rates: tuple[float, ...], repea
                         clock, interrupt=False)
         for rep in range(repeat):
             for rate in rates:
-                for i, reply in enumerate(REPLIES):
+                for i, reply in enumerate(replies):
                     turn = await _one_turn(worker, llm, reply, rate, clock, interrupt=False)
                     rows.append(_row(name, "reply", rate, i, rep, reply, turn, clock, tts))
                     print(f"  {name:18s} {rate:4.0f} tok/s reply {i}: first audio "
