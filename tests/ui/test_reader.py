@@ -139,8 +139,8 @@ def test_save_speech_writes_every_format_and_cancel_leaves_no_file(window, qtbot
         # the file is a synthesis of its own (a file sink: Kokoro's pieces planned without a listener), so its
         # leading and trailing silences may be trimmed differently from what played (a clean run: 2.33 s saved
         # against 2.48 s played): the whole speech, not the same samples
-        assert abs(seconds - spoken_s) < 0.3, (ext, seconds, spoken_s)
-        assert abs(seconds - lengths["wav"]) < 0.08, (ext, lengths)  # every format holds the same audio
+        assert abs(seconds - spoken_s) < 0.3, (ext, seconds, spoken_s)  # not a timing: audio lengths
+        assert abs(seconds - lengths["wav"]) < 0.08, (ext, lengths)  # not a timing: every format, the same audio
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no partial files
 
     # a long text saved in the background, cancelled halfway: the window stays usable, no file is left
