@@ -148,8 +148,9 @@ def _pipecat_parts() -> Any:
     return f, Pipeline, PipelineParams, PipelineWorker, FrameProcessor, WorkerRunner
 
 
-def _build_pipeline(tts: Any) -> tuple[Any, Any, Any]:
-    """[stand-in LLM → tts → sink] in a worker; returns (worker, llm, sink)."""
+def _build_pipeline(tts: Any) -> tuple[Any, Any]:
+    """[stand-in LLM → tts → sink] in a worker; returns (worker, llm): the turn the llm speaks is what the sink
+    fills in."""
     f, Pipeline, PipelineParams, PipelineWorker, FrameProcessor, _ = _pipecat_parts()
     from ..text.feed import token_pieces
 
@@ -202,16 +203,13 @@ def _build_pipeline(tts: Any) -> tuple[Any, Any, Any]:
             await self.push_frame(frame, direction)
 
     llm = StandInLLM()
-    sink = Sink(llm)
-    worker = PipelineWorker(Pipeline([llm, tts, sink]),
+    worker = PipelineWorker(Pipeline([llm, tts, Sink(llm)]),
                             params=PipelineParams(audio_out_sample_rate=PIPELINE_RATE, enable_metrics=True))
-    return worker, llm, sink
+    return worker, llm
 
 
 def _services(engines: list[str]) -> dict[str, Any]:
     """name → a factory of the Pipecat service (built inside the event loop)."""
-    from pipecat.services.tts_service import TTSService  # noqa: F401  (the extra is there)
-
     from ..engines.catalog import ensure_files, find_model
     from ..integrations.pipecat import VoiceTraceTTSService
 
@@ -277,7 +275,7 @@ async def _pipecat_service(name: str, make: Any, rates: tuple[float, ...], repea
     tts = make()
     if hasattr(tts, "engine"):  # VoiceTrace's: warm, and synthesis compared, not what a phrase cache remembered
         await asyncio.to_thread(_warm_uncached, tts.engine)
-    worker, llm, _ = _build_pipeline(tts)
+    worker, llm = _build_pipeline(tts)
     runner = WorkerRunner(handle_sigint=False)
     rows: list[dict[str, Any]] = []
 
