@@ -14,7 +14,8 @@ Per 32 ms of microphone signal:
      microphone itself, as with headphones — AEC3's suppressor would hold the user's voice back while the app
      speaks, though it has no echo to remove. It re-decides while running (`route`, `route_reason`).
 2. **VAD** (Silero) on the residual at 16 kHz; a frame is speech if P ≥ threshold and the residual is above
-   a floor level.
+   a floor level — or, through AEC3, if a second VAD hears speech in the raw microphone where it is well above the
+   echo the far end predicts (`bargein.rawgate`: the first word AEC3's suppressor sometimes holds back).
 3. **Trigger** after `min_speech_ms` of speech (coughs and clicks are shorter): consecutive frames for the gate
    and headphones; for AEC3, that many of the last few frames — in double talk its suppressor drops frames of
    the user's voice, and a run of consecutive frames came up to 1.4 s late. The caller cancels through the
@@ -42,6 +43,7 @@ from ..contract import BargeIn, VoiceIgnored
 from ..core.trace import now_ns
 from .aec import AEC_RATE, AUDIBLE, EchoCanceller3, aec3_missing
 from .echopath import EchoPathDetector
+from .rawgate import RawSpeechGate
 
 VOICED = 0.01  # −40 dBFS: the "true onset" level, the same as the app's first voiced sample
 # AEC3 starts knowing nothing of the room: in the first second or two of the app's voice a little of the echo gets
@@ -203,8 +205,10 @@ class BargeInListener:
         self._direct_rs = (soxr.ResampleStream(mic.rate, AEC_RATE, 1, dtype="float32")
                            if self.echo_path is not None and mic.rate != AEC_RATE else None)
         self._aec: EchoCanceller3 | None = None
+        self.raw_gate: RawSpeechGate | None = None  # AEC3's route: the user's first word from the raw microphone
         if self.canceller == "aec3":
             self._aec = EchoCanceller3(mic.rate, player.rate)
+            self.raw_gate = RawSpeechGate(self.cfg.threshold, self.cfg.min_level)
         self._far_pos: int | None = None  # the next far-end frame (player scope position)
         self.far_resyncs = 0  # times the far end was re-aligned to the DAC clock (a jump of the clocks)
         self._echo_energy: list[tuple[int, float, float]] = []  # per frame with the app audible: (ADC, mic, residual)
@@ -344,8 +348,10 @@ class BargeInListener:
                     break  # what the speakers played around this frame is not all in the scope yet
                 pos = start + hop
                 mic_e = float(np.dot(frame, frame))
+                mic16 = far16 = None
                 if self._aec is not None and far is not None:
                     mic16, residual = self._aec.process(frame, far)
+                    far16 = self._aec.last_far
                     mic_e, echo_share = float(np.dot(mic16, mic16)), 0.0
                     residual = self._route_aec(frame, mic16, residual, mic_e, hop / rate)
                 else:
@@ -363,11 +369,13 @@ class BargeInListener:
                     self._echo_energy.append((adc, mic_e, float(np.dot(residual, residual))))
                 speech = self._speech(residual)
                 level = math.sqrt(float(np.mean(residual * residual))) if len(residual) else 0.0
+                raw = (self.raw_gate is not None and mic16 is not None and far16 is not None
+                       and self.route == "aec3" and self.raw_gate.push(mic16, far16, speech))
                 echo = echo_share >= self.cfg.echo_share and self.canceller == "gate"
                 ready = self.ready
                 if ready and self._armed_ns is None:
                     self._armed_ns = adc
-                is_speech = speech and not echo and level >= self.cfg.min_level and ready
+                is_speech = ready and not echo and (raw or (speech and level >= self.cfg.min_level))
                 done = self.runs.push(is_speech, echo and math.sqrt(float(np.mean(frame * frame))) >=
                                       self.cfg.min_level, adc)
                 self.frames_analysed += 1
@@ -397,6 +405,8 @@ class BargeInListener:
             window = max(need, round(self.cfg.aec_window_ms / frame_ms))
         self.runs = SpeechRuns(need, window=window)
         self.vad.reset()
+        if self.raw_gate is not None:
+            self.raw_gate.reset()
         self._resampler = (self._soxr.ResampleStream(rate, VAD_RATE, 1, dtype="float32")
                            if rate != VAD_RATE and self._aec is None else None)
         self._pending = np.zeros(0, np.float32)
@@ -424,6 +434,8 @@ class BargeInListener:
                 # mid-way (a headset unplugged), AEC3 re-adapts from a state that had no echo to cancel: its ERLE
                 # read high while echo still leaked (live, 1 of 6 runs interrupted itself 1.4 s after the switch)
                 self._echo_appeared = before == "direct"
+                if self.raw_gate is not None:
+                    self.raw_gate.forget()  # what it learnt of the room before is not this echo
         if self._app_audible:
             self._aec_heard_s += seconds
             self._recent_echo.append((mic_e, float(np.dot(residual, residual))))
