@@ -43,6 +43,18 @@ def test_a_headset_microphone_with_the_defaults_the_user_interrupts(jack, player
     assert b.route_changes == 0, said
 
 
+def test_a_headset_microphone_with_the_defaults_kokoro_is_interrupted_in_its_first_second(jack, player, kokoro_source,
+                                                                                          user_line):
+    """The same with Kokoro as the app's voice (its synthesis shares the cores with the listener), the line 0.8 s
+    into its speech."""
+    m, injected, t0 = _speak(player, kokoro_source, model="kokoro", user=user_line, at_s=0.8,
+                             background=fan_noise(12.0, RATE, -55.0))
+    b = m.barge_in
+    assert m.outcome == "cancelled" and b.trigger_ms is not None and m.stale_samples_after_cancel == 0, b
+    assert b.route == "direct" and b.route_changes == 0, b
+    assert abs((t0 + b.true_onset_ms * 1e6 - injected) / 1e6) < 100, b  # the same event on two clocks
+
+
 def test_a_silent_headset_microphone_the_first_word_is_not_lost(jack, player, piper_source, user_line):
     """A microphone that is digitally silent but for the user's line (a gated one): the line's first syllable must
     not make the listener think it hears the app (then AEC3's suppressor held "Wait," back: reported 0.5 s late)."""

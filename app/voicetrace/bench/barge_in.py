@@ -25,6 +25,7 @@ TEXT = ("The history of the lighthouse begins with fires lit on hills to guide s
         "carried lamps and mirrors, and the keepers who tended them lived beside the sea for months at a time. "
         "Today most lights are automatic, yet many towers still stand as museums along the coast, and visitors "
         "climb their stairs to look out over the water.")
+FIRST_WORD_MS = 300  # a line heard this late was heard from its second word: the first was held back
 USER_LINES = [("Wait, stop, that is not what I asked for.", "jf_alpha"), ("Hang on a second.", "jf_nezumi"),
               ("No, no, go back.", "jm_kumo"), ("Sorry, can I ask something?", "jf_gongitsune")]
 
@@ -154,8 +155,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"{s['stale_samples']}; listener CPU {s['listener_cpu_us_per_frame']} µs per 32 ms frame"])
 
 
-def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str | None, seed: int = 18
-                   ) -> dict[str, Any]:
+def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str | None, seed: int = 18,
+                   cancellers: tuple[str, ...] = ("gate", "auto")) -> dict[str, Any]:
     """`bench --suite barge-in --room RT60[,RT60…]`: the app speaks a Piper paragraph through a simulated room
     (our JACK client convolves its output with a synthetic impulse response at speaker level, a fan under it)
     into its own microphone. Per room and canceller (the gate, AEC3): `trials` trials with a user's line at a
@@ -181,7 +182,7 @@ def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str |
     try:
         for rt60 in rt60s:
             ir = room_ir(player.rate, rt60)
-            for canceller in ("gate", "aec3"):
+            for canceller in cancellers:  # auto: the defaults, which choose AEC3 when the microphone hears the app
                 session = Session(player, {"piper": workers["piper"].sharing()})
                 current: list[Any] = []
                 listening = VoiceBargeIn(player, lambda c=current: c[-1] if c else None,  # type: ignore[misc]
@@ -190,7 +191,7 @@ def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str |
                 mine: list[dict[str, Any]] = []
                 try:
                     with Injector(room=ir, background=fan_noise(10.0, player.rate, -50.0)) as injector:
-                        _room_warm_up(session, current)  # as after ticking the box: AEC3 adapts once
+                        armed = _room_warm_up(session, current)  # as after ticking the box: AEC3 adapts once
                         for k, kind in enumerate(plan):
                             mine.append(_room_trial(session, injector, current, kind, clips[k % len(clips)], rng))
                             print(f"\r  room RT60 {rt60} s, {canceller}: {k + 1}/{len(plan)}", end="",
@@ -203,7 +204,7 @@ def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str |
                     r.update(rt60_s=rt60, canceller=canceller)
                 rows += mine
                 summaries.append(_room_summary(rt60, round(rt60_of(ir, player.rate), 2), canceller, mine,
-                                               listening))
+                                               listening) | {"armed_ms_fresh": armed})
     finally:
         player.close()
         for w in workers.values():
@@ -213,14 +214,17 @@ def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str |
     return res
 
 
-def _room_warm_up(session: Any, current: list[Any]) -> None:
-    """A first sentence through the room, not counted: a fresh AEC3 listens once it has adapted on 2.5 s of the
-    app's voice (`bargein.listener.AEC_WARMUP_S`), as it would after the user ticks Barge-in by voice."""
+def _room_warm_up(session: Any, current: list[Any]) -> float | None:
+    """A first sentence through the room, not counted: a fresh AEC3 listens once it has adapted on the app's voice
+    (at most `bargein.listener.AEC_WARMUP_S`), as it would after the user ticks Barge-in by voice. Returns when
+    the fresh listener armed, ms after the app was first audible."""
     req = session.submit("This first sentence lets the echo canceller learn the room before the trials begin.",
                          "piper")
     current.append(req)
     req.finished.wait(30)
     time.sleep(0.3)
+    b = session.metrics(req.id).barge_in
+    return b.armed_ms if b is not None else None
 
 
 def _room_trial(session: Any, injector: Any, current: list[Any], kind: str, clip: tuple[str, np.ndarray, int],
@@ -249,6 +253,7 @@ def _room_trial(session: Any, injector: Any, current: list[Any], kind: str, clip
     m = req.result(timeout=5)
     b = m.barge_in
     row.update(triggered=b is not None and b.triggered, erle_db=b.erle_db if b else None,
+               route=b.route if b else None,
                stale=m.stale_samples_after_cancel, cancel_to_silence_ms=m.cancel_to_silence_ms)
     if injected is not None and b is not None and (on := _onsets(b)) is not None and b.onset_to_silence_ms is not None:
         _, true_onset, trigger = on
@@ -279,6 +284,8 @@ def _room_summary(rt60: float, measured: float, canceller: str, rows: list[dict[
         "injected_onset_to_silence_ms": distribution(r["injected_to_silence_ms"] for r in hit),
         "reported_onset_to_silence_ms": distribution(r["onset_to_silence_ms"] for r in hit),
         "onset_error_ms": distribution(r["onset_error_ms"] for r in hit),
+        "first_word_held": sum(r["onset_error_ms"] >= FIRST_WORD_MS for r in hit),
+        "routes": sorted({str(r["route"]) for r in rows}),
         "single_talk_detected": f"{len(hit1)}/{len(single)}",
         "single_talk_injected_onset_to_silence_ms": distribution(r["injected_to_silence_ms"] for r in hit1),
         "erle_db_median": round(float(np.median(erle)), 1) if erle else None,
@@ -292,15 +299,21 @@ def room_markdown(res: dict[str, Any]) -> str:
         return "—" if not x.get("n") else f"{x['median']:.0f} / {x['p95']:.0f}"
 
     lines = [f"barge-in through a simulated room — {res['machine']}; Piper paragraph at speaker level through the "
-             "room into the microphone, a fan at −50 dBFS; onset → silence from the injected onset (median / p95 ms)",
-             "", "| RT60 (measured) | canceller | interrupted itself, nobody talking | fired before the user spoke | "
-             "users detected | onset → silence | reported − injected onset | single talk: detected, onset → silence "
-             "| ERLE, echo only |", "|---|---|---|---|---|---|---|---|---|"]
+             "room into the microphone, a fan at −50 dBFS; onset → silence from the injected onset (median / p95 ms); "
+             f"first word held back: heard ≥ {FIRST_WORD_MS} ms after the line began", "",
+             "| RT60 (measured) | settings (route) | armed, fresh listener | interrupted itself, nobody talking | "
+             "fired before the user spoke | users detected | onset → silence | reported − injected onset | first "
+             "word held back | single talk: detected, onset → silence | ERLE, echo only |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in res["rooms"]:
         erle = "—" if s["erle_db_median"] is None else f"{s['erle_db_median']} dB"
-        lines.append(f"| {s['rt60_s']} s ({s['rt60_measured_s']}) | {s['canceller']} | {s['self_interruptions']}/"
+        name = "defaults" if s["canceller"] == "auto" else s["canceller"]
+        armed = "—" if s.get("armed_ms_fresh") is None else f"{s['armed_ms_fresh']:.0f} ms"
+        lines.append(f"| {s['rt60_s']} s ({s['rt60_measured_s']}) | {name} ({', '.join(s.get('routes', []))}) | "
+                     f"{armed} | {s['self_interruptions']}/"
                      f"{s['echo_trials']} | {s['fired_before_the_user']}/{s['talk_trials']} | "
                      f"{s['detected']}/{s['user_trials']} | "
                      f"{d(s['injected_onset_to_silence_ms'])} | {d(s['onset_error_ms'])} | "
+                     f"{s.get('first_word_held', '—')}/{s['detected']} | "
                      f"{s['single_talk_detected']}, {d(s['single_talk_injected_onset_to_silence_ms'])} | {erle} |")
     return "\n".join(lines)

@@ -41,22 +41,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          wer=bool(args.wer), replies=args.replies)
         return 0
     if args.suite == "barge-in":
-        from .barge_in import run_barge_in_suite, run_room_suite
-
-        if args.room:
-            try:
-                rooms = [float(x) for x in args.room.split(",")]
-            except ValueError:
-                print(f"voicetrace: error: --room {args.room!r}: give RT60 seconds, e.g. --room 0.5 or 0.3,0.8",
-                      file=sys.stderr)
-                return 2
-            if not all(0.05 <= r <= 3.0 for r in rooms):
-                print("voicetrace: error: --room: each RT60 must be 0.05-3 s", file=sys.stderr)
-                return 2
-            run_room_suite(rooms, args.trials, Path(args.out), args.device)
-        else:
-            run_barge_in_suite(args.trials, Path(args.out), args.device)
-        return 0
+        return _barge_in(args)
     if args.suite == "window":
         from .window import run_window_suite
 
@@ -76,4 +61,34 @@ def cmd_bench(args: argparse.Namespace) -> int:
     texts = load_texts([t.strip() for t in args.texts.split(",") if t.strip()])
     run_compare(engines, texts, args.repeat, Path(args.out), args.device, args.play_limit, observe=args.observe,
                 wer=args.wer)
+    return 0
+
+
+def _barge_in(args: argparse.Namespace) -> int:
+    """`--mic clean`, `--mic room[,RT60…]` (or `--room RT60[,RT60…]`), or neither: the clean echo path."""
+    from .barge_in import run_barge_in_suite, run_room_suite
+    from .barge_in_clean import run_clean_mic_suite
+
+    mic = args.mic or (f"room,{args.room}" if args.room else None)
+    if mic is None:
+        run_barge_in_suite(args.trials, Path(args.out), args.device)
+        return 0
+    kind, *rest = [x.strip() for x in mic.split(",")]
+    if kind == "clean" and not rest:
+        run_clean_mic_suite(args.trials, Path(args.out), args.device)
+        return 0
+    if kind != "room":
+        print(f"voicetrace: error: --mic {mic!r}: give clean, or room with RT60 seconds, e.g. room,0.5 or "
+              "room,0.3,0.8", file=sys.stderr)
+        return 2
+    try:
+        rooms = [float(x) for x in rest] or [0.5]
+    except ValueError:
+        print(f"voicetrace: error: --mic {mic!r} (--room): give RT60 seconds, e.g. --mic room,0.5 or "
+              "--room 0.3,0.8", file=sys.stderr)
+        return 2
+    if not all(0.05 <= r <= 3.0 for r in rooms):
+        print("voicetrace: error: --room / --mic room: each RT60 must be 0.05-3 s", file=sys.stderr)
+        return 2
+    run_room_suite(rooms, args.trials, Path(args.out), args.device)
     return 0

@@ -146,9 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "written, four strategies), window (the window under Xvfb + openbox against `speak`) or frameworks "
                    "(VoiceTrace in Pipecat and LiveKit Agents against Pipecat's stock Kokoro and Piper services)")
     b.add_argument("--trials", type=int, default=20, help="barge-in: user-speech trials (plus echo/noise trials)")
-    b.add_argument("--room", metavar="RT60[,RT60…]",
-                   help="barge-in: through simulated rooms of these reverberation times (s), per canceller (gate, "
-                        "AEC3), with and without a user's line")
+    b.add_argument("--mic", metavar="clean|room[,RT60…]",
+                   help="barge-in: clean (a headset's microphone, the defaults against headphones mode, a fresh "
+                        "listener per trial) or room (the speakers heard through simulated rooms of these "
+                        "reverberation times, s; 0.5 if none), the gate against the defaults; without --mic: the "
+                        "microphone hears the app on a clean echo path")
+    b.add_argument("--room", metavar="RT60[,RT60…]", help="barge-in: the same as --mic room,RT60[,RT60…]")
     b.add_argument("--engines", default="piper,kokoro")
     b.add_argument("--texts", default="short,sentence,paragraph",
                    help="names in bench/texts (short, sentence, paragraph, article) or files, comma-separated")
