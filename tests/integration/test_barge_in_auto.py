@@ -5,11 +5,12 @@ barge-in is armed at once; loudspeakers in a room → AEC3, and the app never in
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from voicetrace.bargein.listener import AEC_WARMUP_S
 from voicetrace.testing.listen import speak_listened
-from voicetrace.testing.room import fan_noise, room_ir, typing
+from voicetrace.testing.room import cough_and_knocks, fan_noise, room_ir, typing
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 
@@ -65,17 +66,20 @@ def test_a_silent_headset_microphone_the_first_word_is_not_lost(jack, player, pi
 
 
 def test_a_headset_microphone_hearing_only_noise_never_triggers(jack, player, piper_source):
-    """A fan and typing in the microphone, nobody talking, the defaults: read directly, never interrupted."""
+    """A fan and typing in the microphone, a cough and two knocks 2 s in, nobody talking, the defaults: read
+    directly, never interrupted."""
     noise = fan_noise(12.0, RATE, -45.0) + typing(12.0, RATE)
-    m, _, _ = _speak(player, piper_source, background=noise, speak_s=8.0)
+    cough = cough_and_knocks(np.random.default_rng(5), RATE)
+    m, _, _ = _speak(player, piper_source, background=noise, user=(cough, 0), at_s=2.0, speak_s=8.0)
     b = m.barge_in
     assert b.trigger_ms is None and b.route == "direct", b
 
 
-def test_speakers_in_a_room_with_the_defaults_never_interrupt_themselves(jack, player, piper_source):
-    """RT60 0.5 s, a fan, nobody talking, a fresh listener with the defaults: AEC3, chosen because the microphone
-    hears the app, and the paragraph is spoken to its end."""
-    m, _, _ = _speak(player, piper_source, room=room_ir(RATE, 0.5), background=fan_noise(12.0, RATE, -50.0))
+@pytest.mark.parametrize("rt60", [0.3, 0.5, 0.8])
+def test_speakers_in_a_room_with_the_defaults_never_interrupt_themselves(jack, player, piper_source, rt60):
+    """A fan, nobody talking, a fresh listener with the defaults: AEC3, chosen because the microphone hears the app,
+    and the paragraph is spoken to its end — in a dry, a middling and a reverberant room."""
+    m, _, _ = _speak(player, piper_source, room=room_ir(RATE, rt60), background=fan_noise(12.0, RATE, -50.0))
     b = m.barge_in
     assert m.outcome == "done" and b.trigger_ms is None, b
     assert b.route == "aec3" and "hears the app" in b.route_reason, b

@@ -37,20 +37,12 @@ def _onsets(b: BargeInMetrics) -> tuple[float, float, float] | None:
     return b.speech_onset_ms, b.true_onset_ms, b.trigger_ms
 
 
-def _noise_clip(rng: np.random.Generator, rate: int) -> np.ndarray:
-    """A cough-like burst (~150 ms decay) and two knocks: loud, short, not speech."""
-    t = np.arange(int(0.8 * rate)) / rate
-    x = (0.3 * rng.standard_normal(len(t)) * np.exp(-t / 0.15)).astype(np.float32)
-    for at in (0.45, 0.6):
-        x[int(at * rate)] += 0.8
-    return x
-
-
 def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain: float = 0.5,
                        seed: int = 11) -> dict[str, Any]:
     from ..bargein.listener import VoiceBargeIn
     from ..core.session import Session
     from ..testing.inject import Injector
+    from ..testing.room import cough_and_knocks
     from .compare import _machine, _warm_engines_and_device
 
     rng = random.Random(seed)
@@ -80,7 +72,7 @@ def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain
                     t_in = injector.play(clip, rng.uniform(0.5, 2.0))
                     row.update(user=text, injected_onset_ns=t_in + int(onset * 1e9 / injector.rate))
                 elif kind == "noise":
-                    injector.play(_noise_clip(nrng, injector.rate), rng.uniform(0.5, 1.5))
+                    injector.play(cough_and_knocks(nrng, injector.rate), rng.uniform(0.5, 1.5))
                 if not req.finished.wait(4.0):
                     session.cancel(req.id)  # no barge-in in time: stop it as the button would
                 req.finished.wait(30)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.report import distribution
-from .barge_in import TEXT, USER_LINES, _noise_clip
+from .barge_in import TEXT, USER_LINES
 from .files import save_results
 
 CONDITIONS = ("defaults", "headphones")
@@ -27,7 +27,7 @@ EARLY_MS = 250  # a reported onset this much before the line was put in fired on
 def run_clean_mic_suite(trials: int, out_dir: Path, device: str | None, seed: int = 27) -> dict[str, Any]:
     from ..bargein.listener import BargeInConfig
     from ..testing.listen import speak_listened
-    from ..testing.room import fan_noise, typing
+    from ..testing.room import cough_and_knocks, fan_noise, typing
     from .compare import _machine, _warm_engines_and_device
 
     rng = random.Random(seed)
@@ -53,7 +53,7 @@ def run_clean_mic_suite(trials: int, out_dir: Path, device: str | None, seed: in
                 text, clip, onset = clips[k % len(clips)]
                 user, background = (clip, onset), fan_noise(12.0, rate, -55.0)
             else:
-                text, user = "", (_noise_clip(nrng, rate), 0)
+                text, user = "", (cough_and_knocks(nrng, rate), 0)
                 background = fan_noise(12.0, rate, -45.0) + typing(12.0, rate)
             m, injected, t0 = speak_listened(player, source, TEXT, config=config, user=user, at_s=at_s,
                                              speak_s=at_s + 4.0, background=background, rate=rate)

@@ -86,3 +86,12 @@ def typing(seconds: float, rate: int, keys_per_s: float = 6.0, level_dbfs: float
         k = int(t * rate)
         out[k:k + len(click)] += click.astype(np.float32)
     return out
+
+
+def cough_and_knocks(rng: np.random.Generator, rate: int) -> np.ndarray:
+    """A cough-like burst (~150 ms decay) and two knocks: loud, short, not speech."""
+    t = np.arange(int(0.8 * rate)) / rate
+    x = (0.3 * rng.standard_normal(len(t)) * np.exp(-t / 0.15)).astype(np.float32)
+    for at in (0.45, 0.6):
+        x[int(at * rate)] += 0.8
+    return x
