@@ -356,6 +356,9 @@ class RequestMetrics:
     device: str | None = None
     device_rate: int | None = None
     output_latency_ms: float | None = None
+    # Why the DAC times above (TTFA audible and voiced, cancel → silence, what was heard) are estimated, not the
+    # device's own clock (a sound server behind ALSA: audio/graph.py); None where they are the device's.
+    dac_time_estimated: str | None = None
     skipped_phrases: list[str] = field(default_factory=list)  # phrases with nothing speakable
     cold: bool = False  # submitted before the engine was warm (TTFA includes loading)
 

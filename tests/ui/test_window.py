@@ -194,7 +194,7 @@ def test_metrics_log_exports_and_report(window_factory, qtbot, tmp_path):
     for key in ("ttfa_callback_ms", "ttfa_audible_ms", "ttfa_voiced_ms", "rtf", "chunks", "underruns",
                 "cancel_to_silence_ms", "cancel_to_idle_ms", "stale_samples_after_cancel", "cache",
                 "engine_load_ms", "warmup_ms", "peak_rss_mb", "device", "device_rate", "output_latency_ms",
-                "skipped_phrases", "cold"):
+                "dac_time_estimated", "skipped_phrases", "cold"):
         assert key in lines[0]
     w.export_metrics(str(tmp_path / "m.csv"), "csv")
     w.export_metrics(str(tmp_path / "m.json"), "json")

@@ -108,3 +108,19 @@ def test_bench_summary_per_engine_and_strategy():
     assert s["voicetrace"]["ttfa_audible_ms_median"] == 65
     assert s["voicetrace"]["cancel_to_silence_ms_p99"] == 39.0  # nearest rank: an observed value
     assert s["voicetrace"]["ttfa_audible_ms_by_text"] == {"short": 65}
+
+
+def test_estimated_dac_times_are_marked_in_the_readout_and_the_cli(capsys):
+    from voicetrace.audio.graph import DAC_TIME_ESTIMATED
+    from voicetrace.cli.speak import print_summary
+    from voicetrace.desk.readout import readout_html
+
+    m = _record(ttfa_audible_ms=105.0, dac_time_estimated=DAC_TIME_ESTIMATED)
+    assert "≈105 ms" in readout_html([m]) and DAC_TIME_ESTIMATED in readout_html([m])
+    print_summary(m)
+    out = capsys.readouterr().out
+    assert "audible ≈105.0 ms" in out and f"≈ {DAC_TIME_ESTIMATED}" in out
+    plain = _record(ttfa_audible_ms=105.0)
+    assert "≈" not in readout_html([plain])
+    print_summary(plain)
+    assert "≈" not in capsys.readouterr().out

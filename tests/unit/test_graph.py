@@ -49,3 +49,10 @@ def test_a_server_that_cannot_be_asked_is_opened_at_pipewires_default_rate(monke
     monkeypatch.setattr(graph.subprocess, "run", run)
     assert graph.graph_rate() is None
     assert graph.stream_rate(_dev("pipewire")) == graph.DEFAULT_GRAPH_RATE
+
+
+def test_dac_times_through_a_sound_server_are_named_estimated_and_jacks_are_not():
+    assert "estimated" in (graph.dac_time_note(_dev("pipewire")) or "")
+    assert graph.dac_time_note(_dev("system", hostapi="JACK Audio Connection Kit")) is None
+    assert graph.dac_time_note(_dev("hw:0,0")) is None
+

@@ -52,6 +52,20 @@ def through_sound_server(device: _Device, env: Mapping[str, str] | None = None) 
     return any(Path(runtime, sock).exists() for sock in ("pipewire-0", "pulse/native"))
 
 
+# PortAudio's DAC time through a sound server's ALSA plugin is the plugin's own account of its delay, and it is
+# short: on PipeWire 0.3.65, against an independent recorder of the sink's monitor (a JACK client through pw-jack),
+# the app's first audio and cancel → silence came 10.7 ms (blocks of 256 frames at 48 kHz) to 21.4 ms (512-1024)
+# early, the same on every run (docs/measurements.md, "On PipeWire"). Its ALSA plugin does not count the frames
+# it has already handed to the graph (newer PipeWire adds them: `transfered`). So those figures are named estimated.
+DAC_TIME_ESTIMATED = ("estimated: through a sound server the DAC time is its ALSA plugin's account of the delay, "
+                      "measured 10-21 ms short on PipeWire 0.3.65")
+
+
+def dac_time_note(device: _Device) -> str | None:
+    """Why the device's DAC times are estimated (a sound server behind ALSA), or None: the device's own clock."""
+    return DAC_TIME_ESTIMATED if through_sound_server(device) else None
+
+
 def graph_rate() -> int | None:
     """The server's rate, as `pactl info` reports it (PulseAudio, and PipeWire's pulse layer); None when it
     cannot be asked."""

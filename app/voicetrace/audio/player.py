@@ -18,7 +18,7 @@ import numpy as np
 
 from ..contract import K_END, K_FLUSH, K_PAUSE, K_PLAY, K_RESUME, K_STATUS, K_UNDERRUN, AudioArray, PlaybackEvent
 from .devices import OutputDevice, open_stream, resolve_output_device
-from .graph import stream_rate
+from .graph import dac_time_note, stream_rate
 from .ring import TaggedRing
 
 _EVENT_SLOTS = 1 << 15
@@ -43,6 +43,7 @@ class Player:
         self.device = device if isinstance(device, OutputDevice) else resolve_output_device(device)
         # A sound server's graph rate, not the 44 100 PortAudio reports for ALSA's `default` (audio/graph.py).
         self.rate = int(samplerate or stream_rate(self.device))
+        self.dac_time_note = dac_time_note(self.device)  # None: the DAC times are the device's own
         self.blocksize = blocksize
         self.ring = TaggedRing(int(ring_seconds * self.rate), fade_frames=int(fade_ms * self.rate / 1000))
         n = _EVENT_SLOTS

@@ -242,7 +242,11 @@ def print_summary(m: RequestMetrics) -> None:
         return "—" if x is None else f"{x:.1f}{unit}" if isinstance(x, float) else f"{x}{unit}"
 
     print(f"{m.engine} / {m.voice} on {m.device}: {m.outcome}")
-    print(f"  TTFA  callback {f(m.ttfa_callback_ms)}  audible {f(m.ttfa_audible_ms)}  voiced {f(m.ttfa_voiced_ms)}")
+    est = "≈" if m.dac_time_estimated else ""
+    print(f"  TTFA  callback {f(m.ttfa_callback_ms)}  audible {est}{f(m.ttfa_audible_ms)}  voiced "
+          f"{est}{f(m.ttfa_voiced_ms)}")
+    if m.dac_time_estimated:
+        print(f"  ≈ {m.dac_time_estimated}")
     rtf = "—" if m.rtf is None else f"{m.rtf:.3f}"
     print(f"  RTF {rtf}  audio {f(m.audio_ms)}  chunks {len(m.chunks)}  underruns {m.underruns} ({f(m.underrun_ms)})")
     if m.stream_input:
@@ -250,7 +254,7 @@ def print_summary(m: RequestMetrics) -> None:
               f"{f(m.ttfa_from_first_text_ms)}, starved {m.text_starvations} ({f(m.text_starvation_ms)})")
     if m.cancelled:
         print(f"  heard{' (estimated)' if m.heard_exact is False else ''}: {m.heard_text!r} ({f(m.heard_ms)})")
-        print(f"  cancel → silence {f(m.cancel_to_silence_ms)}  → engine idle {f(m.cancel_to_idle_ms)}  "
+        print(f"  cancel → silence {est}{f(m.cancel_to_silence_ms)}  → engine idle {f(m.cancel_to_idle_ms)}  "
               f"stale samples {m.stale_samples_after_cancel}")
     b = m.barge_in
     if b:

@@ -349,6 +349,7 @@ class Session:
         m.device = self.output.device_name
         m.device_rate = self.output.rate
         m.output_latency_ms = round(self.output.output_latency_s * 1000, 3)
+        m.dac_time_estimated = getattr(self.output, "dac_time_note", None)
         m.skipped_phrases = list(req.skipped)
         m.cold = req.cold
         return m

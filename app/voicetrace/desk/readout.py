@@ -43,7 +43,8 @@ def readout_html(records: list[RequestMetrics]) -> str:
     """The last request's figures, with the median TTFA of its engine so far (rich text)."""
     last = records[-1]
     parts = [f"<b>{last.engine}</b> {last.outcome}",
-             f"TTFA audible <b>{ms(last.ttfa_audible_ms)}</b> (callback {ms(last.ttfa_callback_ms)}"
+             f"TTFA audible <b>{'≈' if last.dac_time_estimated else ''}{ms(last.ttfa_audible_ms)}</b> "
+             f"(callback {ms(last.ttfa_callback_ms)}"
              + (", first phrase from the cache)" if last.first_chunk_cached else ")"),
              "RTF " + ("—" if last.rtf is None else f"{last.rtf:.3f}"),
              f"underruns {last.underruns}"]
@@ -52,7 +53,8 @@ def readout_html(records: list[RequestMetrics]) -> str:
         parts.append(f"median {ms(med['median'])} of {med['n']}")
     if last.cancelled:
         stale = last.stale_samples_after_cancel
-        parts.append("<br>" + f"cancel→silence <b>{ms(last.cancel_to_silence_ms)}</b> · "
+        parts.append("<br>" + f"cancel→silence <b>{'≈' if last.dac_time_estimated else ''}"
+                     f"{ms(last.cancel_to_silence_ms)}</b> · "
                      f"cancel→idle <b>{ms(last.cancel_to_idle_ms)}</b> · stale samples "
                      + (f"{stale}" if stale == 0 else f"<span style='color:{BAD}'>{stale}</span>"))
     b = last.barge_in
@@ -62,6 +64,8 @@ def readout_html(records: list[RequestMetrics]) -> str:
                      f"(heard after {ms(b.speech_onset_ms - b.true_onset_ms)}, decided after "
                      f"{ms(b.trigger_ms - b.true_onset_ms)}, cancel→silence "
                      f"{ms(last.cancel_to_silence_ms)})")
+    if last.dac_time_estimated:
+        parts.append(f"<br>≈ {last.dac_time_estimated}")
     return " · ".join(parts).replace(" · <br>", "<br>")
 
 
