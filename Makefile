@@ -13,7 +13,7 @@ APT_RUN := libportaudio2 libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6
 # The PipeWire lane (scripts/pipewire-lane.sh, started by tests/integration/test_pipewire.py): a headless
 # PipeWire with a null sink. pipewire-alsa's links in /etc/alsa/conf.d, which would make PipeWire ALSA's default
 # for the whole machine (and take the JACK lane's device away), are diverted first (scripts/alsa-keep-default.sh).
-APT_PIPEWIRE := pipewire pipewire-bin wireplumber pipewire-pulse pipewire-alsa pulseaudio-utils dbus
+APT_PIPEWIRE := pipewire pipewire-bin wireplumber pipewire-pulse pipewire-alsa pipewire-jack pulseaudio-utils dbus
 APT_TEST := jackd2 xvfb xauth openbox xdotool $(APT_PIPEWIRE)
 
 .PHONY: setup setup-test bench-setup run test lint package jack-start jack-stop clean

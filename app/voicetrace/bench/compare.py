@@ -106,7 +106,7 @@ def run_compare(engines: list[str], texts: dict[str, str], repeat: int, out_dir:
     workers, player = _warm_engines_and_device(engines, device)
     machine = _machine(player)
     out_dir.mkdir(parents=True, exist_ok=True)
-    observer = Observer(out_dir / "observer.npz") if observe else None
+    observer = Observer.for_player(out_dir / "observer.npz", player) if observe else None
     runs: list[dict[str, Any]] = []
     plan = [(e, s, t) for e in engines for s in STRATEGIES for t in texts
             if not (s in KOKORO_ONLY and workers[e].engine.entry.engine != "kokoro")]
@@ -139,7 +139,8 @@ def run_compare(engines: list[str], texts: dict[str, str], repeat: int, out_dir:
                                                           r["cancel_ns"], r["cancel_to_silence_ms"]) for r in runs])
         for r, c in zip(runs, checks, strict=True):
             r["observer"] = c
-        results["summary"]["observer"] = summarize_checks(checks, observer.recording)
+        results["summary"]["observer"] = summarize_checks(checks, observer.recording) | {
+            "recorded": observer.source + (f" {observer.ports}" if observer.ports else "")}
     if transcripts:
         from .wer import wer_percent
 
@@ -301,8 +302,10 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
     obs = results["summary"].get("observer")
     if obs:
+        where = ("what left VoiceTrace's output port" if obs.get("recorded", "PortAudio") == "PortAudio" else
+                 f"what the sound server's sink took (its monitor, {obs['recorded']}, through PipeWire's JACK)")
         lines += ["## Independent observer\n",
-                  "A separate process (a JACK client of its own) recorded what left VoiceTrace's output port, each "
+                  f"A separate process (a JACK client of its own) recorded {where}, each "
                   "cycle's start read from its own callbacks; onsets and silences found in that recording, minus "
                   f"what the app reported (JACK playback latency {obs['latency_ms']} ms added to both; "
                   f"{obs['lost_blocks']} blocks lost). Largest |difference| over every figure of every run: "
@@ -402,7 +405,8 @@ def _dot_plot(results: dict[str, Any], runs: list[dict[str, Any]], path: Path, t
 def _machine(player: Any) -> str:
     from .remote import _machine as cpu
 
-    return f"{cpu()}; output {player.device.name} at {player.rate} Hz ({player.output_latency_s * 1000:.1f} ms)"
+    est = "; DAC times estimated: a sound server" if getattr(player, "dac_time_note", None) else ""
+    return f"{cpu()}; output {player.device.name} at {player.rate} Hz ({player.output_latency_s * 1000:.1f} ms){est}"
 
 
 FIRST_CHUNK_TEXT = ("When people ask a question they judge the answer by how quickly the first word arrives and how "

@@ -15,6 +15,8 @@ cancel, and compares them with the app's trace.
 from __future__ import annotations
 
 import json
+import platform
+import re
 import struct
 import subprocess
 import sys
@@ -37,6 +39,9 @@ _HEADER = struct.Struct("<IIq")  # JACK's frame time of the cycle, frames in it,
 SETTLE_WINDOW_S = 1.0  # each side of a block, for the earliest callback: see cycle_starts
 LEVEL_GAP_NS = 500_000  # see cycle_starts: a smaller move of the grid is read as up to this much off
 LEVEL_BLOCKS = 8
+# Through PipeWire: one channel of the sink's monitor (the app's mono stream is copied to every channel)
+MONITOR_PORTS = "monitor_(FL|MONO)$"
+PW_JACK_LIB = f"/usr/lib/{platform.machine()}-linux-gnu/pipewire-0.3/jack"  # Debian's pipewire-jack
 
 
 @dataclass
@@ -192,19 +197,35 @@ def summarize_checks(rows: list[dict[str, float | None]], rec: Recording) -> dic
 
 
 class Observer:
-    """Runs the recorder process for the duration of a `with` block; `.recording` afterwards."""
+    """Runs the recorder process for the duration of a `with` block; `.recording` afterwards. `source`: the JACK
+    client whose output ports it records, `ports`: a pattern their short names must match, `env`: added to the
+    recorder's environment."""
 
-    def __init__(self, out: Path, source: str = "PortAudio") -> None:
+    def __init__(self, out: Path, source: str = "PortAudio", ports: str = "", env: dict[str, str] | None = None
+                 ) -> None:
         self.out = out
         self.source = source
+        self.ports = ports
+        self.env = env or {}
         self.recording: Recording | None = None
         self._proc: subprocess.Popen[str] | None = None
 
+    @classmethod
+    def for_player(cls, out: Path, player: Any) -> Observer:
+        """The recorder for where `player` plays: its own JACK ports, or — through a PipeWire server — the default
+        sink's monitor, recorded by a JACK client of PipeWire's (`sound_server_monitor`)."""
+        if getattr(player, "dac_time_note", None) is None:
+            return cls(out)
+        sink, env = sound_server_monitor()
+        return cls(out, sink, MONITOR_PORTS, env)
+
     def __enter__(self) -> Observer:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "voicetrace.bench.observer", "record", "--source", self.source,
-             "--out", str(self.out)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        import os
+
+        args = [sys.executable, "-m", "voicetrace.bench.observer", "record", "--source", self.source,
+                "--out", str(self.out)] + (["--ports", self.ports] if self.ports else [])
+        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, env={**os.environ, **self.env})
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline().strip()  # "ready" once its port is connected and recording
         if line != "ready":
@@ -223,6 +244,27 @@ class Observer:
         if self._proc.returncode != 0:
             raise UserError(f"the observer failed: {err.strip()[-400:]}", "see the JACK server's log")
         self.recording = Recording.load(self.out)
+
+
+def sound_server_monitor() -> tuple[str, dict[str, str]]:
+    """(the JACK name of the sound server's default sink, the environment that makes a JACK client PipeWire's).
+    Through PipeWire a JACK client sees every node: the sink's monitor ports carry exactly what the sink took,
+    in the cycle it took it. UserError where the server is not PipeWire, or its JACK library is missing."""
+    import os
+
+    info = subprocess.run(["pactl", "info"], capture_output=True, text=True, timeout=10).stdout
+    sink = re.search(r"Default Sink:\s*(\S+)", info)
+    if "on PipeWire" not in info or sink is None:
+        raise UserError("--observe through a sound server needs PipeWire (PulseAudio has no JACK side to record "
+                        "from)", "run it on JACK or on PipeWire")
+    if not Path(PW_JACK_LIB, "libjack.so.0").exists():
+        raise UserError(f"PipeWire's JACK library is missing ({PW_JACK_LIB})", "apt install pipewire-jack")
+    sinks = subprocess.run(["pactl", "list", "sinks"], capture_output=True, text=True, timeout=10).stdout
+    block = next((b for b in sinks.split("\n\n") if re.search(rf"Name:\s*{re.escape(sink[1])}\s*$", b, re.M)), "")
+    described = re.search(r"Description:\s*(.+)$", block, re.M)
+    name = described[1].strip() if described else sink[1]
+    path = os.pathsep.join(p for p in (PW_JACK_LIB, os.environ.get("LD_LIBRARY_PATH", "")) if p)
+    return name, {"LD_LIBRARY_PATH": path}
 
 
 # ---- the recorder process ---------------------------------------------------------------------------------
@@ -248,7 +290,7 @@ def take_block(port: Any, client: Any, rb: Any, header: bytearray, frames: int) 
     return True
 
 
-def _record(source: str, out: Path) -> int:
+def _record(source: str, out: Path, ports: str = "") -> int:
     import threading
 
     import jack
@@ -267,7 +309,8 @@ def _record(source: str, out: Path) -> int:
 
     jt = JackTime(client)
     client.activate()
-    sources = [p for p in client.get_ports(name_pattern=f"^{source}[^:]*:", is_output=True, is_audio=True)]
+    sources = [p for p in client.get_ports(name_pattern=f"^{re.escape(source)}[^:]*:({ports})", is_output=True,
+                                           is_audio=True)]
     if not sources:
         print(f"no output port of a JACK client named {source!r}", file=sys.stderr)
         return 1
@@ -326,8 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("record", help="record the app's JACK output ports until a line arrives on stdin")
     r.add_argument("--source", default="PortAudio", help="JACK client name whose output ports are recorded")
     r.add_argument("--out", required=True, type=Path, help=".npz file written at the end")
+    r.add_argument("--ports", default="", help="a pattern the recorded ports' short names must begin with")
     args = ap.parse_args(argv)
-    return _record(args.source, args.out)
+    return _record(args.source, args.out, args.ports)
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ def run_stream_input(engines: list[str], rates: list[float], repeat: int, out_di
     workers, player = _warm_engines_and_device(engines, device)
     machine = _machine(player)
     out_dir.mkdir(parents=True, exist_ok=True)
-    observer = Observer(out_dir / "observer.npz") if observe else None
+    observer = Observer.for_player(out_dir / "observer.npz", player) if observe else None
     runs: list[dict[str, Any]] = []
     heard_runs: list[dict[str, Any]] = []
     try:
