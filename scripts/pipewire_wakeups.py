@@ -1,15 +1,17 @@
-"""Wake-ups per second of the PipeWire daemon (all its threads' context switches, the OS's counters): with no
-stream, with VoiceTrace's output stream open and idle, while it speaks (Piper), and after the stream closed.
+"""Wake-ups per second of a sound server's daemon (all its threads' context switches, the OS's counters): with no
+stream, with VoiceTrace's output stream open and idle, while it speaks (Piper), and after the stream closed. The
+daemon: the PipeWire lane's, or the process in the pid file given.
 
     export VOICETRACE_PW_LANE=/tmp/pwl; bash scripts/pipewire-lane.sh start; eval "$(bash scripts/pipewire-lane.sh env)"
-    JACK_NO_START_SERVER=1 python scripts/pipewire_wakeups.py
+    JACK_NO_START_SERVER=1 python scripts/pipewire_wakeups.py [PID_FILE]
 """
 import os
+import sys
 import time
 from pathlib import Path
 
 lane = Path(os.environ.get("VOICETRACE_PW_LANE", "/tmp/voicetrace-pipewire-lane"))
-pid = int((lane / "pipewire.pid").read_text())
+pid = int(Path(sys.argv[1] if len(sys.argv) > 1 else lane / "pipewire.pid").read_text())
 
 
 def switches() -> int:

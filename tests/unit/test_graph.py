@@ -56,3 +56,17 @@ def test_dac_times_through_a_sound_server_are_named_estimated_and_jacks_are_not(
     assert graph.dac_time_note(_dev("system", hostapi="JACK Audio Connection Kit")) is None
     assert graph.dac_time_note(_dev("hw:0,0")) is None
 
+
+
+def test_a_sound_servers_default_sink_rate_comes_before_its_default_specification(monkeypatch, tmp_path):
+    """A PulseAudio sink on JACK runs at JACK's rate while `pactl info` says 44 100 by default."""
+    (tmp_path / "pulse").mkdir()
+    (tmp_path / "pulse" / "native").touch()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    answers = {"info": "Server Name: pulseaudio\nDefault Sample Specification: s16le 2ch 44100Hz\n"
+                       "Default Sink: speakers\n",
+               "list": "0\tother\tmodule-null-sink.c\ts16le 2ch 44100Hz\tIDLE\n"
+                       "1\tspeakers\tmodule-jack-sink.c\tfloat32le 2ch 24000Hz\tIDLE\n"}
+    monkeypatch.setattr(graph.subprocess, "run", lambda args, **k: subprocess.CompletedProcess(
+        args, 0, stdout=answers[args[1]], stderr=""))
+    assert graph.stream_rate(_dev("default")) == 24_000

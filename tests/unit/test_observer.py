@@ -139,3 +139,39 @@ def test_summary_counts_runs_off_by_more_than_1_and_5_ms() -> None:
             {"ttfa_diff_ms": None, "voiced_diff_ms": None, "cancel_diff_ms": None}]
     s = summarize_checks(rows, rec)  # type: ignore[arg-type]
     assert (s["abs_diff_ms_max"], s["runs_over_1ms"], s["runs_over_5ms"], s["runs_checked"]) == (7.25, 2, 1, 3)
+
+
+def _pactl(monkeypatch, info: str, sinks: str) -> None:
+    import subprocess
+
+    from voicetrace.bench import observer
+
+    answers = {"info": info, "list": sinks}
+    monkeypatch.setattr(observer.subprocess, "run", lambda args, **k: subprocess.CompletedProcess(
+        args, 0, stdout=answers[args[1]], stderr=""))
+
+
+def test_through_pipewire_the_recorder_reads_the_default_sinks_monitor_with_pipewires_jack(monkeypatch):
+    from voicetrace.bench import observer
+
+    _pactl(monkeypatch, "Server Name: PulseAudio (on PipeWire 0.3.65)\nDefault Sink: speakers\n",
+           "Sink #1\n\tName: other\n\tDescription: Other\n\nSink #2\n\tName: speakers\n\tDescription: Speakers\n")
+    monkeypatch.setattr(observer, "PW_JACK_LIB", "/")
+    monkeypatch.setattr(observer.Path, "exists", lambda self: True)
+    client, ports, env = observer.sound_server_monitor()
+    assert (client, ports) == ("Speakers", observer.MONITOR_PORTS) and env["LD_LIBRARY_PATH"].startswith("/")
+
+
+def test_through_pulseaudio_only_a_sink_on_jack_can_be_recorded(monkeypatch):
+    import pytest
+
+    from voicetrace.bench import observer
+    from voicetrace.errors import UserError
+
+    sink = "Sink #0\n\tName: speakers\n\tDriver: module-jack-sink.c\n\tProperties:\n\t\tjack.client_name = \"PA\"\n"
+    _pactl(monkeypatch, "Server Name: pulseaudio\nDefault Sink: speakers\n", sink)
+    assert observer.sound_server_monitor() == ("PA", observer.JACK_SINK_PORTS, {})
+    _pactl(monkeypatch, "Server Name: pulseaudio\nDefault Sink: speakers\n",
+           "Sink #0\n\tName: speakers\n\tDriver: module-null-sink.c\n")
+    with pytest.raises(UserError, match="module-jack-sink"):
+        observer.sound_server_monitor()

@@ -19,6 +19,7 @@ from typing import Protocol
 
 SERVER_NAMES = ("pipewire", "pulse")  # ALSA devices that are always a sound server
 DEFAULT_GRAPH_RATE = 48_000  # PipeWire's default clock.rate, when the server cannot be asked
+_DEFAULT_SINK = re.compile(r"Default Sink:\s*(\S+)")
 _SAMPLE_SPEC = re.compile(r"Default Sample Specification:\s*\S+\s+\d+ch\s+(\d+)Hz")
 
 
@@ -56,9 +57,10 @@ def through_sound_server(device: _Device, env: Mapping[str, str] | None = None) 
 # short: on PipeWire 0.3.65, against an independent recorder of the sink's monitor (a JACK client through pw-jack),
 # the app's first audio and cancel → silence came 10.7 ms (blocks of 256 frames at 48 kHz) to 21.4 ms (512-1024)
 # early, the same on every run (docs/measurements.md, "On PipeWire"). Its ALSA plugin does not count the frames
-# it has already handed to the graph (newer PipeWire adds them: `transfered`). So those figures are named estimated.
+# it has already handed to the graph (newer PipeWire adds them: `transfered`). On PulseAudio 16.1 (its sink on
+# JACK, recorded there) 0-7 ms early, varying run to run. So those figures are named estimated.
 DAC_TIME_ESTIMATED = ("estimated: through a sound server the DAC time is its ALSA plugin's account of the delay, "
-                      "measured 10-21 ms short on PipeWire 0.3.65")
+                      "measured 10-21 ms short on PipeWire 0.3.65, 0-7 ms on PulseAudio 16.1")
 
 
 def dac_time_note(device: _Device) -> str | None:
@@ -67,10 +69,20 @@ def dac_time_note(device: _Device) -> str | None:
 
 
 def graph_rate() -> int | None:
-    """The server's rate, as `pactl info` reports it (PulseAudio, and PipeWire's pulse layer); None when it
-    cannot be asked."""
+    """The rate the server's default sink runs at (`pactl list short sinks`), else the server's default sample
+    specification (`pactl info`; PulseAudio, and PipeWire's pulse layer): a PulseAudio sink on JACK runs at JACK's
+    rate whatever the default says. None when it cannot be asked."""
     try:
         out = subprocess.run(["pactl", "info"], capture_output=True, text=True, timeout=2, check=False).stdout
+        sink = _DEFAULT_SINK.search(out)
+        if sink is not None:
+            sinks = subprocess.run(["pactl", "list", "short", "sinks"], capture_output=True, text=True, timeout=2,
+                                   check=False).stdout
+            for line in sinks.splitlines():
+                cells = line.split("\t")
+                rate = re.search(r"(\d+)Hz", line)
+                if len(cells) > 1 and cells[1] == sink.group(1) and rate is not None:
+                    return int(rate.group(1))
     except (OSError, subprocess.SubprocessError):
         return None
     found = _SAMPLE_SPEC.search(out)

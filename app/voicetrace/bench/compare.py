@@ -303,7 +303,7 @@ def markdown(results: dict[str, Any]) -> str:
     obs = results["summary"].get("observer")
     if obs:
         where = ("what left VoiceTrace's output port" if obs.get("recorded", "PortAudio") == "PortAudio" else
-                 f"what the sound server's sink took (its monitor, {obs['recorded']}, through PipeWire's JACK)")
+                 f"what the sound server's default sink took (JACK ports {obs['recorded']})")
         lines += ["## Independent observer\n",
                   f"A separate process (a JACK client of its own) recorded {where}, each "
                   "cycle's start read from its own callbacks; onsets and silences found in that recording, minus "

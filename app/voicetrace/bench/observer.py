@@ -41,6 +41,7 @@ LEVEL_GAP_NS = 500_000  # see cycle_starts: a smaller move of the grid is read a
 LEVEL_BLOCKS = 8
 # Through PipeWire: one channel of the sink's monitor (the app's mono stream is copied to every channel)
 MONITOR_PORTS = "monitor_(FL|MONO)$"
+JACK_SINK_PORTS = "(front-left|mono)$"  # PulseAudio's module-jack-sink: one channel of the app's mono
 PW_JACK_LIB = f"/usr/lib/{platform.machine()}-linux-gnu/pipewire-0.3/jack"  # Debian's pipewire-jack
 
 
@@ -212,12 +213,11 @@ class Observer:
 
     @classmethod
     def for_player(cls, out: Path, player: Any) -> Observer:
-        """The recorder for where `player` plays: its own JACK ports, or — through a PipeWire server — the default
-        sink's monitor, recorded by a JACK client of PipeWire's (`sound_server_monitor`)."""
+        """The recorder for where `player` plays: its own JACK ports, or through a sound server what its default
+        sink takes (`sound_server_monitor`)."""
         if getattr(player, "dac_time_note", None) is None:
             return cls(out)
-        sink, env = sound_server_monitor()
-        return cls(out, sink, MONITOR_PORTS, env)
+        return cls(out, *sound_server_monitor())
 
     def __enter__(self) -> Observer:
         import os
@@ -246,25 +246,31 @@ class Observer:
         self.recording = Recording.load(self.out)
 
 
-def sound_server_monitor() -> tuple[str, dict[str, str]]:
-    """(the JACK name of the sound server's default sink, the environment that makes a JACK client PipeWire's).
-    Through PipeWire a JACK client sees every node: the sink's monitor ports carry exactly what the sink took,
-    in the cycle it took it. UserError where the server is not PipeWire, or its JACK library is missing."""
+def sound_server_monitor() -> tuple[str, str, dict[str, str]]:
+    """(the JACK client to record, a pattern for its ports, the recorder's extra environment) for what the sound
+    server's default sink takes. Through PipeWire a JACK client of PipeWire's own sees every node: the sink's
+    monitor ports carry exactly what the sink took, in the cycle it took it. Through PulseAudio, only a sink that
+    is itself a JACK client (`module-jack-sink`) can be recorded: its output ports, on that JACK server.
+    UserError otherwise, or where PipeWire's JACK library is missing."""
     import os
 
     info = subprocess.run(["pactl", "info"], capture_output=True, text=True, timeout=10).stdout
     sink = re.search(r"Default Sink:\s*(\S+)", info)
-    if "on PipeWire" not in info or sink is None:
-        raise UserError("--observe through a sound server needs PipeWire (PulseAudio has no JACK side to record "
-                        "from)", "run it on JACK or on PipeWire")
-    if not Path(PW_JACK_LIB, "libjack.so.0").exists():
-        raise UserError(f"PipeWire's JACK library is missing ({PW_JACK_LIB})", "apt install pipewire-jack")
     sinks = subprocess.run(["pactl", "list", "sinks"], capture_output=True, text=True, timeout=10).stdout
-    block = next((b for b in sinks.split("\n\n") if re.search(rf"Name:\s*{re.escape(sink[1])}\s*$", b, re.M)), "")
-    described = re.search(r"Description:\s*(.+)$", block, re.M)
-    name = described[1].strip() if described else sink[1]
-    path = os.pathsep.join(p for p in (PW_JACK_LIB, os.environ.get("LD_LIBRARY_PATH", "")) if p)
-    return name, {"LD_LIBRARY_PATH": path}
+    block = next((b for b in sinks.split("\n\n")
+                  if sink is not None and re.search(rf"Name:\s*{re.escape(sink[1])}\s*$", b, re.M)), "")
+    if "on PipeWire" in info and sink is not None:
+        if not Path(PW_JACK_LIB, "libjack.so.0").exists():
+            raise UserError(f"PipeWire's JACK library is missing ({PW_JACK_LIB})", "apt install pipewire-jack")
+        described = re.search(r"Description:\s*(.+)$", block, re.M)
+        path = os.pathsep.join(p for p in (PW_JACK_LIB, os.environ.get("LD_LIBRARY_PATH", "")) if p)
+        return described[1].strip() if described else sink[1], MONITOR_PORTS, {"LD_LIBRARY_PATH": path}
+    client = re.search(r'jack\.client_name = "([^"]+)"', block)
+    if client is None:
+        raise UserError("--observe through a sound server needs PipeWire, or a PulseAudio sink on JACK "
+                        "(module-jack-sink): nothing else has a side an independent recorder can read",
+                        "run it on JACK, on PipeWire, or with PulseAudio's default sink on JACK")
+    return client[1], JACK_SINK_PORTS, {}
 
 
 # ---- the recorder process ---------------------------------------------------------------------------------
