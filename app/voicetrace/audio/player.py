@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import K_END, K_FLUSH, K_PAUSE, K_PLAY, K_RESUME, K_STATUS, K_UNDERRUN, AudioArray, PlaybackEvent
-from .devices import OutputDevice, open_stream, resolve_output_device
+from .devices import OutputDevice, mark_lost, open_stream, resolve_output_device
 from .graph import dac_time_note, stream_rate
 from .ring import TaggedRing
 
@@ -135,6 +135,7 @@ class Player:
             if stream is None:
                 return
             self._standby = True
+        mark_lost(self.device)  # a JACK server that stopped serving: PortAudio's exit-time terminate would abort
 
         def close() -> None:
             with contextlib.suppress(Exception):

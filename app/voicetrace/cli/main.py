@@ -179,12 +179,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    as_program = argv is None  # not called in-process (a test): it may leave without PortAudio's terminate
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--self-test"]:
         argv = ["self-test", *argv[1:]]
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["app", *argv]  # no command: the desktop window
     args = parser.parse_args(argv)
+    code = _run(args)
+    if as_program:
+        from ..audio.devices import exit_now_if_portaudio_unsafe
+
+        exit_now_if_portaudio_unsafe(code)  # after a JACK server stopped serving: its terminate would abort
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(_command(args.command)(args))
     except UserError as exc:
