@@ -140,3 +140,21 @@ def test_aec3_cancels_whatever_the_echo_delay_to_the_sample() -> None:
     assert min(worst) > 15, worst
     alone = [_worst_second_erle((0,), d, far, wet) for d in delays]
     assert min(alone) < 5, alone  # why: a single canceller fails at some delays (so this test can fail)
+
+
+def test_the_room_convolver_takes_a_period_of_several_blocks_as_those_blocks_one_by_one():
+    """PipeWire's JACK changes its period with the graph's quantum: a longer period is the same convolution."""
+    import numpy as np
+    import pytest
+
+    from voicetrace.testing.room import BlockConvolver, room_ir
+
+    ir = room_ir(24_000, 0.3)
+    x = np.random.default_rng(3).standard_normal(4 * 256).astype(np.float32)
+    one, many = BlockConvolver(ir, 256), BlockConvolver(ir, 256)
+    whole = one.process(x)
+    blocks = np.concatenate([many.process(x[k:k + 256]) for k in range(0, len(x), 256)])
+    assert np.allclose(whole, blocks, atol=1e-5)
+    assert np.allclose(whole, np.convolve(x, ir)[:len(x)], atol=1e-3)
+    with pytest.raises(ValueError, match="whole number"):
+        one.process(x[:100])

@@ -11,13 +11,14 @@ import numpy as np
 
 from ..contract import AudioArray
 from .devices import OutputDevice, open_stream, resolve_input_device
+from .graph import stream_rate
 
 
 class Microphone:
     def __init__(self, device: str | int | None = None, blocksize: int = 256, ring_seconds: float = 10.0,
                  samplerate: int | None = None) -> None:
         self.device: OutputDevice = resolve_input_device(device)
-        self.rate = int(samplerate or self.device.default_samplerate)
+        self.rate = int(samplerate or stream_rate(self.device))  # a sound server's graph rate (audio/graph.py)
         self.blocksize = blocksize
         self.buf = np.zeros(int(ring_seconds * self.rate), dtype=np.float32)
         self.pos = 0  # frames ever written (index = pos % len)

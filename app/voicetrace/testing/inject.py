@@ -16,9 +16,12 @@ from .jackclock import JackTime
 
 class Injector:
     def __init__(self, target: str = "PortAudio", echo_gain: float = 0.0, echo_delay_ms: float = 5.0,
-                 room: np.ndarray | None = None, background: np.ndarray | None = None) -> None:
+                 room: np.ndarray | None = None, background: np.ndarray | None = None,
+                 echo_from: str | None = None) -> None:
         """`room`: the loudspeaker → microphone impulse response at the JACK rate (its level is the speaker
-        level; `echo_gain` is then unused); `background`: looped into the microphone all the time."""
+        level; `echo_gain` is then unused); `background`: looped into the microphone all the time; `echo_from`: a
+        pattern for the ports the speakers' sound is taken from (default: `target`'s outputs; through PipeWire the
+        app's microphone and speakers are two nodes: a virtual source's input, the sink's monitor)."""
         import jack
 
         from .room import BlockConvolver
@@ -45,7 +48,7 @@ class Injector:
             self.client.connect(self.out, p)
         # The app dates a captured frame to when it was at the ADC: its graph cycle minus this latency.
         self.capture_latency_ns = int(max((self.jt.capture_latency(p) for p in targets), default=0) * 1e9 / self.rate)
-        for p in self.client.get_ports(name_pattern=f"^{target}[^:]*:", is_output=True, is_audio=True):
+        for p in self.client.get_ports(name_pattern=echo_from or f"^{target}[^:]*:", is_output=True, is_audio=True):
             self.client.connect(p, self.echo_in)
         self.offset_ns = self.jt.offset_ns()
 

@@ -58,6 +58,12 @@ class BlockConvolver:
         self._prev = np.zeros(block, np.float32)
 
     def process(self, x: np.ndarray) -> np.ndarray:
+        """The next stretch of output for `x`: one block, or a whole number of them (PipeWire's JACK changes
+        the period as the graph's quantum changes)."""
+        if len(x) != self.block:
+            if len(x) % self.block:
+                raise ValueError(f"{len(x)} frames: not a whole number of {self.block}-frame blocks")
+            return np.concatenate([self.process(x[k:k + self.block]) for k in range(0, len(x), self.block)])
         spec = np.fft.rfft(np.concatenate([self._prev, x]))
         self._prev = np.asarray(x, np.float32).copy()
         self._x = np.roll(self._x, 1, axis=0)
