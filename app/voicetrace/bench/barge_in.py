@@ -37,6 +37,16 @@ def _onsets(b: BargeInMetrics) -> tuple[float, float, float] | None:
     return b.speech_onset_ms, b.true_onset_ms, b.trigger_ms
 
 
+def user_clips(kokoro: Any) -> list[tuple[str, np.ndarray, int]]:
+    """The users' lines (`USER_LINES`) in Kokoro's voices: (text, audio, the frame where the voice starts). The
+    engine is idle: only used here, before any request."""
+    clips = []
+    for text, voice in USER_LINES:
+        a = kokoro.synthesize(text, voice, 1.0, use_cache=False).audio.astype(np.float32)
+        clips.append((text, a, int(np.flatnonzero(np.abs(a) > 0.01)[0])))
+    return clips
+
+
 def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain: float = 0.5,
                        seed: int = 11) -> dict[str, Any]:
     from ..bargein.listener import VoiceBargeIn
@@ -49,11 +59,7 @@ def run_barge_in_suite(trials: int, out_dir: Path, device: str | None, echo_gain
     nrng = np.random.default_rng(seed)
     workers, player = _warm_engines_and_device(["piper", "kokoro"], device)
     machine = _machine(player)
-    kokoro = workers["kokoro"].engine  # idle: only used here, before any request, for the users' lines
-    clips = []
-    for text, voice in USER_LINES:
-        a = kokoro.synthesize(text, voice, 1.0, use_cache=False).audio.astype(np.float32)
-        clips.append((text, a, int(np.flatnonzero(np.abs(a) > 0.01)[0])))
+    clips = user_clips(workers["kokoro"].engine)
     session = Session(player, {"piper": workers["piper"].sharing()})
     current: list[Any] = []
     listening = VoiceBargeIn(player, lambda: current[-1] if current else None, session.cancel)
@@ -164,11 +170,7 @@ def run_room_suite(rt60s: list[float], trials: int, out_dir: Path, device: str |
     rng = random.Random(seed)
     workers, player = _warm_engines_and_device(["piper", "kokoro"], device)
     machine = _machine(player)
-    kokoro = workers["kokoro"].engine
-    clips = []
-    for text, voice in USER_LINES:
-        a = kokoro.synthesize(text, voice, 1.0, use_cache=False).audio.astype(np.float32)
-        clips.append((text, a, int(np.flatnonzero(np.abs(a) > 0.01)[0])))
+    clips = user_clips(workers["kokoro"].engine)
     rows: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     try:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.report import distribution
-from .barge_in import TEXT, USER_LINES
+from .barge_in import TEXT, user_clips
 from .files import save_results
 
 CONDITIONS = ("defaults", "headphones")
@@ -34,11 +34,7 @@ def run_clean_mic_suite(trials: int, out_dir: Path, device: str | None, seed: in
     nrng = np.random.default_rng(seed)
     workers, player = _warm_engines_and_device(["piper", "kokoro"], device)
     machine = _machine(player)
-    kokoro = workers["kokoro"].engine  # idle: only used here, before any request, for the users' lines
-    clips = []
-    for text, voice in USER_LINES:
-        a = kokoro.synthesize(text, voice, 1.0, use_cache=False).audio.astype(np.float32)
-        clips.append((text, a, int(np.flatnonzero(np.abs(a) > 0.01)[0])))
+    clips = user_clips(workers["kokoro"].engine)
     rate = player.rate
     # one plan for both conditions: the same line at the same moment, so their medians compare like for like
     moments = [rng.uniform(0.0, 1.0) if k < trials // 4 else rng.uniform(1.0, 4.0) for k in range(trials)]
