@@ -17,6 +17,7 @@ from voicetrace.engines.catalog import catalog
 from voicetrace.engines.kokoro import KokoroEngine, _Front
 
 MS_PER_FRAME = kg.SAMPLES_PER_FRAME * 1000 / 24_000  # 12.5 ms of audio a frame
+FRONT_UNIT_MS = 2.0  # a front's ms per (token + FRONT_FIXED_TOKENS) on the quiet 2-core VM
 
 
 class Clock:
@@ -40,15 +41,18 @@ class FrozenCost(KokoroEngine):
 
 
 def plan(engine_cls: type[KokoroEngine], monkeypatch: pytest.MonkeyPatch, frames: int,
-         cost_ms: tuple[float, float], busy_after_ms: float) -> tuple[list[float], list[int]]:
+         cost_ms: tuple[float, float], busy_after_ms: float, front_ratio: float = 1.0,
+         measured_ms: float = 6.0) -> tuple[list[float], list[int]]:
     """Run one phrase of `frames` generator frames; the cost per frame (context included) is cost_ms[0] until
-    `busy_after_ms` of compute, cost_ms[1] after. Returns the gaps the listener heard (ms: a piece came after it
-    had played all before) and each piece's frames."""
+    `busy_after_ms` of compute, cost_ms[1] after; the phrase's front ran `front_ratio` times as slow (per token)
+    as the last one, whose pieces measured `measured_ms` a frame. Returns the gaps the listener heard (ms: a
+    piece came after it had played all before) and each piece's frames."""
     clock = Clock()
     monkeypatch.setattr(kokoro_mod, "time", clock)
     entry = next(e for e in catalog() if e.id == "kokoro")
     eng = engine_cls(entry)
     eng._gen_fed = object()
+    eng.piece_ms_per_frame = measured_ms
 
     def run(_session: object, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         n = feeds[kg.GEN_INPUT].shape[2]
@@ -63,6 +67,8 @@ def plan(engine_cls: type[KokoroEngine], monkeypatch: pytest.MonkeyPatch, frames
     f = _Front(tokens=[], style=np.zeros((1, 256), np.float32), gen_input=np.zeros((1, 1, total), np.float32),
                har=np.zeros((1, 1, kg.HAR_PER_FRAME * total + 1), np.float32), units=units, word_of_token=[])
     stats = SimpleNamespace(predict=lambda share: {})
+    eng._costs_unit_ms, f.unit_ms = FRONT_UNIT_MS, FRONT_UNIT_MS * front_ratio
+    eng._note_front(f)
     gaps: list[float] = []
     sizes: list[int] = []
     dry_ns: int | None = None  # when the listener runs out of what it has
@@ -106,3 +112,23 @@ def test_half_as_much_again_later_in_the_phrase_costs_fewer_gaps_measured(monkey
     gaps, sizes = plan(KokoroEngine, monkeypatch, 800, (6.0, 9.0), 1200.0)
     frozen, _ = plan(FrozenCost, monkeypatch, 800, (6.0, 9.0), 1200.0)
     assert len(gaps) <= 1 and len(frozen) > len(gaps) and sum(frozen) > sum(gaps), (gaps, frozen, sizes)
+
+
+@pytest.mark.parametrize("busy", [8.0, 9.0])
+def test_a_core_taken_before_the_phrase_began_is_read_from_its_front_and_no_piece_comes_late(monkeypatch, busy):
+    """Another process took a core between two requests: the costs were measured quiet (6 ms a frame), the
+    front of the new phrase ran ~1.45× slower per token (measured: 2.0 → 2.9 ms), and every piece costs `busy`.
+    Read from the front, the first piece is planned at the busier cost: no gap. Not read (the front as fast as
+    before), the second piece, planned at 6, comes late."""
+    gaps, sizes = plan(KokoroEngine, monkeypatch, 800, (busy, busy), 0.0, front_ratio=1.45)
+    assert gaps == [], (gaps, sizes)
+    unread, unread_sizes = plan(KokoroEngine, monkeypatch, 800, (busy, busy), 0.0, front_ratio=1.0)
+    assert unread and sizes[0] > unread_sizes[0], (unread, unread_sizes, sizes)
+
+
+def test_a_front_no_slower_than_noise_changes_nothing(monkeypatch):
+    """Fronts vary ±8 % per token on a quiet machine: a 1.1× front must not cost TTFA (the same first piece)."""
+    _, sizes = plan(KokoroEngine, monkeypatch, 800, (6.0, 6.0), 0.0, front_ratio=1.1)
+    _, same = plan(KokoroEngine, monkeypatch, 800, (6.0, 6.0), 0.0, front_ratio=1.0)
+    assert sizes[0] == same[0], (sizes, same)
+

@@ -44,6 +44,14 @@ MIN_PIECE_FRAMES = 16
 HEADROOM = 0.75  # a piece may cost this share of the audio out ahead of it (0.85 underran on the 2-core VM)
 CATCH_UP_SHARE = 0.95  # a piece that gains on the listener at all, with a margin (tests/unit/test_kokoro_piece_plan.py)
 CATCH_UP_MS = 800.0  # the longest run (one gap) worth making to stop losing ground piece by piece
+# The front's cost as if the phrase had this many more tokens: on the 2-core VM a front costs ~30 ms + 2.0 ms a
+# token quiet and ~45 + 3.0 with another process holding a core, so ms / (tokens + 15) is the same within ±8 %
+# for 6 to 147 tokens, and its ratio between two phrases says how much busier the machine got.
+FRONT_FIXED_TOKENS = 15
+BUSIER = 1.25  # a front slower than this ratio (a held core: 1.27–1.45) scales the costs the pieces are planned with
+# ...and the pieces slow more than the front (a held core: fronts 1.27–1.45×, pieces 1.5–1.7×; many small runs,
+# each waiting for both of onnxruntime's threads): the generator's costs are scaled by this much more
+PIECES_SLOW_MORE = 1.15
 
 log = logging.getLogger("voicetrace")
 
@@ -56,6 +64,7 @@ class _Front:
     har: AudioArray  # [1, 22, 60 · frames + 1]
     units: AudioArray  # per-token durations, pads included
     word_of_token: list[int]  # word index of each token (-1: a space)
+    unit_ms: float = 0.0  # the front run's ms / (tokens + FRONT_FIXED_TOKENS)
 
 
 class KokoroEngine(Engine):
@@ -77,6 +86,7 @@ class KokoroEngine(Engine):
         self.split_notice: str | None = None  # why this model runs whole (None: it streams)
         self.gen_ms_per_frame = 5.0  # a whole-phrase generator run, measured at warm-up and on every one
         self.piece_ms_per_frame = 6.0  # a piece's run (context included): small runs cost more a frame
+        self._costs_unit_ms = 0.0  # the front unit (ms) of the phrase the two costs above were measured or scaled at
 
     @property
     def can_stream(self) -> bool:
@@ -236,8 +246,22 @@ class KokoroEngine(Engine):
         if not tokens:
             return None
         feeds = self._feeds(tokens, self._style(voice, cache_log), speed)
+        t = time.perf_counter_ns()
         x, source, units = self._run(self._front, feeds)
-        return _Front(tokens, feeds["style"], x, kg.harmonics(source), np.asarray(units).reshape(-1), words)
+        unit_ms = (time.perf_counter_ns() - t) / 1e6 / (len(tokens) + FRONT_FIXED_TOKENS)
+        return _Front(tokens, feeds["style"], x, kg.harmonics(source), np.asarray(units).reshape(-1), words, unit_ms)
+
+    def _note_front(self, f: _Front) -> None:
+        """The machine as this phrase's front found it: when the front ran BUSIER than the one the costs were
+        measured at (another process took a core since), the costs are scaled up now — before the first piece
+        is planned with them — rather than learnt from a piece that already came late."""
+        if self._costs_unit_ms > 0 and f.unit_ms > BUSIER * self._costs_unit_ms:
+            factor = f.unit_ms / self._costs_unit_ms * PIECES_SLOW_MORE
+            self.piece_ms_per_frame *= factor
+            self.gen_ms_per_frame *= factor
+            log.info("Kokoro: the front ran %.2f× slower than when the costs were measured: pieces planned at "
+                     "%.1f ms a frame", f.unit_ms / self._costs_unit_ms, self.piece_ms_per_frame)
+        self._costs_unit_ms = f.unit_ms
 
     def _whole(self, f: _Front | None, voice: str) -> AudioArray:
         """The whole phrase in one generator run, its statistics kept to calibrate this voice."""
@@ -287,6 +311,8 @@ class KokoroEngine(Engine):
             yield SynthResult(audio, self.rate, time.perf_counter_ns() - t0, log_)
             return
         f = self._prepare(text, voice, speed, log_)
+        if f is not None:
+            self._note_front(f)
         stats = self._norm_stats(voice)
         if f is None or not stream or not stats.ready or self._covered(f, due_ns):
             audio = self._whole(f, voice)
