@@ -7,6 +7,7 @@ still can gap: docs/measurements.md, "With another process holding a core".)"""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ SENTENCES = ("The harbour lights came on one after another along the quiet bay."
              "She planted three rows of beans behind the shed before the rain came.")
 
 
-def test_with_a_core_held_by_another_process_kokoro_starts_without_a_gap(player, kokoro_source):
+def test_with_a_core_held_by_another_process_kokoro_starts_without_a_gap(player, kokoro_source, caplog):
     session = Session(player, {"kokoro": kokoro_source})
     eng = kokoro_source.engine
     try:
@@ -35,7 +36,9 @@ def test_with_a_core_held_by_another_process_kokoro_starts_without_a_gap(player,
         try:
             time.sleep(0.5)
             rows = []
+            caplog.set_level(logging.INFO, logger="voicetrace")
             for text in SENTENCES:
+                caplog.clear()
                 req = session.submit(text, "kokoro")
                 assert req.finished.wait(120)
                 m = session.metrics(req.id)
@@ -48,7 +51,8 @@ def test_with_a_core_held_by_another_process_kokoro_starts_without_a_gap(player,
                              "underruns_at_ms": [round((u.dac_ns - plays[0].dac_ns) / 1e6)
                                                  for u in req.trace.of(Underrun)][:6],
                              "start_ends_at_ms": round((start_end - plays[0].dac_ns) / 1e6),
-                             "in_start": sum(u.dac_ns < start_end for u in req.trace.of(Underrun))})
+                             "in_start": sum(u.dac_ns < start_end for u in req.trace.of(Underrun)),
+                             "busier": [r.getMessage()[:60] for r in caplog.records if "slower" in r.getMessage()]})
         finally:
             hog.kill()
             hog.wait()

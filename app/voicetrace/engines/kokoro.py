@@ -48,7 +48,9 @@ CATCH_UP_MS = 800.0  # the longest run (one gap) worth making to stop losing gro
 # token quiet and ~45 + 3.0 with another process holding a core, so ms / (tokens + 15) is the same within ±8 %
 # for 6 to 147 tokens, and its ratio between two phrases says how much busier the machine got.
 FRONT_FIXED_TOKENS = 15
-BUSIER = 1.25  # a front slower than this ratio (a held core: 1.27–1.45) scales the costs the pieces are planned with
+# A front this much slower than the costs' reference scales the costs the pieces are planned with: quiet fronts
+# came within 1.13× of the reference (an average over phrases), fronts with a core held 1.25–1.8×.
+BUSIER = 1.2
 # ...and the pieces slow more than the front (a held core: fronts 1.27–1.45×, pieces 1.5–1.7×; many small runs,
 # each waiting for both of onnxruntime's threads): the generator's costs are scaled by this much more
 PIECES_SLOW_MORE = 1.15
@@ -86,7 +88,7 @@ class KokoroEngine(Engine):
         self.split_notice: str | None = None  # why this model runs whole (None: it streams)
         self.gen_ms_per_frame = 5.0  # a whole-phrase generator run, measured at warm-up and on every one
         self.piece_ms_per_frame = 6.0  # a piece's run (context included): small runs cost more a frame
-        self._costs_unit_ms = 0.0  # the front unit (ms) of the phrase the two costs above were measured or scaled at
+        self._costs_unit_ms = 0.0  # the front unit (ms) the two costs above were measured at (a running average)
 
     @property
     def can_stream(self) -> bool:
@@ -255,13 +257,16 @@ class KokoroEngine(Engine):
         """The machine as this phrase's front found it: when the front ran BUSIER than the one the costs were
         measured at (another process took a core since), the costs are scaled up now — before the first piece
         is planned with them — rather than learnt from a piece that already came late."""
-        if self._costs_unit_ms > 0 and f.unit_ms > BUSIER * self._costs_unit_ms:
-            factor = f.unit_ms / self._costs_unit_ms * PIECES_SLOW_MORE
+        ref = self._costs_unit_ms
+        if ref > 0 and f.unit_ms > BUSIER * ref:
+            factor = f.unit_ms / ref * PIECES_SLOW_MORE
             self.piece_ms_per_frame *= factor
             self.gen_ms_per_frame *= factor
             log.info("Kokoro: the front ran %.2f× slower than when the costs were measured: pieces planned at "
-                     "%.1f ms a frame", f.unit_ms / self._costs_unit_ms, self.piece_ms_per_frame)
-        self._costs_unit_ms = f.unit_ms
+                     "%.1f ms a frame", f.unit_ms / ref, self.piece_ms_per_frame)
+            self._costs_unit_ms = f.unit_ms  # the costs are this front's now
+        else:  # the costs follow the machine piece by piece: so does their reference, averaged against noise
+            self._costs_unit_ms = f.unit_ms if ref == 0 else 0.5 * ref + 0.5 * f.unit_ms
 
     def _whole(self, f: _Front | None, voice: str) -> AudioArray:
         """The whole phrase in one generator run, its statistics kept to calibrate this voice."""
