@@ -2,8 +2,8 @@
 were measured on a quiet machine, and a first piece planned with them leaves the second piece late — a gap a
 quarter of a second into the voice. Each phrase's front run now says how much busier the machine is before the
 first piece is planned (`KokoroEngine._note_front`). Real Kokoro, the real session, the JACK device, a real
-`while True` process: the starts come without a gap. (Later phrase boundaries of a long paragraph under a held core
-still can gap: docs/measurements.md, "With another process holding a core".)"""
+`while True` process: the first phrase of every request comes without a gap. (The boundary to the second phrase
+still can gap under a held core: docs/measurements.md, "With another process holding a core".)"""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from voicetrace.core.session import Session
 
 pytestmark = pytest.mark.models
 
-# one phrase each (no commas), over the phrase cache's 40 characters: every one synthesised here
+# over the phrase cache's 40 characters (every one synthesised here); the planner makes each request's first phrase
+# small, so each is two phrases: the start asserted is the first
 SENTENCES = ("The harbour lights came on one after another along the quiet bay.",
              "Nobody in the office had expected the old printer to last this long.",
              "She planted three rows of beans behind the shed before the rain came.")
