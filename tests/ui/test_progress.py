@@ -112,7 +112,8 @@ def test_held_graphs_redraw_once_a_hold_and_at_every_tick_again_after(qtbot, mon
     for _ in range(30):
         clock.now += 0.1
         lg.set_output(np.ones(2400, np.float32), 24_000)
-    assert len(draws) == 2 and draws[0] >= 100.0 + graphs.HELD_S, draws  # 3 s held: none at once, then one a second
+    # not a timing: `draws` are readings of the virtual clock above (3 s held: none at once, then one a second)
+    assert len(draws) == 2 and draws[0] >= 100.0 + graphs.HELD_S, draws
     lg.held = False
     for _ in range(10):
         clock.now += 0.1
