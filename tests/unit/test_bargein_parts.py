@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicetrace.bargein.listener import SpeechRuns, remove_echo
+from voicetrace.bargein.listener import BargeInListener, SpeechRuns, remove_echo
 
 RATE = 24_000
 HOP = 768  # 32 ms
@@ -44,6 +44,30 @@ def test_the_user_talking_over_the_echo_stays_in_the_residual() -> None:
     assert remove_echo(user, None, 0) == (user, 0.0)  # speakers silent: nothing to remove
 
 
+def test_the_true_onset_is_where_the_stretch_leading_into_the_vad_onset_began() -> None:
+    """2 s of residual at 16 kHz ending at t = 2 s: the user from 1.15 s, a /s/ then a 40 ms closure then the
+    vowel; a click (one loud sample) at 1.0 s and the quiet floor around it. The onset is the /s/ — neither the
+    click, 150 ms of quiet before it (the old rule took the first loud sample from 250 ms before the VAD onset),
+    nor the vowel after the closure."""
+    rate = 16_000
+    rng = np.random.default_rng(3)
+    history = (1e-4 * rng.standard_normal(2 * rate)).astype(np.float32)
+    history[int(1.0 * rate)] = 0.5
+    s, gap, vowel = int(1.15 * rate), int(1.20 * rate), int(1.24 * rate)
+    history[s:gap] += (0.05 * rng.standard_normal(gap - s)).astype(np.float32)
+    history[vowel:] += (0.2 * np.sin(2 * np.pi * 150 * np.arange(2 * rate - vowel) / rate)).astype(np.float32)
+    end_ns = 2_000_000_000
+    for vad_s in (1.18, 1.25):
+        onset = BargeInListener._true_onset(history, end_ns, int(vad_s * 1e9), rate)
+        first = s + int(np.flatnonzero(np.abs(history[s:]) > 0.01)[0])
+        assert onset == int(first * 1e9 / rate)
+    # nothing loud before the VAD onset: the VAD onset itself; the click alone, far before it: not an onset
+    quiet = (1e-4 * rng.standard_normal(2 * rate)).astype(np.float32)
+    assert BargeInListener._true_onset(quiet, end_ns, 1_500_000_000, rate) == 1_500_000_000
+    quiet[int(1.3 * rate)] = 0.5
+    assert BargeInListener._true_onset(quiet, end_ns, 1_500_000_000, rate) == 1_500_000_000
+
+
 def test_speech_runs_trigger_once_and_count_short_bursts_and_echo() -> None:
     runs = SpeechRuns(frames_needed=3, gap_frames=3)
     pattern = [True, True, False, True, False, False, False, True, True, False, True, True, True, True]
@@ -55,6 +79,19 @@ def test_speech_runs_trigger_once_and_count_short_bursts_and_echo() -> None:
     for k in range(7):
         runs.push(False, True, 100 + k)
     assert runs.echo_runs == 1  # one stretch of the app's own voice long enough to have triggered
+
+
+def test_a_one_frame_blip_before_the_user_spoke_does_not_start_the_utterance() -> None:
+    """AEC3's residual of the echo: one frame taken for speech 2 frames before the user began. The utterance
+    starts where the user did (the blip was 1 in 12 runs' onset, a third of a second early); a short word
+    before a pause still starts it."""
+    pattern = [False] * 5 + [True, False, False, True, True, True]
+    runs = SpeechRuns(frames_needed=3, gap_frames=3)
+    assert [runs.push(s, False, k) for k, s in enumerate(pattern)].index(True) == 10
+    assert runs.utterance_start_ns == 8
+    word = SpeechRuns(frames_needed=3, gap_frames=3)
+    assert [word.push(s, False, k) for k, s in enumerate([True, True, False, False, True, True, True])][-1]
+    assert word.utterance_start_ns == 0
 
 
 def test_with_aec3_speech_is_k_of_the_last_n_frames() -> None:
