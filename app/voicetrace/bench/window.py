@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -29,17 +31,35 @@ def bench_paragraphs(n: int) -> list[str]:
     return paras[:n]
 
 
-def _answer(out: IO[str], timeout_s: float, what: str) -> dict[str, Any]:
-    """The driver's next JSON line (other output is the engines')."""
+def _answer(lines: queue.Queue[str | None], timeout_s: float, what: str) -> dict[str, Any]:
+    """The driver's next JSON line (other output is the engines'), from `_lines`."""
     end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        line = out.readline()
-        if not line:
+    while (left := end - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
             raise RuntimeError(f"the window exited while {what}")
         if line.startswith(PREFIX):
             row: dict[str, Any] = json.loads(line[len(PREFIX):])
+            if row.get("kind") == "error":
+                raise UserError(f"the window could not speak while {what}: {row['message']}")
             return row
     raise RuntimeError(f"no answer from the window while {what} within {timeout_s:.0f} s")
+
+
+def _lines(out: IO[str]) -> queue.Queue[str | None]:
+    """The child's output, line by line, read on a thread of its own (a read with a timeout; None: it ended)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in out:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
 
 
 def _cli(engine: str, text: str, env: dict[str, str]) -> dict[str, Any]:
@@ -67,14 +87,15 @@ def run_engine(engine: str, paragraphs: list[str], idle: bool = True) -> dict[st
                                   "--xserver-pid", str(screen.xserver_pid)], env=env, text=True,
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert child.stdin is not None and child.stdout is not None
+        lines = _lines(child.stdout)
         try:
-            greeting = _answer(child.stdout, 600, "loading and greeting")
-            _answer(child.stdout, 600, "loading the other engines")
+            greeting = _answer(lines, 600, "loading and greeting")
+            _answer(lines, 600, "loading the other engines")
             window, cli = [], []
             for i, text in enumerate(paragraphs):
                 child.stdin.write(json.dumps({"speak": text}) + "\n")
                 child.stdin.flush()
-                window.append(_answer(child.stdout, 900, f"speaking paragraph {i + 1}"))
+                window.append(_answer(lines, 900, f"speaking paragraph {i + 1}"))
                 cli.append(_cli(engine, text, screen.env))
                 print(f"  {engine} paragraph {i + 1}: window {_line(window[-1])} | cli {_line(cli[-1])}",
                       flush=True)
@@ -82,7 +103,7 @@ def run_engine(engine: str, paragraphs: list[str], idle: bool = True) -> dict[st
             if idle:
                 child.stdin.write(json.dumps({"idle": 10}) + "\n")
                 child.stdin.flush()
-                idle_row = _answer(child.stdout, 120, "idle")
+                idle_row = _answer(lines, 120, "idle")
             child.stdin.write(json.dumps({"quit": True}) + "\n")
             child.stdin.flush()
             child.wait(60)

@@ -75,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         if s == "greeting" and core.records:
             emit({"kind": "greeting", **figures(core.records[-1])})
             state["step"] = "loading"
+        elif s in ("greeting", "loading") and w.banner.text() and not core.is_busy():
+            # what stops the window speaking (no output device, an engine that failed) stops the bench: said
+            state.setdefault("banner_since", now)
+            if now - state["banner_since"] > 3.0:
+                emit({"kind": "error", "message": w.banner.text()})
+                state["step"] = "end"
         elif s == "loading" and loaded() and not core.is_busy():
             emit({"kind": "ready"})
             state.update(step="wait", last=now)
