@@ -395,16 +395,17 @@ class KokoroEngine(Engine):
         times: list[tuple[int, int]] | None = self._word_times(f, a)
         lead = voice_at - a
         lead_s = lead * kg.SAMPLES_PER_FRAME / self.rate  # mostly silence, trimmed before it plays
+        held: list[AudioArray] = []  # made and not yet out: from them alone the rest could not keep ahead
+        floor = 0  # the next piece's least frames: never smaller than the last (each pays 2 · CONTEXT_FRAMES)
         while a < frames:
-            if t_first is not None:
+            if held:  # the fewest frames more from which the rest keeps ahead, at the cost the first run measured
+                n = self._first_frames(frames - a, self._held_ms(held, lead, due_ns))
+            elif t_first is not None:
                 dry_ns = max(due_ns or 0, t_first) + (out_s - lead_s) * 1e9  # when the listener runs out of audio
-                # never smaller than the last (each piece pays 2 · CONTEXT_FRAMES of overhead), the first's lead
-                # not counted: it plays none of it
-                n = max(n - lead, self._next_frames((dry_ns - time.perf_counter_ns()) / 1e6),
+                n = max(floor, self._next_frames((dry_ns - time.perf_counter_ns()) / 1e6),
                         self._gaining_frames(frames - a))
-                lead = 0
             b = frames if frames - (a + n) < MIN_PIECE_FRAMES else a + n
-            s = max(0, a - (CONTEXT_FRAMES if t_first is not None else FIRST_LEFT_CONTEXT))
+            s = max(0, a - (CONTEXT_FRAMES if t_first is not None or held else FIRST_LEFT_CONTEXT))
             e = min(frames, b + CONTEXT_FRAMES)
             t = time.perf_counter_ns()
             out = self._run(self._gen_fed, {kg.GEN_INPUT: f.gen_input[:, :, s:e],
@@ -418,13 +419,49 @@ class KokoroEngine(Engine):
                 log.warning("Kokoro piece with non-finite samples (%d frames): silenced", b - a)
                 audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
             last = b >= frames
-            if t_first is None:
+            a = b
+            if t_first is not None:
+                floor = n
+                yield audio, now - t, None, last
+            else:
+                held.append(audio)
+                floor = n - lead if len(held) == 1 else 0  # the lead is not played; held pieces fed no listener
+                margin = 1.0 if len(held) == 1 else HEADROOM
+                if not last and self._must_hold(frames - b, self._held_ms(held, lead, due_ns), floor, margin):
+                    if len(held) == 1:  # a certain gap at the cost this run measured (its plan has a margin)
+                        log.info("Kokoro: the first piece cost %.1f ms a frame, more than its plan allowed: held "
+                                 "back until the rest can keep ahead of the listener", cost)
+                    continue
+                audio = np.concatenate(held) if len(held) > 1 else audio
+                held = []
                 t_first = now
                 yield audio, now - t0, times, last
-            else:
-                yield audio, now - t, None, last
             out_s += len(audio) / self.rate
-            a = b
+
+    def _must_hold(self, rest: int, ahead_ms: float, floor: int, margin: float = 1.0) -> bool:
+        """Whether one of the pieces this loop would make for the last `rest` frames — what HEADROOM of the audio
+        out ahead pays for, never under `floor` (the last piece) nor under a piece that gains, a short tail
+        merged — would cost more than `margin` of the audio the listener has then, from `ahead_ms` now, at the
+        cost per frame the last run measured. A first piece is held back only for a certain gap (margin 1: the
+        plan has its own, and a run over plan that still comes in time is noise, not a reason to wait); once held,
+        the machine is known slow and the wait is paid: the pieces go out when the plan's margin holds again."""
+        ms_frame = kg.SAMPLES_PER_FRAME * 1000 / self.rate
+        pos = 0
+        while pos < rest:
+            n = max(floor, self._next_frames(ahead_ms), self._gaining_frames(rest - pos))
+            n = rest - pos if rest - (pos + n) < MIN_PIECE_FRAMES else n
+            cost_ms = (n + 2 * CONTEXT_FRAMES) * self.piece_ms_per_frame
+            if cost_ms > ahead_ms * margin:
+                return True
+            ahead_ms += n * ms_frame - cost_ms
+            pos, floor = pos + n, n
+        return False
+
+    def _held_ms(self, held: list[AudioArray], lead: int, due_ns: int | None) -> float:
+        """The audio the listener would have if the pieces held back went out now (their lead is trimmed),
+        plus what earlier phrases still have to play."""
+        ms = (sum(len(h) for h in held) - lead * kg.SAMPLES_PER_FRAME) * 1000 / self.rate
+        return ms + max(0.0, ((due_ns or 0) - time.perf_counter_ns()) / 1e6)
 
     def _run(self, session: Any, feeds: dict[str, Any]) -> Any:
         if session is None:
