@@ -399,7 +399,7 @@ class KokoroEngine(Engine):
         floor = 0  # the next piece's least frames: never smaller than the last (each pays 2 · CONTEXT_FRAMES)
         while a < frames:
             if held:  # the fewest frames more from which the rest keeps ahead, at the cost the first run measured
-                n = self._first_frames(frames - a, self._held_ms(held, lead, due_ns))
+                n = self._first_frames(frames - a, self._held_ms(held, lead))
             elif t_first is not None:
                 dry_ns = max(due_ns or 0, t_first) + (out_s - lead_s) * 1e9  # when the listener runs out of audio
                 n = max(floor, self._next_frames((dry_ns - time.perf_counter_ns()) / 1e6),
@@ -427,7 +427,10 @@ class KokoroEngine(Engine):
                 held.append(audio)
                 floor = n - lead if len(held) == 1 else 0  # the lead is not played; held pieces fed no listener
                 margin = 1.0 if len(held) == 1 else HEADROOM
-                if not last and self._must_hold(frames - b, self._held_ms(held, lead, due_ns), floor, margin):
+                # only while nothing earlier plays (a request's start): audio held back from a listener still
+                # playing the phrase before would only bring its gap forward
+                waiting = (due_ns or 0) <= now
+                if not last and waiting and self._must_hold(frames - b, self._held_ms(held, lead), floor, margin):
                     if len(held) == 1:  # a certain gap at the cost this run measured (its plan has a margin)
                         log.info("Kokoro: the first piece cost %.1f ms a frame, more than its plan allowed: held "
                                  "back until the rest can keep ahead of the listener", cost)
@@ -457,11 +460,9 @@ class KokoroEngine(Engine):
             pos, floor = pos + n, n
         return False
 
-    def _held_ms(self, held: list[AudioArray], lead: int, due_ns: int | None) -> float:
-        """The audio the listener would have if the pieces held back went out now (their lead is trimmed),
-        plus what earlier phrases still have to play."""
-        ms = (sum(len(h) for h in held) - lead * kg.SAMPLES_PER_FRAME) * 1000 / self.rate
-        return ms + max(0.0, ((due_ns or 0) - time.perf_counter_ns()) / 1e6)
+    def _held_ms(self, held: list[AudioArray], lead: int) -> float:
+        """The audio the listener would have if the pieces held back went out now (their lead is trimmed)."""
+        return (sum(len(h) for h in held) - lead * kg.SAMPLES_PER_FRAME) * 1000 / self.rate
 
     def _run(self, session: Any, feeds: dict[str, Any]) -> Any:
         if session is None:
