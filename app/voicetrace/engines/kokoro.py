@@ -376,6 +376,13 @@ class KokoroEngine(Engine):
                     return min(rest, n)
         return 0  # near or past real time: no piece gains enough to be worth one long gap
 
+    def _next_piece(self, floor: int, ahead_ms: float, rest: int) -> int:
+        """A later piece's frames: what HEADROOM of the `ahead_ms` out ahead of the listener pays for, never smaller
+        than the last (`floor`: each piece pays 2 · CONTEXT_FRAMES) nor than a piece that gains; a tail of the
+        `rest` shorter than MIN_PIECE_FRAMES joins it."""
+        n = max(floor, self._next_frames(ahead_ms), self._gaining_frames(rest))
+        return rest if rest - n < MIN_PIECE_FRAMES else n
+
     def _next_frames(self, ahead_ms: float) -> int:
         return int(ahead_ms * HEADROOM / self.piece_ms_per_frame) - 2 * CONTEXT_FRAMES
 
@@ -402,8 +409,7 @@ class KokoroEngine(Engine):
                 n = self._first_frames(frames - a, self._held_ms(held, lead))
             elif t_first is not None:
                 dry_ns = max(due_ns or 0, t_first) + (out_s - lead_s) * 1e9  # when the listener runs out of audio
-                n = max(floor, self._next_frames((dry_ns - time.perf_counter_ns()) / 1e6),
-                        self._gaining_frames(frames - a))
+                n = self._next_piece(floor, (dry_ns - time.perf_counter_ns()) / 1e6, frames - a)
             b = frames if frames - (a + n) < MIN_PIECE_FRAMES else a + n
             s = max(0, a - (CONTEXT_FRAMES if t_first is not None or held else FIRST_LEFT_CONTEXT))
             e = min(frames, b + CONTEXT_FRAMES)
@@ -442,17 +448,15 @@ class KokoroEngine(Engine):
             out_s += len(audio) / self.rate
 
     def _must_hold(self, rest: int, ahead_ms: float, floor: int, margin: float = 1.0) -> bool:
-        """Whether one of the pieces this loop would make for the last `rest` frames — what HEADROOM of the audio
-        out ahead pays for, never under `floor` (the last piece) nor under a piece that gains, a short tail
-        merged — would cost more than `margin` of the audio the listener has then, from `ahead_ms` now, at the
-        cost per frame the last run measured. A first piece is held back only for a certain gap (margin 1: the
+        """Whether one of the pieces this loop would make for the last `rest` frames (`_next_piece`, from `floor`)
+        would cost more than `margin` of the audio the listener has then, from `ahead_ms` now, at the cost per
+        frame the last run measured. A first piece is held back only for a certain gap (margin 1: the
         plan has its own, and a run over plan that still comes in time is noise, not a reason to wait); once held,
         the machine is known slow and the wait is paid: the pieces go out when the plan's margin holds again."""
         ms_frame = kg.SAMPLES_PER_FRAME * 1000 / self.rate
         pos = 0
         while pos < rest:
-            n = max(floor, self._next_frames(ahead_ms), self._gaining_frames(rest - pos))
-            n = rest - pos if rest - (pos + n) < MIN_PIECE_FRAMES else n
+            n = self._next_piece(floor, ahead_ms, rest - pos)
             cost_ms = (n + 2 * CONTEXT_FRAMES) * self.piece_ms_per_frame
             if cost_ms > ahead_ms * margin:
                 return True
