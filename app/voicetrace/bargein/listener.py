@@ -535,16 +535,14 @@ class BargeInListener:
         loud = np.flatnonzero(np.abs(seg).reshape(-1, win).max(axis=1) > max(VOICED, floor))
         vad_win = (int((vad_onset_ns - t_first) * rate / 1e9) - lo) // win
         bridge = int(ONSET_BRIDGE_S * rate) // win
-        start: int | None = None  # the first window of the stretch that reaches the VAD onset
-        for i, w in enumerate(loud):
-            if w > vad_win + bridge:
-                break
-            if i == 0 or w - loud[i - 1] > bridge:
-                start = int(w)
-            if w + bridge < vad_win:
-                start = None if i + 1 == len(loud) or loud[i + 1] - w > bridge else start
-        if start is None:
+        if not loud.size:
             return vad_onset_ns
+        cuts = np.flatnonzero(np.diff(loud) > bridge) + 1  # stretches: loud windows, gaps up to `bridge` bridged
+        starts, ends = loud[np.r_[0, cuts]], loud[np.r_[cuts - 1, loud.size - 1]]
+        reach = np.flatnonzero((starts <= vad_win + bridge) & (ends + bridge >= vad_win))
+        if not reach.size:
+            return vad_onset_ns
+        start = int(starts[reach[-1]])  # the stretch that leads into the VAD onset
         first = np.flatnonzero(np.abs(seg[start * win:(start + 1) * win]) > max(VOICED, floor))
         return min(vad_onset_ns, t_first + int((lo + start * win + int(first[0])) * 1e9 / rate))
 
